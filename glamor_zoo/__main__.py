@@ -1,0 +1,5 @@
+import sys
+
+from glamor_zoo.cli import main
+
+sys.exit(main())

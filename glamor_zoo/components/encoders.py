@@ -1,0 +1,143 @@
+"""Image encoders: the GLAMOR-Net paper encoder and any timm model as a spatial encoder.
+
+An encoder maps images (B, C_in, H, W) to a spatial feature map (B, C, H', W') and exposes
+``out_channels``. Encoders are chosen by name through :data:`ENCODERS`: ``"glamor"`` is the
+paper's 5-block encoder; any other name that timm knows is that timm model's last spatial
+feature map (its ``forward_features``), with the width read from timm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from glamor_zoo.registry import new_registry
+
+__all__ = ["ENCODERS", "BN_EPS", "BN_MOMENTUM", "EncodingBlock", "GlamorEncoder", "TimmEncoder", "create_encoder"]
+
+# Keras BatchNormalization defaults used by the official TF2 code: epsilon 1e-3 and a
+# moving-average momentum of 0.99, i.e. PyTorch momentum 1 - 0.99.
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.01
+
+PAPER_WIDTHS = (32, 64, 128, 256, 256)
+
+
+def _timm_fallback(name: str) -> Any:
+    from timm.models import is_model, split_model_name_tag
+
+    if is_model(split_model_name_tag(name)[0]) and not name.startswith(("glamor", "caer_net", "deep_emotion")):
+        return lambda in_chans=3, **kwargs: TimmEncoder(name, in_chans=in_chans, **kwargs)
+    return None
+
+
+ENCODERS = new_registry("encoder", fallback=_timm_fallback, fallback_help="<any timm model name>")
+
+
+class EncodingBlock(nn.Module):
+    """Conv3×3 (stride 1, same padding, bias) → BatchNorm → ReLU → optional MaxPool2×2.
+
+    Args:
+        in_chans: Input channels.
+        out_chans: Output channels.
+        pool: Whether the block ends with a 2×2 max-pool (floor mode, like Keras 'valid').
+    """
+
+    def __init__(self, in_chans: int, out_chans: int, pool: bool = True) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_chans, out_chans, kernel_size=3, padding=1, bias=True)
+        self.bn = nn.BatchNorm2d(out_chans, eps=BN_EPS, momentum=BN_MOMENTUM)
+        self.act = nn.ReLU(inplace=True)
+        self.pool = nn.MaxPool2d(2) if pool else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.act(self.bn(self.conv(x))))
+
+
+@ENCODERS.register("glamor")
+class GlamorEncoder(nn.Module):
+    """The GLAMOR-Net encoder (paper §3.2.1 and the official ``EncodingNet``).
+
+    Five :class:`EncodingBlock` s with widths 32, 64, 128, 256, 256 and no pool after the last
+    block: a 96×96 face gives a 6×6 map, a 112×112 context a 7×7 map.
+
+    Args:
+        in_chans: Input channels (3 for RGB, 1 for grayscale faces).
+        widths: Output channels of each block.
+        pool_last: Whether the last block also pools (the paper: no).
+    """
+
+    def __init__(
+        self,
+        in_chans: int = 3,
+        widths: Sequence[int] = PAPER_WIDTHS,
+        pool_last: bool = False,
+    ) -> None:
+        super().__init__()
+        widths = tuple(int(w) for w in widths)
+        if not widths or any(w <= 0 for w in widths):
+            raise ValueError(f"encoder widths must be positive integers, got {widths}")
+        chans = (in_chans, *widths)
+        self.blocks = nn.Sequential(
+            *(
+                EncodingBlock(chans[i], chans[i + 1], pool=(i < len(widths) - 1) or pool_last)
+                for i in range(len(widths))
+            )
+        )
+        self.widths = widths
+        self.out_channels = widths[-1]
+        self.reduction = 2 ** (len(widths) - (0 if pool_last else 1))
+
+    @property
+    def stem(self) -> nn.Conv2d:
+        return self.blocks[0].conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x)
+
+
+class TimmEncoder(nn.Module):
+    """Any timm model as an encoder: its last spatial feature map (``forward_features``).
+
+    Args:
+        model_name: A timm model name (optionally with a pretrained tag).
+        in_chans: Input channels.
+        pretrained: Load timm's pretrained weights for the backbone (needs the Hub or its cache).
+        **kwargs: Passed to ``timm.create_model``.
+    """
+
+    def __init__(
+        self, model_name: str, in_chans: int = 3, pretrained: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__()
+        import timm
+
+        self.model_name = model_name
+        self.model = timm.create_model(
+            model_name, pretrained=pretrained, in_chans=in_chans, num_classes=0, global_pool="", **kwargs
+        )
+        self.out_channels = int(self.model.num_features)
+        self.reduction = int(self.model.feature_info[-1]["reduction"]) if getattr(
+            self.model, "feature_info", None
+        ) else 32
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.model.forward_features(x)
+        if features.ndim != 4:
+            raise ValueError(
+                f"timm model {self.model_name!r} returns features of shape {tuple(features.shape)}; "
+                "a GLAMOR encoder needs a spatial (B, C, H, W) map (use a convolutional model)"
+            )
+        return features
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        if hasattr(self.model, "set_grad_checkpointing"):
+            self.model.set_grad_checkpointing(enable)
+
+
+def create_encoder(encoder: str | type[nn.Module], in_chans: int = 3, **kwargs: Any) -> nn.Module:
+    """Build an encoder by name (``"glamor"`` or a timm model name) or class."""
+    return ENCODERS.create(encoder, in_chans=in_chans, **kwargs)

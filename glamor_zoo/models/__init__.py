@@ -1,0 +1,15 @@
+"""Model families; importing this package registers every zoo entrypoint with timm."""
+
+from glamor_zoo.models import glamor
+from glamor_zoo.models._factory import create_model, is_zoo_model, list_models, register_model
+from glamor_zoo.models.glamor import GlamorFeatures, GlamorNet
+
+__all__ = [
+    "GlamorFeatures",
+    "GlamorNet",
+    "create_model",
+    "glamor",
+    "is_zoo_model",
+    "list_models",
+    "register_model",
+]

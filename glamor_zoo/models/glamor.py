@@ -1,0 +1,493 @@
+"""GLAMOR-Net: Global-Local Attention for emotion recognition, its baselines and ablations.
+
+Paper: "Global-local attention for emotion recognition", Nhat Le, Khanh Nguyen, Anh Nguyen,
+Bac Le, Neural Computing and Applications (2021), https://arxiv.org/abs/2111.04129.
+Official TF2 code: the authors' glamor-net repository (``model.py``, class ``GLAMORNet``).
+
+Two inputs: a face crop (B, 3, 96, 96) and the context, the whole image with the face box
+zeroed, (B, 3, 112, 112). Each goes through its own encoder; the face map is averaged into the
+face vector v_f; an attention module pools the context map into v_c; a fusion module combines
+v_f and v_c; a small head gives logits (the official code ends in a softmax, the zoo returns
+logits). Every part is pluggable by name: see :mod:`glamor_zoo.components`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, NamedTuple
+
+import torch
+from timm.models import build_model_with_cfg, generate_default_cfgs
+from timm.models._manipulate import checkpoint_seq
+from torch import nn
+
+from glamor_zoo.components.attention import ATTENTION
+from glamor_zoo.components.encoders import PAPER_WIDTHS, GlamorEncoder, TimmEncoder, create_encoder
+from glamor_zoo.components.fusion import FUSION
+from glamor_zoo.labels import PAPER_LABELS
+from glamor_zoo.models._factory import register_model
+
+__all__ = ["GlamorFeatures", "GlamorNet", "InputSetting"]
+
+InputSetting = Literal["both", "face", "context"]
+
+HUB_ORG = "glamor-zoo"
+PAPER_ENCODER_MEAN = (0.0, 0.0, 0.0)  # the paper's encoder sees pixels / 255, no normalisation
+PAPER_ENCODER_STD = (1.0, 1.0, 1.0)
+# The official pipeline resizes the (masked) context to 128×171 and crops 112×112 from it.
+CONTEXT_RESIZE_RATIO = (128 / 112, 171 / 112)
+
+
+class GlamorFeatures(NamedTuple):
+    """What :meth:`GlamorNet.forward_features` returns. Absent parts are ``None``.
+
+    Attributes:
+        fused: (B, num_features) the head's input.
+        face: (B, Df) the face vector v_f.
+        context: (B, Dc) the attended context vector v_c.
+        attention: (B, Hc, Wc) the attention map over the context cells (sums to 1).
+        fusion_weights: (B, 2) [w_face, w_context] of adaptive fusion.
+        face_map: (B, Df, Hf, Wf) the face encoder's output.
+        context_map: (B, Dc, Hc, Wc) the context encoder's output.
+    """
+
+    fused: torch.Tensor
+    face: torch.Tensor | None = None
+    context: torch.Tensor | None = None
+    attention: torch.Tensor | None = None
+    fusion_weights: torch.Tensor | None = None
+    face_map: torch.Tensor | None = None
+    context_map: torch.Tensor | None = None
+
+
+class GlamorHead(nn.Module):
+    """Dense(hidden, ReLU) → Dropout → Dense(num_classes) (``final_fc1`` / ``final_classify``)."""
+
+    def __init__(self, in_features: int, hidden_dim: int, num_classes: int, drop_rate: float) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hidden_dim)
+        self.act = nn.ReLU(inplace=True)
+        self.drop = nn.Dropout(drop_rate)
+        self.fc = nn.Linear(hidden_dim, num_classes) if num_classes > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.drop(self.act(self.fc1(x)))
+        return x if pre_logits else self.fc(x)
+
+
+class GlamorNet(nn.Module):
+    """GLAMOR-Net and its family: face encoder, context encoder, attention, fusion, head.
+
+    Args:
+        num_classes: Number of emotion classes (0 → the head returns pre-logits).
+        backbone: Encoder for both branches: ``"glamor"`` (the paper's) or any timm model name.
+        face_backbone: Encoder of the face branch (overrides ``backbone``).
+        context_backbone: Encoder of the context branch (overrides ``backbone``).
+        encoder_widths: Block widths of the paper encoder (ignored by timm backbones).
+        attention: ``"gla"``, ``"context"``, ``"none"``, a plugin name, or a class.
+        fusion: ``"adaptive"``, ``"add"``, ``"max"``, ``"concat"``, a plugin name, or a class.
+        inputs: Paper Table 4's input setting: ``"both"``, ``"face"`` (face branch only) or
+            ``"context"`` (context branch only; GLA still reads v_f but v_f is not fused).
+        in_chans: Input channels of both images.
+        hidden_dim: Width of the attention MLP, the fusion MLPs and the head.
+        drop_rate: Dropout before the classifier (paper: 0.5).
+        face_size: (H, W) of the face input the model is trained for (metadata for preprocessing).
+        context_size: (H, W) of the context input.
+        pretrained_backbone: Load timm's ImageNet weights into timm backbones (needs the Hub).
+        attention_args: Extra keyword arguments for the attention module.
+        fusion_args: Extra keyword arguments for the fusion module.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        backbone: str = "glamor",
+        face_backbone: str | None = None,
+        context_backbone: str | None = None,
+        encoder_widths: tuple[int, ...] = PAPER_WIDTHS,
+        attention: str | type[nn.Module] = "gla",
+        fusion: str | type[nn.Module] = "adaptive",
+        inputs: InputSetting = "both",
+        in_chans: int = 3,
+        hidden_dim: int = 128,
+        drop_rate: float = 0.5,
+        face_size: tuple[int, int] = (96, 96),
+        context_size: tuple[int, int] = (112, 112),
+        pretrained_backbone: bool = False,
+        attention_args: dict[str, Any] | None = None,
+        fusion_args: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if inputs not in ("both", "face", "context"):
+            raise ValueError(f"inputs must be 'both', 'face' or 'context', got {inputs!r}")
+        self.num_classes = num_classes
+        self.inputs = inputs
+        self.in_chans = in_chans
+        self.face_size = tuple(face_size)
+        self.context_size = tuple(context_size)
+        self.face_backbone = face_backbone or backbone
+        self.context_backbone = context_backbone or backbone
+        self.grad_checkpointing = False
+
+        attention_cls = ATTENTION.get(attention)
+        uses_context = inputs != "face"
+        needs_face = inputs != "context" or getattr(attention_cls, "uses_face", True)
+
+        def encoder(name: str) -> nn.Module:
+            extra: dict[str, Any] = {}
+            if name == "glamor":
+                extra["widths"] = encoder_widths
+            else:
+                extra["pretrained"] = pretrained_backbone
+            return create_encoder(name, in_chans=in_chans, **extra)
+
+        self.face_encoder = encoder(self.face_backbone) if needs_face else None
+        self.context_encoder = encoder(self.context_backbone) if uses_context else None
+        face_dim = self.face_encoder.out_channels if self.face_encoder is not None else 0
+        context_dim = self.context_encoder.out_channels if self.context_encoder is not None else 0
+
+        self.attention = (
+            attention_cls(face_dim, context_dim, **(attention_args or {})) if uses_context else None
+        )
+        self.fusion = (
+            FUSION.create(fusion, face_dim, context_dim, **(fusion_args or {}))
+            if inputs == "both"
+            else None
+        )
+        if inputs == "both":
+            self.num_features = int(self.fusion.out_dim)
+        else:
+            self.num_features = face_dim if inputs == "face" else context_dim
+        self.head_hidden_size = hidden_dim
+        self.drop_rate = drop_rate
+        self.head = GlamorHead(self.num_features, hidden_dim, num_classes, drop_rate)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # NOTE: Keras initialises Dense and Conv2D kernels with Glorot-uniform and biases with
+        # zeros; PyTorch's defaults differ. Reproduce Keras for every non-timm layer.
+        for name, module in self.named_modules():
+            if isinstance(module, TimmEncoder):
+                continue
+            if any(name.startswith(f"{prefix}.model") for prefix in ("face_encoder", "context_encoder")):
+                continue
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    # ----------------------------------------------------------------- timm interface
+
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """Replace the last layer with a fresh one for ``num_classes`` (0 → identity)."""
+        self.num_classes = num_classes
+        if num_classes > 0:
+            fc = nn.Linear(self.head_hidden_size, num_classes)
+            nn.init.xavier_uniform_(fc.weight)
+            nn.init.zeros_(fc.bias)
+            self.head.fc = fc
+        else:
+            self.head.fc = nn.Identity()
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute encoder activations in the backward pass to save memory."""
+        self.grad_checkpointing = enable
+        for enc in (self.face_encoder, self.context_encoder):
+            if isinstance(enc, TimmEncoder):
+                enc.set_grad_checkpointing(enable)
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        return {
+            "stem": r"^(face_encoder|context_encoder)\.(blocks\.0|model\.(conv1|conv_stem|stem))",
+            "blocks": r"^(face_encoder|context_encoder)\.",
+        }
+
+    def _encode(self, encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if self.grad_checkpointing and isinstance(encoder, GlamorEncoder) and torch.is_grad_enabled():
+            return checkpoint_seq(encoder.blocks, x)
+        return encoder(x)
+
+    def forward_features(
+        self, face: torch.Tensor | None, context: torch.Tensor | None = None
+    ) -> GlamorFeatures:
+        """Encode, attend and fuse; returns every intermediate users visualise."""
+        face_map = face_vector = context_map = context_vector = attention_map = weights = None
+        if self.face_encoder is not None:
+            if face is None:
+                raise ValueError("this model needs a face image; got face=None")
+            face_map = self._encode(self.face_encoder, face)
+            face_vector = face_map.mean(dim=(2, 3))
+        if self.context_encoder is not None:
+            if context is None:
+                raise ValueError(
+                    f"this model (inputs={self.inputs!r}) needs a context image; got context=None"
+                )
+            context_map = self._encode(self.context_encoder, context)
+            context_vector, attention_map = self.attention(face_vector, context_map)
+        if self.inputs == "both":
+            fused, weights = self.fusion(face_vector, context_vector)
+        else:
+            fused = face_vector if self.inputs == "face" else context_vector
+        return GlamorFeatures(
+            fused=fused,
+            face=face_vector,
+            context=context_vector,
+            attention=attention_map,
+            fusion_weights=weights,
+            face_map=face_map,
+            context_map=context_map,
+        )
+
+    def forward_head(self, x: GlamorFeatures | torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Head on the fused vector; ``pre_logits=True`` stops before the classifier."""
+        fused = x.fused if isinstance(x, GlamorFeatures) else x
+        return self.head(fused, pre_logits=pre_logits)
+
+    def forward(self, face: torch.Tensor | None, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, num_classes) from a face (B, C, 96, 96) and a context (B, C, 112, 112)."""
+        return self.forward_head(self.forward_features(face, context))
+
+    # ----------------------------------------------------------------- preprocessing
+
+    def preprocess_cfg(self) -> dict[str, Any]:
+        """Everything the input pipeline needs, derived from the model's own settings.
+
+        Sizes are (H, W); ``context_resize`` and ``context_crop_offset`` reproduce the official
+        128×171 resize and the fixed rows 8:120, cols 29:141 evaluation crop for a 112 context.
+        """
+        ch, cw = self.context_size
+        rh, rw = round(ch * CONTEXT_RESIZE_RATIO[0]), round(cw * CONTEXT_RESIZE_RATIO[1])
+        face_mean, face_std = _backbone_norm(self.face_backbone)
+        context_mean, context_std = _backbone_norm(self.context_backbone)
+        return {
+            "inputs": self.inputs,
+            "in_chans": self.in_chans,
+            "face_size": list(self.face_size),
+            "context_size": [ch, cw],
+            "context_resize": [rh, rw],
+            "context_crop_offset": [(rh - ch) // 2, (rw - cw) // 2],
+            "face_mean": list(face_mean),
+            "face_std": list(face_std),
+            "context_mean": list(context_mean),
+            "context_std": list(context_std),
+            "interpolation": "bilinear",
+            "mask_face_in_context": True,
+            "face_augment": {"hflip": 0.5, "rotate_degrees": 20.0},
+        }
+
+
+def _backbone_norm(backbone: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    if backbone == "glamor":
+        return PAPER_ENCODER_MEAN, PAPER_ENCODER_STD
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(backbone)
+    if cfg is None:
+        from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+
+        return IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+    return tuple(cfg.mean), tuple(cfg.std)
+
+
+def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
+    """Names of both stems, for timm's channel adaptation of pretrained weights."""
+    names = []
+    inputs = model_kwargs.get("inputs", "both")
+    for branch in ("face", "context"):
+        if (branch == "face" and inputs == "context" and model_kwargs.get("attention") != "gla") or (
+            branch == "context" and inputs == "face"
+        ):
+            continue
+        backbone = model_kwargs.get(f"{branch}_backbone") or model_kwargs.get("backbone", "glamor")
+        if backbone == "glamor":
+            names.append(f"{branch}_encoder.blocks.0.conv")
+        else:
+            from timm.models import get_pretrained_cfg
+
+            cfg = get_pretrained_cfg(backbone)
+            names.append(f"{branch}_encoder.model.{cfg.first_conv if cfg else 'conv1'}")
+    return tuple(names)
+
+
+def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: GlamorNet) -> dict[str, torch.Tensor]:
+    """Accept zoo state dicts as saved, and ones wrapped by accelerate/DDP (``module.``)."""
+    state_dict = state_dict.get("state_dict", state_dict)
+    return {k.removeprefix("module."): v for k, v in state_dict.items()}
+
+
+def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    model_kwargs = {k: v for k, v in kwargs.items() if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")}
+    overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
+    overlay.setdefault("first_conv", _first_convs(model_kwargs))
+    if "face_backbone" in model_kwargs or "backbone" in model_kwargs:
+        backbone = model_kwargs.get("face_backbone") or model_kwargs.get("backbone")
+        mean, std = _backbone_norm(backbone)
+        overlay.setdefault("mean", mean)
+        overlay.setdefault("std", std)
+    model = build_model_with_cfg(
+        GlamorNet,
+        variant,
+        pretrained,
+        pretrained_filter_fn=checkpoint_filter_fn,
+        pretrained_cfg_overlay=overlay,
+        **kwargs,
+    )
+    # The complete constructor arguments (entrypoint defaults + user overrides): what a saved
+    # config.json needs to rebuild exactly this model.
+    model.model_args = {k: v for k, v in model_kwargs.items() if k != "num_classes"}
+    return model
+
+
+def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:
+    return {
+        "hf_hub_id": hf_hub_id,
+        "num_classes": 7,
+        "input_size": (3, 96, 96),
+        "pool_size": None,
+        "crop_pct": 1.0,
+        "interpolation": "bilinear",
+        "fixed_input_size": False,
+        "mean": PAPER_ENCODER_MEAN,
+        "std": PAPER_ENCODER_STD,
+        "first_conv": ("face_encoder.blocks.0.conv", "context_encoder.blocks.0.conv"),
+        "classifier": "head.fc",
+        "label_names": PAPER_LABELS,
+        "license": "mit",
+        "paper_ids": "arXiv:2111.04129",
+        "paper_name": "Global-local attention for emotion recognition",
+        **kwargs,
+    }
+
+
+def _hub(name: str) -> str:
+    return f"{HUB_ORG}/{name}"
+
+
+_IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+_MNV2_STEMS = ("face_encoder.model.conv_stem", "context_encoder.model.conv_stem")
+_R18_STEMS = ("face_encoder.model.conv1", "context_encoder.model.conv1")
+_OFFICIAL_NOTE = (
+    "The authors' TF2 checkpoint (glamor-net repository, weights/glamor-net/Model), converted "
+    "with `glamor-zoo convert-tf`; official preprocessing: pixels / 255, face 96×96, context "
+    "resized to 128×171 and centre-cropped to 112×112."
+)
+
+default_cfgs = generate_default_cfgs(
+    {
+        "glamor_original.ncaer_s": _cfg(
+            _hub("glamor_original.ncaer_s"),
+            origin_url="https://github.com/minhnhatvt/glamor-net",
+            description=_OFFICIAL_NOTE,
+        ),
+        "glamor_original.caer_s": _cfg(_hub("glamor_original.caer_s")),
+        "glamor_mobilenetv2.caer_s": _cfg(_hub("glamor_mobilenetv2.caer_s"), first_conv=_MNV2_STEMS, **_IMAGENET),
+        "glamor_mobilenetv2.ncaer_s": _cfg(_hub("glamor_mobilenetv2.ncaer_s"), first_conv=_MNV2_STEMS, **_IMAGENET),
+        "glamor_resnet18.caer_s": _cfg(_hub("glamor_resnet18.caer_s"), first_conv=_R18_STEMS, **_IMAGENET),
+        "glamor_resnet18.ncaer_s": _cfg(_hub("glamor_resnet18.ncaer_s"), first_conv=_R18_STEMS, **_IMAGENET),
+        "caer_net_s.caer_s": _cfg(_hub("caer_net_s.caer_s")),
+        "glamor_face_only.ncaer_s": _cfg(_hub("glamor_face_only.ncaer_s"), first_conv="face_encoder.blocks.0.conv"),
+        "glamor_context_only.ncaer_s": _cfg(_hub("glamor_context_only.ncaer_s")),
+        "glamor_no_attention.ncaer_s": _cfg(_hub("glamor_no_attention.ncaer_s")),
+        "glamor_context_attention.ncaer_s": _cfg(_hub("glamor_context_attention.ncaer_s")),
+        "glamor_fusion_add.ncaer_s": _cfg(_hub("glamor_fusion_add.ncaer_s")),
+        "glamor_fusion_max.ncaer_s": _cfg(_hub("glamor_fusion_max.ncaer_s")),
+        "glamor_fusion_concat.ncaer_s": _cfg(_hub("glamor_fusion_concat.ncaer_s")),
+        "glamor": _cfg(),
+        "glamor_test": _cfg(input_size=(3, 32, 32)),
+    }
+)
+
+
+@register_model
+def glamor_original(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """GLAMOR-Net as published: paper encoders, Global-Local Attention, adaptive fusion."""
+    model_args: dict[str, Any] = {"backbone": "glamor", "attention": "gla", "fusion": "adaptive"}
+    return _create_glamor("glamor_original", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def glamor_mobilenetv2(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """GLAMOR-Net with MobileNetV2 (timm ``mobilenetv2_100``) encoders (paper Table 7)."""
+    model_args: dict[str, Any] = {"backbone": "mobilenetv2_100", "attention": "gla", "fusion": "adaptive"}
+    return _create_glamor("glamor_mobilenetv2", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def glamor_resnet18(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """GLAMOR-Net with ResNet-18 (timm ``resnet18``) encoders (paper Table 7)."""
+    model_args: dict[str, Any] = {"backbone": "resnet18", "attention": "gla", "fusion": "adaptive"}
+    return _create_glamor("glamor_resnet18", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def caer_net_s(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """CAER-Net-S baseline: paper encoders, context-only ("standard") attention, adaptive fusion."""
+    model_args: dict[str, Any] = {"backbone": "glamor", "attention": "context", "fusion": "adaptive"}
+    return _create_glamor("caer_net_s", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def glamor_face_only(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """Paper Table 4, face only: the face branch and the head."""
+    model_args: dict[str, Any] = {"backbone": "glamor", "inputs": "face"}
+    return _create_glamor("glamor_face_only", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def glamor_context_only(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """Paper Table 4, context only: GLA reads v_f, but only v_c reaches the head."""
+    model_args: dict[str, Any] = {"backbone": "glamor", "attention": "gla", "inputs": "context"}
+    return _create_glamor("glamor_context_only", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def glamor_no_attention(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """Paper Table 4, no attention: v_c is the average of the context cells."""
+    model_args: dict[str, Any] = {"backbone": "glamor", "attention": "none", "fusion": "adaptive"}
+    return _create_glamor("glamor_no_attention", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def glamor_context_attention(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """Paper Table 4, CAER-Net-S-style attention in place of GLA."""
+    model_args: dict[str, Any] = {"backbone": "glamor", "attention": "context", "fusion": "adaptive"}
+    return _create_glamor("glamor_context_attention", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def glamor_fusion_add(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """Paper Table 6: GLA with additive fusion."""
+    model_args: dict[str, Any] = {"backbone": "glamor", "attention": "gla", "fusion": "add"}
+    return _create_glamor("glamor_fusion_add", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def glamor_fusion_max(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """Paper Table 6: GLA with element-wise max fusion."""
+    model_args: dict[str, Any] = {"backbone": "glamor", "attention": "gla", "fusion": "max"}
+    return _create_glamor("glamor_fusion_max", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def glamor_fusion_concat(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """GLA with plain concatenation (no fusion weights)."""
+    model_args: dict[str, Any] = {"backbone": "glamor", "attention": "gla", "fusion": "concat"}
+    return _create_glamor("glamor_fusion_concat", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def glamor(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """The configurable family: pass ``backbone``, ``attention``, ``fusion``, ``inputs``…"""
+    return _create_glamor("glamor", pretrained=pretrained, **kwargs)
+
+
+@register_model
+def glamor_test(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """A tiny GLAMOR-Net for tests: encoder widths 4-8-8-16-16, hidden width 16."""
+    model_args: dict[str, Any] = {"backbone": "glamor", "encoder_widths": (4, 8, 8, 16, 16), "hidden_dim": 16}
+    return _create_glamor("glamor_test", pretrained=pretrained, **dict(model_args, **kwargs))
