@@ -68,7 +68,7 @@ class Registry(Generic[T]):
         self._entries: dict[str, T] = {}
         self._fallback = fallback
         self._fallback_help = fallback_help
-        self._plugins_loaded = False
+        self._plugins: dict[str, T] | None = None
 
     @property
     def entry_point_group(self) -> str:
@@ -90,9 +90,9 @@ class Registry(Generic[T]):
         self._entries[name] = obj
 
     def _load_plugins(self) -> None:
-        if self._plugins_loaded:
+        if self._plugins is not None:
             return
-        self._plugins_loaded = True
+        self._plugins = {}
         for ep in entry_points(group=self.entry_point_group):
             if ep.name in self._entries:
                 _logger.warning(
@@ -100,22 +100,26 @@ class Registry(Generic[T]):
                 )
                 continue
             try:
-                self._entries[ep.name] = ep.load()
+                self._plugins[ep.name] = ep.load()
             except Exception as exc:  # a broken plugin must not break the zoo
-                _logger.warning("could not load %s plugin %r (%s): %s", self.kind, ep.name, ep.value, exc)
+                _logger.warning(
+                    "could not load %s plugin %r (%s): %s", self.kind, ep.name, ep.value, exc
+                )
 
     def refresh_plugins(self) -> None:
-        """Re-read the entry-point group (after installing a plugin in a running process)."""
-        self._plugins_loaded = False
+        """Forget loaded plugins; the entry-point group is read again on the next lookup."""
+        self._plugins = None
+
+    def _all(self) -> dict[str, T]:
+        self._load_plugins()
+        return {**(self._plugins or {}), **self._entries}
 
     def names(self) -> list[str]:
         """Registered names, built-ins and plugins, sorted."""
-        self._load_plugins()
-        return sorted(self._entries)
+        return sorted(self._all())
 
     def __contains__(self, name: object) -> bool:
-        self._load_plugins()
-        return name in self._entries
+        return name in self._all()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -128,9 +132,9 @@ class Registry(Generic[T]):
             raise TypeError(
                 f"{self.kind} must be a name or a class, got {type(name_or_obj).__name__}"
             )
-        self._load_plugins()
-        if name_or_obj in self._entries:
-            return self._entries[name_or_obj]
+        entries = self._all()
+        if name_or_obj in entries:
+            return entries[name_or_obj]
         if self._fallback is not None:
             resolved = self._fallback(name_or_obj)
             if resolved is not None:
@@ -163,4 +167,3 @@ def new_registry(kind: str, **kwargs: Any) -> Registry[Any]:
     registry: Registry[Any] = Registry(kind, **kwargs)
     _REGISTRIES[kind] = registry
     return registry
-

@@ -1,6 +1,11 @@
 """Pluggable model parts, each kind in a registry: encoders, attention, fusion."""
 
-from glamor_zoo.components.attention import ATTENTION, ContextAttention, GlobalLocalAttention, NoAttention
+from glamor_zoo.components.attention import (
+    ATTENTION,
+    ContextAttention,
+    GlobalLocalAttention,
+    NoAttention,
+)
 from glamor_zoo.components.encoders import ENCODERS, GlamorEncoder, TimmEncoder, create_encoder
 from glamor_zoo.components.fusion import FUSION, AdaptiveFusion, AddFusion, ConcatFusion, MaxFusion
 

@@ -19,7 +19,13 @@ from torch import nn
 from glamor_zoo.components.encoders import BN_EPS, BN_MOMENTUM
 from glamor_zoo.registry import new_registry
 
-__all__ = ["ATTENTION", "ContextAttention", "GlobalLocalAttention", "NoAttention", "spatial_softmax_pool"]
+__all__ = [
+    "ATTENTION",
+    "ContextAttention",
+    "GlobalLocalAttention",
+    "NoAttention",
+    "spatial_softmax_pool",
+]
 
 ATTENTION = new_registry("attention")
 
@@ -60,12 +66,14 @@ class GlobalLocalAttention(nn.Module):
     def forward(
         self, face_vector: torch.Tensor, context_map: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        b, c, h, w = context_map.shape
+        b, _, h, w = context_map.shape
         cells = context_map.flatten(2).transpose(1, 2)  # (B, HW, C)
         # NOTE: fc1([v_f ; v_ij]) = W_f·v_f + W_c·v_ij, so the face half is computed once per
         # sample instead of once per cell; identical to the official concatenation.
         face_part = nn.functional.linear(face_vector, self.fc1.weight[:, : face_vector.shape[1]])
-        cell_part = nn.functional.linear(cells, self.fc1.weight[:, face_vector.shape[1] :], self.fc1.bias)
+        cell_part = nn.functional.linear(
+            cells, self.fc1.weight[:, face_vector.shape[1] :], self.fc1.bias
+        )
         hidden = torch.relu(cell_part + face_part.unsqueeze(1))  # Dense(128, activation='relu')
         hidden = self.bn(hidden.reshape(b * h * w, -1))
         scores = self.fc2(self.act(hidden)).reshape(b, h * w)

@@ -16,7 +16,15 @@ from torch import nn
 
 from glamor_zoo.registry import new_registry
 
-__all__ = ["ENCODERS", "BN_EPS", "BN_MOMENTUM", "EncodingBlock", "GlamorEncoder", "TimmEncoder", "create_encoder"]
+__all__ = [
+    "BN_EPS",
+    "BN_MOMENTUM",
+    "ENCODERS",
+    "EncodingBlock",
+    "GlamorEncoder",
+    "TimmEncoder",
+    "create_encoder",
+]
 
 # Keras BatchNormalization defaults used by the official TF2 code: epsilon 1e-3 and a
 # moving-average momentum of 0.99, i.e. PyTorch momentum 1 - 0.99.
@@ -29,7 +37,9 @@ PAPER_WIDTHS = (32, 64, 128, 256, 256)
 def _timm_fallback(name: str) -> Any:
     from timm.models import is_model, split_model_name_tag
 
-    if is_model(split_model_name_tag(name)[0]) and not name.startswith(("glamor", "caer_net", "deep_emotion")):
+    if is_model(split_model_name_tag(name)[0]) and not name.startswith(
+        ("glamor", "caer_net", "deep_emotion")
+    ):
         return lambda in_chans=3, **kwargs: TimmEncoder(name, in_chans=in_chans, **kwargs)
     return None
 
@@ -117,12 +127,19 @@ class TimmEncoder(nn.Module):
 
         self.model_name = model_name
         self.model = timm.create_model(
-            model_name, pretrained=pretrained, in_chans=in_chans, num_classes=0, global_pool="", **kwargs
+            model_name,
+            pretrained=pretrained,
+            in_chans=in_chans,
+            num_classes=0,
+            global_pool="",
+            **kwargs,
         )
         self.out_channels = int(self.model.num_features)
-        self.reduction = int(self.model.feature_info[-1]["reduction"]) if getattr(
-            self.model, "feature_info", None
-        ) else 32
+        self.reduction = (
+            int(self.model.feature_info[-1]["reduction"])
+            if getattr(self.model, "feature_info", None)
+            else 32
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.model.forward_features(x)

@@ -53,7 +53,9 @@ class AdaptiveFusion(nn.Module):
     def forward(
         self, face_vector: torch.Tensor, context_vector: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        scores = torch.cat([self.face_score(face_vector), self.context_score(context_vector)], dim=1)
+        scores = torch.cat(
+            [self.face_score(face_vector), self.context_score(context_vector)], dim=1
+        )
         weights = torch.softmax(scores.float(), dim=1).to(face_vector.dtype)
         fused = torch.cat([face_vector * weights[:, :1], context_vector * weights[:, 1:]], dim=1)
         return fused, weights
@@ -82,7 +84,9 @@ class AddFusion(_EqualWidthFusion):
 
     name = "add"
 
-    def forward(self, face_vector: torch.Tensor, context_vector: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def forward(
+        self, face_vector: torch.Tensor, context_vector: torch.Tensor
+    ) -> tuple[torch.Tensor, None]:
         return face_vector + context_vector, None
 
 
@@ -97,7 +101,9 @@ class MaxFusion(_EqualWidthFusion):
 
     name = "max"
 
-    def forward(self, face_vector: torch.Tensor, context_vector: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def forward(
+        self, face_vector: torch.Tensor, context_vector: torch.Tensor
+    ) -> tuple[torch.Tensor, None]:
         return torch.maximum(face_vector, context_vector), None
 
 
@@ -114,5 +120,7 @@ class ConcatFusion(nn.Module):
         super().__init__()
         self.out_dim = face_dim + context_dim
 
-    def forward(self, face_vector: torch.Tensor, context_vector: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def forward(
+        self, face_vector: torch.Tensor, context_vector: torch.Tensor
+    ) -> tuple[torch.Tensor, None]:
         return torch.cat([face_vector, context_vector], dim=1), None

@@ -36,7 +36,7 @@ def is_zoo_model(name: str) -> bool:
 
 
 def list_models(
-    filter: str | Iterable[str] = "",  # noqa: A002 - timm's argument name
+    filter: str | Iterable[str] = "",
     pretrained: bool = False,
     exclude_filters: str | Iterable[str] = "",
 ) -> list[str]:
@@ -76,4 +76,6 @@ def create_model(
         pretrained = model_name.startswith(("hf-hub:", "local-dir:"))
     if checkpoint_path is not None:
         checkpoint_path = str(checkpoint_path)
-    return timm.create_model(model_name, pretrained=pretrained, checkpoint_path=checkpoint_path, **kwargs)
+    return timm.create_model(
+        model_name, pretrained=pretrained, checkpoint_path=checkpoint_path, **kwargs
+    )

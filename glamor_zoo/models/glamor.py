@@ -13,7 +13,6 @@ logits). Every part is pluggable by name: see :mod:`glamor_zoo.components`.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal, NamedTuple
 
 import torch
@@ -63,7 +62,9 @@ class GlamorFeatures(NamedTuple):
 class GlamorHead(nn.Module):
     """Dense(hidden, ReLU) → Dropout → Dense(num_classes) (``final_fc1`` / ``final_classify``)."""
 
-    def __init__(self, in_features: int, hidden_dim: int, num_classes: int, drop_rate: float) -> None:
+    def __init__(
+        self, in_features: int, hidden_dim: int, num_classes: int, drop_rate: float
+    ) -> None:
         super().__init__()
         self.fc1 = nn.Linear(in_features, hidden_dim)
         self.act = nn.ReLU(inplace=True)
@@ -169,7 +170,9 @@ class GlamorNet(nn.Module):
         for name, module in self.named_modules():
             if isinstance(module, TimmEncoder):
                 continue
-            if any(name.startswith(f"{prefix}.model") for prefix in ("face_encoder", "context_encoder")):
+            if any(
+                name.startswith(f"{prefix}.model") for prefix in ("face_encoder", "context_encoder")
+            ):
                 continue
             if isinstance(module, (nn.Linear, nn.Conv2d)):
                 nn.init.xavier_uniform_(module.weight)
@@ -208,7 +211,11 @@ class GlamorNet(nn.Module):
         }
 
     def _encode(self, encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self.grad_checkpointing and isinstance(encoder, GlamorEncoder) and torch.is_grad_enabled():
+        if (
+            self.grad_checkpointing
+            and isinstance(encoder, GlamorEncoder)
+            and torch.is_grad_enabled()
+        ):
             return checkpoint_seq(encoder.blocks, x)
         return encoder(x)
 
@@ -243,12 +250,16 @@ class GlamorNet(nn.Module):
             context_map=context_map,
         )
 
-    def forward_head(self, x: GlamorFeatures | torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(
+        self, x: GlamorFeatures | torch.Tensor, pre_logits: bool = False
+    ) -> torch.Tensor:
         """Head on the fused vector; ``pre_logits=True`` stops before the classifier."""
         fused = x.fused if isinstance(x, GlamorFeatures) else x
         return self.head(fused, pre_logits=pre_logits)
 
-    def forward(self, face: torch.Tensor | None, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, face: torch.Tensor | None, context: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits (B, num_classes) from a face (B, C, 96, 96) and a context (B, C, 112, 112)."""
         return self.forward_head(self.forward_features(face, context))
 
@@ -299,9 +310,9 @@ def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
     names = []
     inputs = model_kwargs.get("inputs", "both")
     for branch in ("face", "context"):
-        if (branch == "face" and inputs == "context" and model_kwargs.get("attention") != "gla") or (
-            branch == "context" and inputs == "face"
-        ):
+        if (
+            branch == "face" and inputs == "context" and model_kwargs.get("attention") != "gla"
+        ) or (branch == "context" and inputs == "face"):
             continue
         backbone = model_kwargs.get(f"{branch}_backbone") or model_kwargs.get("backbone", "glamor")
         if backbone == "glamor":
@@ -314,14 +325,20 @@ def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def checkpoint_filter_fn(state_dict: dict[str, torch.Tensor], model: GlamorNet) -> dict[str, torch.Tensor]:
+def checkpoint_filter_fn(
+    state_dict: dict[str, torch.Tensor], model: GlamorNet
+) -> dict[str, torch.Tensor]:
     """Accept zoo state dicts as saved, and ones wrapped by accelerate/DDP (``module.``)."""
     state_dict = state_dict.get("state_dict", state_dict)
     return {k.removeprefix("module."): v for k, v in state_dict.items()}
 
 
 def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> GlamorNet:
-    model_kwargs = {k: v for k, v in kwargs.items() if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")}
+    model_kwargs = {
+        k: v
+        for k, v in kwargs.items()
+        if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
+    }
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
     overlay.setdefault("first_conv", _first_convs(model_kwargs))
     if "face_backbone" in model_kwargs or "backbone" in model_kwargs:
@@ -385,12 +402,22 @@ default_cfgs = generate_default_cfgs(
             description=_OFFICIAL_NOTE,
         ),
         "glamor_original.caer_s": _cfg(_hub("glamor_original.caer_s")),
-        "glamor_mobilenetv2.caer_s": _cfg(_hub("glamor_mobilenetv2.caer_s"), first_conv=_MNV2_STEMS, **_IMAGENET),
-        "glamor_mobilenetv2.ncaer_s": _cfg(_hub("glamor_mobilenetv2.ncaer_s"), first_conv=_MNV2_STEMS, **_IMAGENET),
-        "glamor_resnet18.caer_s": _cfg(_hub("glamor_resnet18.caer_s"), first_conv=_R18_STEMS, **_IMAGENET),
-        "glamor_resnet18.ncaer_s": _cfg(_hub("glamor_resnet18.ncaer_s"), first_conv=_R18_STEMS, **_IMAGENET),
+        "glamor_mobilenetv2.caer_s": _cfg(
+            _hub("glamor_mobilenetv2.caer_s"), first_conv=_MNV2_STEMS, **_IMAGENET
+        ),
+        "glamor_mobilenetv2.ncaer_s": _cfg(
+            _hub("glamor_mobilenetv2.ncaer_s"), first_conv=_MNV2_STEMS, **_IMAGENET
+        ),
+        "glamor_resnet18.caer_s": _cfg(
+            _hub("glamor_resnet18.caer_s"), first_conv=_R18_STEMS, **_IMAGENET
+        ),
+        "glamor_resnet18.ncaer_s": _cfg(
+            _hub("glamor_resnet18.ncaer_s"), first_conv=_R18_STEMS, **_IMAGENET
+        ),
         "caer_net_s.caer_s": _cfg(_hub("caer_net_s.caer_s")),
-        "glamor_face_only.ncaer_s": _cfg(_hub("glamor_face_only.ncaer_s"), first_conv="face_encoder.blocks.0.conv"),
+        "glamor_face_only.ncaer_s": _cfg(
+            _hub("glamor_face_only.ncaer_s"), first_conv="face_encoder.blocks.0.conv"
+        ),
         "glamor_context_only.ncaer_s": _cfg(_hub("glamor_context_only.ncaer_s")),
         "glamor_no_attention.ncaer_s": _cfg(_hub("glamor_no_attention.ncaer_s")),
         "glamor_context_attention.ncaer_s": _cfg(_hub("glamor_context_attention.ncaer_s")),
@@ -413,7 +440,11 @@ def glamor_original(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
 @register_model
 def glamor_mobilenetv2(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     """GLAMOR-Net with MobileNetV2 (timm ``mobilenetv2_100``) encoders (paper Table 7)."""
-    model_args: dict[str, Any] = {"backbone": "mobilenetv2_100", "attention": "gla", "fusion": "adaptive"}
+    model_args: dict[str, Any] = {
+        "backbone": "mobilenetv2_100",
+        "attention": "gla",
+        "fusion": "adaptive",
+    }
     return _create_glamor("glamor_mobilenetv2", pretrained=pretrained, **dict(model_args, **kwargs))
 
 
@@ -427,7 +458,11 @@ def glamor_resnet18(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
 @register_model
 def caer_net_s(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     """CAER-Net-S baseline: paper encoders, context-only ("standard") attention, adaptive fusion."""
-    model_args: dict[str, Any] = {"backbone": "glamor", "attention": "context", "fusion": "adaptive"}
+    model_args: dict[str, Any] = {
+        "backbone": "glamor",
+        "attention": "context",
+        "fusion": "adaptive",
+    }
     return _create_glamor("caer_net_s", pretrained=pretrained, **dict(model_args, **kwargs))
 
 
@@ -442,21 +477,31 @@ def glamor_face_only(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
 def glamor_context_only(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     """Paper Table 4, context only: GLA reads v_f, but only v_c reaches the head."""
     model_args: dict[str, Any] = {"backbone": "glamor", "attention": "gla", "inputs": "context"}
-    return _create_glamor("glamor_context_only", pretrained=pretrained, **dict(model_args, **kwargs))
+    return _create_glamor(
+        "glamor_context_only", pretrained=pretrained, **dict(model_args, **kwargs)
+    )
 
 
 @register_model
 def glamor_no_attention(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     """Paper Table 4, no attention: v_c is the average of the context cells."""
     model_args: dict[str, Any] = {"backbone": "glamor", "attention": "none", "fusion": "adaptive"}
-    return _create_glamor("glamor_no_attention", pretrained=pretrained, **dict(model_args, **kwargs))
+    return _create_glamor(
+        "glamor_no_attention", pretrained=pretrained, **dict(model_args, **kwargs)
+    )
 
 
 @register_model
 def glamor_context_attention(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     """Paper Table 4, CAER-Net-S-style attention in place of GLA."""
-    model_args: dict[str, Any] = {"backbone": "glamor", "attention": "context", "fusion": "adaptive"}
-    return _create_glamor("glamor_context_attention", pretrained=pretrained, **dict(model_args, **kwargs))
+    model_args: dict[str, Any] = {
+        "backbone": "glamor",
+        "attention": "context",
+        "fusion": "adaptive",
+    }
+    return _create_glamor(
+        "glamor_context_attention", pretrained=pretrained, **dict(model_args, **kwargs)
+    )
 
 
 @register_model
@@ -477,7 +522,9 @@ def glamor_fusion_max(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
 def glamor_fusion_concat(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     """GLA with plain concatenation (no fusion weights)."""
     model_args: dict[str, Any] = {"backbone": "glamor", "attention": "gla", "fusion": "concat"}
-    return _create_glamor("glamor_fusion_concat", pretrained=pretrained, **dict(model_args, **kwargs))
+    return _create_glamor(
+        "glamor_fusion_concat", pretrained=pretrained, **dict(model_args, **kwargs)
+    )
 
 
 @register_model
@@ -489,5 +536,9 @@ def glamor(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
 @register_model
 def glamor_test(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     """A tiny GLAMOR-Net for tests: encoder widths 4-8-8-16-16, hidden width 16."""
-    model_args: dict[str, Any] = {"backbone": "glamor", "encoder_widths": (4, 8, 8, 16, 16), "hidden_dim": 16}
+    model_args: dict[str, Any] = {
+        "backbone": "glamor",
+        "encoder_widths": (4, 8, 8, 16, 16),
+        "hidden_dim": 16,
+    }
     return _create_glamor("glamor_test", pretrained=pretrained, **dict(model_args, **kwargs))
