@@ -154,3 +154,14 @@ def test_cli_models_table() -> None:
     assert "| 2.159 | 2.23 | caer_s, ncaer_s |" in rows["glamor_original"]
     assert "5.83" in rows["glamor_mobilenetv2"] and "22.9" in rows["glamor_resnet18"]
     assert "caer_net_s" not in out.stdout
+
+
+def test_readme_models_table_is_current() -> None:
+    from glamor_zoo.cli._table import model_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- models-table:start -->\n", "\n<!-- models-table:end -->"
+    table = readme[readme.index(start) + len(start) : readme.index(end)]
+    assert table == model_table(glamor_zoo.list_models()), (
+        "README's model table is stale: paste the output of `glamor-zoo models` between its markers"
+    )
