@@ -18,10 +18,16 @@ from glamor_zoo.registry import UnknownComponentError, get_registry
 __version__ = "0.1.0"
 
 # Public names that live in optional, heavier modules: name -> module that defines it.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "GlamorTransform": "glamor_zoo.data.transforms",
+    "build_dataset": "glamor_zoo.data.datasets",
+    "load_image": "glamor_zoo.data.images",
+}
 
 # Modules that fill a registry kind when imported (kinds not listed are filled by components).
-_REGISTRY_MODULES: dict[str, str] = {}
+_REGISTRY_MODULES: dict[str, str] = {
+    "dataset": "glamor_zoo.data.datasets",
+}
 
 
 def list_components(kind: str) -> list[str]:
