@@ -1,0 +1,313 @@
+"""Training configuration: typed sections, YAML recipes and ``key=value`` overrides.
+
+A recipe is a YAML file with the sections of :class:`TrainConfig`. Command-line overrides use
+dotted keys and YAML values: ``optim.lr=1e-3``, ``stages.face.epochs=2``, ``data.root=/data``.
+Unknown keys are errors that name the key and list the valid ones, so a typo never trains the
+wrong model silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "StageConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config",
+]
+
+
+class ConfigError(ValueError):
+    """A recipe or an override is invalid; the message names the offending key."""
+
+
+@dataclass
+class ModelConfig:
+    """The network: any zoo entrypoint plus constructor arguments.
+
+    Attributes:
+        name: Entrypoint (``glamor_original``…), ``hf-hub:…`` or ``local-dir:…``.
+        args: Keyword arguments for the entrypoint (``attention``, ``fusion``, ``inputs``…).
+        pretrained: Load the entrypoint's pretrained weights before training.
+        num_classes: Output classes; ``None`` takes the training set's class count.
+    """
+
+    name: str = "glamor_original"
+    args: dict[str, Any] = field(default_factory=dict)
+    pretrained: bool = False
+    num_classes: int | None = None
+
+
+@dataclass
+class DataConfig:
+    """Where the images come from (see :func:`glamor_zoo.data.datasets.build_dataset`).
+
+    Attributes:
+        kind: ``caer``, ``folder``, ``fer2013``, ``ckplus``, or ``package.module:factory`` (a
+            callable with ``build_dataset``'s signature) for a dataset of your own.
+        root: Dataset folder (relative paths are resolved against the working directory).
+        train_split: Split trained on.
+        val_split: Split used to pick the best checkpoint (``null``: no validation).
+        test_split: Split evaluated once at the end with the best weights (``null``: none).
+        num_workers: DataLoader worker processes.
+        preprocess: Overrides of the model's ``preprocess_cfg()`` (e.g.
+            ``mask_face_in_context: false`` for paper Table 4 setting iii).
+        args: More keyword arguments for the dataset builder.
+    """
+
+    kind: str = "caer"
+    root: str = ""
+    train_split: str = "train"
+    val_split: str | None = "val"
+    test_split: str | None = "test"
+    num_workers: int = 0
+    preprocess: dict[str, Any] = field(default_factory=dict)
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and learning-rate schedule (defaults: the paper's §4.2 / official config.py).
+
+    Attributes:
+        name: ``sgd`` or ``adam`` / ``adamw``.
+        lr: Initial learning rate.
+        momentum: SGD momentum.
+        weight_decay: L2 weight decay.
+        milestones: Epochs (0-based, at their start) where the rate is multiplied by ``gamma``.
+        gamma: Multiplier at each milestone.
+        min_lr: Floor of the learning rate.
+    """
+
+    name: str = "sgd"
+    lr: float = 5e-4
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    milestones: list[int] = field(default_factory=lambda: [25, 40])
+    gamma: float = 0.1
+    min_lr: float = 1e-5
+
+
+@dataclass
+class StageConfig:
+    """One stage of a multi-stage schedule; unset fields inherit the run's values.
+
+    The paper trains the face branch and the context branch separately, then the whole network:
+    stages ``face`` (``model_args: {inputs: face}``) and ``context`` (``{inputs: context}``)
+    followed by ``joint`` with ``init_from: {face: [face_encoder], context: [context_encoder,
+    attention]}``.
+
+    Attributes:
+        model_args: Constructor arguments that differ from ``model.args`` in this stage.
+        init_from: ``{earlier_stage: [module prefixes]}``: copy those weights from the final
+            weights of an earlier stage before training this one.
+        epochs: Epochs of this stage.
+        lr: Initial learning rate of this stage.
+    """
+
+    model_args: dict[str, Any] = field(default_factory=dict)
+    init_from: dict[str, list[str]] = field(default_factory=dict)
+    epochs: int | None = None
+    lr: float | None = None
+
+
+@dataclass
+class RunConfig:
+    """The loop, devices, checkpoints and logging.
+
+    Attributes:
+        output_dir: Run directory (config, metrics, checkpoints, plots, final model).
+        epochs: Epochs (per stage unless the stage says otherwise).
+        batch_size: Images per process per step (official code: 4).
+        eval_batch_size: Images per process per evaluation step.
+        grad_accum_steps: Batches accumulated per optimiser step.
+        mixed_precision: ``no``, ``bf16`` or ``fp16`` (accelerate's).
+        seed: Seed of weights, data order, augmentation and dropout.
+        checkpoint_every: Save a checkpoint every this many optimiser steps (0: epochs only).
+        keep_last: Step/epoch checkpoints kept (the best is always kept besides).
+        best_metric: ``val_acc`` (higher is better) or ``val_loss`` (lower is better).
+        log_with: Accelerate trackers (``tensorboard``, ``wandb``…, ``[]`` for none).
+        log_every: Log training loss every this many optimiser steps.
+        progress: Show progress bars (main process only).
+        channels_last: Use the channels-last memory format (faster on CPU).
+        max_steps: Stop each stage after this many optimiser steps (0: no limit; smoke tests).
+    """
+
+    output_dir: str = "runs/glamor"
+    epochs: int = 60
+    batch_size: int = 4
+    eval_batch_size: int = 64
+    grad_accum_steps: int = 1
+    mixed_precision: str = "no"
+    seed: int = 0
+    checkpoint_every: int = 0
+    keep_last: int = 2
+    best_metric: str = "val_acc"
+    log_with: list[str] = field(default_factory=lambda: ["tensorboard"])
+    log_every: int = 50
+    progress: bool = True
+    channels_last: bool = False
+    max_steps: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """A complete training recipe.
+
+    Attributes:
+        name: Recipe name (run and Hub naming).
+        description: What the recipe reproduces (paper table and number).
+        paper_accuracy: The paper's top-1 accuracy in percent, for the summary.
+        model: The network.
+        data: The dataset.
+        optim: Optimiser and schedule.
+        run: Loop, devices, checkpoints.
+        stages: Ordered stages (empty: a single stage training ``model`` as given).
+    """
+
+    name: str = "glamor"
+    description: str = ""
+    paper_accuracy: float | None = None
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    stages: dict[str, StageConfig] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON/YAML-serialisable dict of the whole config."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def stage_list(self) -> list[tuple[str, StageConfig]]:
+        """The stages in order; a single ``main`` stage when none are configured."""
+        return list(self.stages.items()) or [("main", StageConfig())]
+
+    def validate(self) -> None:
+        """Check cross-field rules; raises :class:`ConfigError` naming the bad key."""
+        if not self.data.root:
+            raise ConfigError("data.root is empty: set it in the recipe or with data.root=PATH")
+        if self.optim.name not in ("sgd", "adam", "adamw"):
+            raise ConfigError(f"optim.name must be sgd, adam or adamw, got {self.optim.name!r}")
+        if self.run.mixed_precision not in ("no", "bf16", "fp16", "fp8"):
+            raise ConfigError(
+                f"run.mixed_precision must be no/bf16/fp16, got {self.run.mixed_precision!r}"
+            )
+        if self.run.best_metric not in ("val_acc", "val_loss"):
+            raise ConfigError(
+                f"run.best_metric must be val_acc or val_loss, got {self.run.best_metric!r}"
+            )
+        for key in ("epochs", "batch_size", "eval_batch_size", "grad_accum_steps", "keep_last"):
+            if getattr(self.run, key) < 1:
+                raise ConfigError(f"run.{key} must be >= 1, got {getattr(self.run, key)}")
+        names = list(self.stages)
+        for i, (name, stage) in enumerate(self.stages.items()):
+            for source in stage.init_from:
+                if source not in names[:i]:
+                    raise ConfigError(
+                        f"stages.{name}.init_from names {source!r}, which is not an earlier stage "
+                        f"(earlier: {names[:i] or 'none'})"
+                    )
+
+
+def _from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where or 'config'} must be a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(where + k for k in unknown)}; valid: {', '.join(sorted(fields))}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        sub = _SECTIONS.get((cls, name))
+        if sub is not None:
+            kwargs[name] = _from_dict(sub, value or {}, f"{where}{name}.")
+        elif cls is TrainConfig and name == "stages":
+            if not isinstance(value or {}, Mapping):
+                raise ConfigError("stages must be a mapping of stage name -> settings")
+            kwargs[name] = {
+                str(k): _from_dict(StageConfig, v or {}, f"stages.{k}.")
+                for k, v in (value or {}).items()
+            }
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+_SECTIONS: dict[tuple[type, str], type] = {
+    (TrainConfig, "model"): ModelConfig,
+    (TrainConfig, "data"): DataConfig,
+    (TrainConfig, "optim"): OptimConfig,
+    (TrainConfig, "run"): RunConfig,
+}
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Set ``a.b.c=value`` overrides (values parsed as YAML) in a nested dict, in place.
+
+    Raises:
+        ConfigError: an override has no ``=`` or walks through a non-mapping.
+    """
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. optim.lr=1e-3)")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from exc
+        node = data
+        parts = key.strip().split(".")
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(
+                    f"override {item!r}: {'.'.join(parts[: depth + 1])} is a value, not a section"
+                )
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a YAML recipe (optional), apply overrides and return the validated config.
+
+    Args:
+        path: The recipe file; ``None`` starts from the defaults.
+        overrides: ``key=value`` strings applied after the file.
+
+    Raises:
+        ConfigError: unreadable file, unknown keys, bad values.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"recipe {str(path)!r} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"recipe {str(path)!r} is not valid YAML: {exc}") from exc
+    apply_overrides(data, overrides)
+    try:
+        config = _from_dict(TrainConfig, data, "")
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from exc
+    config.validate()
+    return config

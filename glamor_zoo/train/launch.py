@@ -1,0 +1,110 @@
+"""The training command line, shared by ``recipes/train.py`` and ``glamor-zoo train``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["add_train_arguments", "main", "run_from_args"]
+
+_LOGGER = logging.getLogger("glamor_zoo.train")
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the training options to ``parser`` (no heavy imports)."""
+    parser.add_argument(
+        "--config",
+        "-c",
+        required=True,
+        help="recipe YAML, e.g. recipes/glamor_original_ncaer_s.yaml",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in run.output_dir from its last checkpoint",
+    )
+    parser.add_argument(
+        "--push-to-hub",
+        metavar="ORG/NAME",
+        default=None,
+        help="upload the final model folder at the end",
+    )
+    parser.add_argument(
+        "--output-dir", "-o", default=None, help="run directory (same as run.output_dir=DIR)"
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="recipe overrides with dotted keys and YAML values, e.g. optim.lr=1e-3 stages.face.epochs=2",
+    )
+    return parser
+
+
+def summary_lines(result: Any, paper_accuracy: float | None) -> list[str]:
+    """Human-readable end-of-run summary."""
+    lines = [f"run directory: {result.run_dir}", f"final model:   {result.model_dir}"]
+    for name, stage in result.metrics.get("stages", {}).items():
+        best = stage.get("best_value")
+        lines.append(
+            f"stage {name}: {stage.get('epochs_run', len(stage.get('history', [])))} epoch(s), "
+            f"{stage.get('global_step', '?')} steps, selected {stage.get('selected', '?')}"
+            + (f" (epoch {stage['best_epoch'] + 1}, {best:.2f})" if best is not None else "")
+        )
+    for split, values in result.metrics.get("final", {}).items():
+        lines.append(
+            f"{split} ({values['split']}): top-1 {values['top1']:.2f}% on {values['num_samples']} images"
+        )
+    if paper_accuracy is not None:
+        lines.append(f"paper: {paper_accuracy:.2f}%")
+    lines.append(f"wall time: {result.wall_time_s / 60:.1f} min")
+    return lines
+
+
+def run_from_args(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
+    """Load the recipe, train, and print the summary (main process). Returns an exit code."""
+    from glamor_zoo.train.config import load_config
+    from glamor_zoo.train.trainer import train
+
+    overrides = list(args.overrides)
+    if args.output_dir:
+        overrides.append(f"run.output_dir={args.output_dir}")
+    config = load_config(args.config, overrides)
+    if argv is not None:
+        command = shlex.join(["accelerate", "launch", "recipes/train.py", *argv])
+    else:
+        program = os.path.basename(sys.argv[0])
+        prefix = (
+            ["glamor-zoo"] if program == "glamor-zoo" else ["accelerate", "launch", sys.argv[0]]
+        )
+        command = shlex.join([*prefix, *sys.argv[1:]])
+    result = train(config, resume=args.resume, push_to_hub=args.push_to_hub, command=command)
+    from accelerate import PartialState
+
+    if PartialState().is_main_process:
+        for line in summary_lines(result, config.paper_accuracy):
+            _LOGGER.info(line)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``recipes/train.py``: parse, train, report errors in one line."""
+    from glamor_zoo.train.config import ConfigError
+
+    parser = add_train_arguments(
+        argparse.ArgumentParser(description="Train a glamor_zoo recipe with accelerate.")
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return run_from_args(args)
+    except ConfigError as exc:
+        print(f"train: error: {exc}", file=sys.stderr)
+        return 2
