@@ -19,11 +19,11 @@ import torch
 import glamor_zoo
 from glamor_zoo.cli import main as cli_main
 from glamor_zoo.convert import (
-    CheckpointError,
     ChecksumError,
     MissingShardError,
     NotGlamorCheckpointError,
     TensorBundle,
+    TFCheckpointError,
     compare_with_reference,
     convert_checkpoint,
     convert_tf_checkpoint,
@@ -347,6 +347,33 @@ def test_cli_writes_a_folder_that_glamor_zoo_and_timm_load_with_parity(tmp_path:
     assert_parity(model)
 
 
+def test_published_folder_loads_by_pretrained_tag_and_hub_id_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What users get once a maintainer uploads the folder to glamor-zoo/glamor_original.ncaer_s."""
+    from huggingface_hub import constants
+
+    out = convert_tf_checkpoint(PREFIX, tmp_path / "out")
+    repo = tmp_path / "cache" / "models--glamor-zoo--glamor_original.ncaer_s"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(out, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    cache = tmp_path / "cache"
+    by_tag = glamor_zoo.create_model(
+        "glamor_original.ncaer_s",
+        pretrained=True,
+        encoder_widths=(4, 8, 8, 16, 16),
+        cache_dir=cache,
+    )
+    assert by_tag.pretrained_cfg["hf_hub_id"] == "glamor-zoo/glamor_original.ncaer_s"
+    assert_parity(by_tag)
+    assert_parity(
+        glamor_zoo.create_model("hf-hub:glamor-zoo/glamor_original.ncaer_s", cache_dir=cache)
+    )
+
+
 def test_custom_label_names_and_a_wrong_count(tmp_path: Path) -> None:
     names = ["a", "b", "c", "d", "e", "f", "g"]
     out = convert_tf_checkpoint(PREFIX, tmp_path / "out", label_names=names)
@@ -396,7 +423,7 @@ def test_not_a_glamor_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_not_a_checkpoint_at_all(tmp_path: Path) -> None:
     (tmp_path / "Model.index").write_bytes(os.urandom(300))
-    with pytest.raises(CheckpointError, match=r"Model\.index: no table magic number") as info:
+    with pytest.raises(TFCheckpointError, match=r"Model\.index: no table magic number") as info:
         TensorBundle(tmp_path / "Model")
     assert info.value.path == tmp_path / "Model.index"
 
@@ -417,14 +444,14 @@ def test_truncated_files(tmp_path: Path) -> None:
     data = prefix.with_name("Model.data-00000-of-00001")
     data.write_bytes(data.read_bytes()[:50_000])
     with pytest.raises(
-        CheckpointError, match=r"Model\.data-00000-of-00001 is truncated: variable '"
+        TFCheckpointError, match=r"Model\.data-00000-of-00001 is truncated: variable '"
     ) as info:
         read_checkpoint(prefix)
     assert info.value.path == data and info.value.variable in str(info.value)
 
     index = prefix.with_name("Model.index")
     index.write_bytes(index.read_bytes()[:-100])
-    with pytest.raises(CheckpointError, match=r"Model\.index: .*truncated"):
+    with pytest.raises(TFCheckpointError, match=r"Model\.index: .*truncated"):
         TensorBundle(prefix)
 
 
@@ -447,5 +474,7 @@ def test_checksum_mismatch_in_data_and_index(tmp_path: Path) -> None:
     raw = bytearray(index.read_bytes())
     raw[200] ^= 0x01
     index.write_bytes(bytes(raw))
-    with pytest.raises(CheckpointError, match=r"Model\.index: checksum mismatch in the data block"):
+    with pytest.raises(
+        TFCheckpointError, match=r"Model\.index: checksum mismatch in the data block"
+    ):
         TensorBundle(prefix)

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from glamor_zoo.cli import CliError
-    from glamor_zoo.convert import CheckpointError, convert_tf_checkpoint
+    from glamor_zoo.convert import TFCheckpointError, convert_tf_checkpoint
     from glamor_zoo.registry import UnknownComponentError
 
     try:
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             tolerance=args.tolerance,
             hub_id=args.hub_id,
         )
-    except (CheckpointError, FileNotFoundError, UnknownComponentError, ValueError) as exc:
+    except (TFCheckpointError, FileNotFoundError, UnknownComponentError, ValueError) as exc:
         raise CliError(str(exc)) from None
     logging.getLogger("glamor_zoo.cli").info(
         "wrote %s (model.safetensors, config.json, README.md)", out

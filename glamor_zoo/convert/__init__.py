@@ -25,20 +25,20 @@ from glamor_zoo.convert.glamor_tf import (
 )
 from glamor_zoo.convert.tensor_bundle import (
     BundleEntry,
-    CheckpointError,
     ChecksumError,
     MissingShardError,
     TensorBundle,
+    TFCheckpointError,
     read_checkpoint,
     resolve_prefix,
 )
 
 __all__ = [
     "BundleEntry",
-    "CheckpointError",
     "ChecksumError",
     "MissingShardError",
     "NotGlamorCheckpointError",
+    "TFCheckpointError",
     "TensorBundle",
     "compare_with_reference",
     "convert_checkpoint",

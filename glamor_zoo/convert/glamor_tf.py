@@ -36,9 +36,8 @@ import torch
 
 from glamor_zoo.convert.tensor_bundle import (
     OBJECT_GRAPH_KEY,
-    CheckpointError,
     TensorBundle,
-    read_checkpoint,
+    TFCheckpointError,
 )
 
 __all__ = [
@@ -82,7 +81,7 @@ _WEIGHTS: dict[str, str] = {
 _ENCODER_LAYER = re.compile(r"^(FaceEncodingNet|ContextEncodingNet)/blocks/(\d+)/(conv|bn)$")
 
 
-class NotGlamorCheckpointError(CheckpointError):
+class NotGlamorCheckpointError(TFCheckpointError):
     """A readable TF checkpoint whose variables are not (all) GLAMOR-Net's."""
 
 
@@ -250,13 +249,13 @@ def convert_checkpoint(
 
     Raises:
         FileNotFoundError: no checkpoint there.
-        CheckpointError: missing shard, truncated file, checksum mismatch.
+        TFCheckpointError: missing shard, truncated file, checksum mismatch.
         NotGlamorCheckpointError: the variables do not fit ``model_name``.
     """
     from glamor_zoo.models import create_model
 
     bundle = TensorBundle(prefix, verify=verify)
-    variables = read_checkpoint(bundle.prefix, verify=verify)
+    variables = {name: bundle.read(name) for name in bundle if name != OBJECT_GRAPH_KEY}
     state_dict = tf_to_state_dict(variables, bundle.index_path)
     model_args = infer_model_args(state_dict, bundle.index_path)
     overlay = {"description": _description(bundle.prefix, model_args)}
@@ -362,7 +361,7 @@ def convert_tf_checkpoint(
         ``out_dir`` as a Path.
 
     Raises:
-        CheckpointError / NotGlamorCheckpointError: see :func:`convert_checkpoint`.
+        TFCheckpointError / NotGlamorCheckpointError: see :func:`convert_checkpoint`.
         ValueError: the outputs differ from ``reference`` by more than ``tolerance``, or the
             label names do not match the number of classes.
     """
@@ -386,7 +385,7 @@ def convert_tf_checkpoint(
         "files": {
             path.name: {"sha256": _sha256(path), "bytes": path.stat().st_size} for path in files
         },
-        "num_variables": sum(1 for name in bundle if not name.startswith(OBJECT_GRAPH_KEY)),
+        "num_variables": sum(1 for name in bundle if tf_name_to_zoo(name) is not None),
         "converter": f"glamor_zoo {__version__} (glamor-zoo convert-tf)",
     }
     if reference is not None:

@@ -35,9 +35,9 @@ from glamor_zoo.convert.sstable import TableError, iter_table
 __all__ = [
     "OBJECT_GRAPH_KEY",
     "BundleEntry",
-    "CheckpointError",
     "ChecksumError",
     "MissingShardError",
+    "TFCheckpointError",
     "TensorBundle",
     "read_checkpoint",
     "resolve_prefix",
@@ -65,25 +65,32 @@ _DTYPES: dict[int, str] = {
 _LITTLE, _BIG = 0, 1
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read: truncated, corrupt, or not a TF tensor bundle.
+class TFCheckpointError(ValueError):
+    """A TensorFlow checkpoint that cannot be read: truncated, corrupt, or not a tensor bundle.
 
-    Attributes:
+    Args:
+        message: What is wrong, naming the file and the variable.
         path: The file at fault.
         variable: The variable concerned, when there is one.
+
+    Attributes:
+        path: The file at fault, as a Path (or ``None``).
+        variable: As given.
     """
 
-    def __init__(self, message: str, path: str | Path | None = None, variable: str | None = None):
+    def __init__(
+        self, message: str, path: str | Path | None = None, variable: str | None = None
+    ) -> None:
         super().__init__(message)
         self.path = None if path is None else Path(path)
         self.variable = variable
 
 
-class ChecksumError(CheckpointError):
+class ChecksumError(TFCheckpointError):
     """Stored and computed CRC-32C differ: the file is corrupt."""
 
 
-class MissingShardError(CheckpointError):
+class MissingShardError(TFCheckpointError):
     """A data shard named by the index does not exist."""
 
 
@@ -176,7 +183,7 @@ def _string_lengths(entry: BundleEntry, data: bytes, path: Path) -> tuple[list[i
             length, pos = read_varint(data, pos)
             lengths.append(length)
     except WireError as exc:
-        raise CheckpointError(
+        raise TFCheckpointError(
             f"{path}: string variable {entry.name!r} is corrupt ({exc})", path, entry.name
         ) from None
     return lengths, pos
@@ -236,7 +243,7 @@ class TensorBundle:
 
     Raises:
         FileNotFoundError: no checkpoint there.
-        CheckpointError: the index is truncated or corrupt, or not a tensor bundle.
+        TFCheckpointError: the index is truncated or corrupt, or not a tensor bundle.
         MissingShardError: a data shard is missing.
 
     Example:
@@ -261,16 +268,16 @@ class TensorBundle:
                 else:
                     entries[name] = _parse_entry(name, value)
         except TableError as exc:
-            raise CheckpointError(str(exc), self.index_path) from None
+            raise TFCheckpointError(str(exc), self.index_path) from None
         except WireError as exc:
-            raise CheckpointError(
+            raise TFCheckpointError(
                 f"{self.index_path}: entry {name!r} is not a tensor-bundle record ({exc}); "
                 "is this a TensorFlow 2 checkpoint index?",
                 self.index_path,
                 name or None,
             ) from None
         if header is None:
-            raise CheckpointError(
+            raise TFCheckpointError(
                 f"{self.index_path}: no bundle header; this is a LevelDB table but not a "
                 "TensorFlow checkpoint index",
                 self.index_path,
@@ -280,7 +287,7 @@ class TensorBundle:
         self.entries = entries
         for entry in entries.values():
             if not 0 <= entry.shard_id < self.num_shards:
-                raise CheckpointError(
+                raise TFCheckpointError(
                     f"{self.index_path}: variable {entry.name!r} is in shard {entry.shard_id} of a "
                     f"{self.num_shards}-shard checkpoint; the index is corrupt",
                     self.index_path,
@@ -322,7 +329,7 @@ class TensorBundle:
 
         Raises:
             KeyError: no such tensor.
-            CheckpointError: its shard is truncated; ChecksumError: its bytes are corrupt.
+            TFCheckpointError: its shard is truncated; ChecksumError: its bytes are corrupt.
         """
         if name not in self.entries:
             raise KeyError(f"{name!r} is not in checkpoint {self.prefix}")
@@ -332,7 +339,7 @@ class TensorBundle:
             handle.seek(entry.offset)
             data = handle.read(entry.size)
         if len(data) != entry.size:
-            raise CheckpointError(
+            raise TFCheckpointError(
                 f"{path} is truncated: variable {name!r} needs bytes {entry.offset}.."
                 f"{entry.offset + entry.size} but the file has {path.stat().st_size} bytes",
                 path,
@@ -356,7 +363,7 @@ class TensorBundle:
 
         Raises:
             KeyError: no such tensor.
-            CheckpointError: truncated shard, corrupt bytes, or a size that disagrees with the shape.
+            TFCheckpointError: truncated shard, corrupt bytes, or a size that disagrees with the shape.
         """
         data = self.read_bytes(name)
         entry = self.entries[name]
@@ -374,7 +381,7 @@ class TensorBundle:
     ) -> np.ndarray:
         dtype = np.dtype(dtype).newbyteorder(self._byte_order)
         if count * dtype.itemsize != len(data):
-            raise CheckpointError(
+            raise TFCheckpointError(
                 f"{self.shard_path(entry.shard_id)}: variable {entry.name!r} of shape {entry.shape} "
                 f"({entry.dtype}) should take {count * dtype.itemsize} bytes, the index says "
                 f"{len(data)}; the index is corrupt",
@@ -388,7 +395,7 @@ class TensorBundle:
         lengths, pos = _string_lengths(entry, data, path)
         pos += 4  # the masked CRC-32C of the lengths
         if pos + sum(lengths) != len(data):
-            raise CheckpointError(
+            raise TFCheckpointError(
                 f"{path}: string variable {entry.name!r} is corrupt (its lengths add up to "
                 f"{pos + sum(lengths)} bytes, the index says {len(data)})",
                 path,
@@ -423,7 +430,7 @@ def read_checkpoint(
 
     Raises:
         FileNotFoundError: no checkpoint there.
-        CheckpointError: missing shard, truncated file, checksum mismatch, or not a tensor bundle.
+        TFCheckpointError: missing shard, truncated file, checksum mismatch, or not a tensor bundle.
     """
     bundle = TensorBundle(prefix, verify=verify)
     wanted = list(bundle) if names is None else list(names)
