@@ -11,6 +11,7 @@ import os
 import shutil
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,6 +40,8 @@ from glamor_zoo.convert.sstable import TABLE_MAGIC
 from glamor_zoo.convert.tensor_bundle import _DTYPES, OBJECT_GRAPH_KEY
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tf_official_tiny"
+# `tf.train.list_variables` of the full-width official model (fixtures README: 2,158,602 weights)
+FULL_VARIABLES = Path(__file__).parent / "fixtures" / "tf_official_full_variables.txt"
 PREFIX = FIXTURE / "Model"
 IO = FIXTURE / "io.npz"
 SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -116,43 +119,46 @@ def _entry_proto(
     )
 
 
-def rewrite_checkpoint(
+def write_checkpoint(
     out_prefix: Path,
+    tensors: dict[str, tuple[str, tuple[int, ...], bytes, int]],
     num_shards: int = 1,
     compress: bool = False,
     per_block: int = 1000,
-    rename: dict[str, str] | None = None,
 ) -> Path:
-    """Copy the fixture as a checkpoint with ``num_shards`` shards, Snappy blocks, new names."""
-    bundle = TensorBundle(PREFIX)
+    """Write a tensor bundle: name → (dtype, shape, stored bytes, crc32c), round-robin over shards."""
     shards = [bytearray() for _ in range(num_shards)]
     records = []
-    for i, name in enumerate(bundle):
-        entry = bundle.entries[name]
-        data = bundle.read_bytes(name)
+    for i, (name, (dtype, shape, data, crc)) in enumerate(tensors.items()):
         shard = i % num_shards
         offset = len(shards[shard])
         shards[shard] += data
-        new_name = (rename or {}).get(name, name)
-        records.append(
-            (
-                new_name.encode(),
-                _entry_proto(entry.dtype, entry.shape, shard, offset, len(data), entry.crc32c),
-            )
-        )
+        records.append((name.encode(), _entry_proto(dtype, shape, shard, offset, len(data), crc)))
     header = _field(1, num_shards) + _field(3, _field(1, 1))
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     for shard, data in enumerate(shards):
-        out_prefix.with_name(f"{out_prefix.name}.data-{shard:05d}-of-{num_shards:05d}").write_bytes(
-            data
-        )
-    _write_table(
-        out_prefix.with_name(out_prefix.name + ".index"),
-        [(b"", header), *sorted(records)],
-        compress,
-        per_block,
-    )
+        name = f"{out_prefix.name}.data-{shard:05d}-of-{num_shards:05d}"
+        out_prefix.with_name(name).write_bytes(data)
+    index = out_prefix.with_name(out_prefix.name + ".index")
+    _write_table(index, [(b"", header), *sorted(records)], compress, per_block)
     return out_prefix
+
+
+def rewrite_checkpoint(
+    out_prefix: Path, rename: dict[str, str] | None = None, **options: Any
+) -> Path:
+    """Copy the fixture as another checkpoint: more shards, Snappy blocks, renamed variables."""
+    bundle = TensorBundle(PREFIX)
+    tensors = {
+        (rename or {}).get(name, name): (
+            entry.dtype,
+            entry.shape,
+            bundle.read_bytes(name),
+            entry.crc32c,
+        )
+        for name, entry in bundle.entries.items()
+    }
+    return write_checkpoint(out_prefix, tensors, **options)
 
 
 def copy_fixture(tmp_path: Path) -> Path:
@@ -200,7 +206,7 @@ def test_crc32c_known_values_and_masking() -> None:
     assert mask(0) != 0
 
 
-@pytest.mark.parametrize("size", [1, 5, 4096, 65536, 65537, 200_003])
+@pytest.mark.parametrize("size", [1, 5, 4096, 16384, 65537, 200_003, 1_000_003])
 def test_crc32c_vectorised_matches_bytewise_and_extends(size: int) -> None:
     data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
     assert crc32c(data) == _update(0xFFFFFFFF, data) ^ 0xFFFFFFFF
@@ -264,6 +270,36 @@ def test_two_shards_snappy_blocks_and_many_data_blocks_read_identically(tmp_path
     for name, array in original.items():
         assert np.array_equal(rewritten[name], array), name
     assert_parity(convert_checkpoint(prefix))
+
+
+def test_full_width_official_layout_in_two_shards_converts_to_the_paper_model(
+    tmp_path: Path,
+) -> None:
+    """The released checkpoint's names and shapes, 2 shards like the real one, random values."""
+    rng = np.random.default_rng(0)
+    tensors = {}
+    for line in FULL_VARIABLES.read_text().splitlines():
+        name, shape_text = line.split(" ", 1)
+        shape = tuple(json.loads(shape_text))
+        data = rng.standard_normal(shape, dtype=np.float32)
+        if "moving_variance" in name:
+            data = np.abs(data) + 0.5
+        tensors[name] = ("float32", shape, data.tobytes(), crc32c(data.tobytes()))
+    prefix = write_checkpoint(tmp_path / "glamor-net" / "Model", tensors, num_shards=2)
+    model = convert_checkpoint(prefix)
+    assert model.model_args["encoder_widths"] == (32, 64, 128, 256, 256)
+    trainable = sum(p.numel() for p in model.parameters())
+    assert trainable == 2_158_602  # the official model's count
+    kernel = np.frombuffer(tensors["final_fc1/kernel" + SUFFIX][2], np.float32).reshape(512, 128)
+    assert torch.equal(model.head.fc1.weight, torch.from_numpy(kernel.T.copy()))
+    conv = tensors["ContextEncodingNet/blocks/3/conv/kernel" + SUFFIX]
+    conv_kernel = np.frombuffer(conv[2], np.float32).reshape(conv[1])
+    assert torch.equal(
+        model.context_encoder.blocks[3].conv.weight,
+        torch.from_numpy(conv_kernel.transpose(3, 2, 0, 1).copy()),
+    )
+    with torch.no_grad():
+        assert torch.isfinite(model(torch.rand(2, 3, 96, 96), torch.rand(2, 3, 112, 112))).all()
 
 
 # ------------------------------------------------------------------ mapping and parity

@@ -6,14 +6,15 @@ LevelDB's ``crc32c::Mask`` (util/crc32c.h, reused by TensorFlow's tensor bundles
 CRC right by 15 bits and adds 0xA282EAD8, so that a CRC stored next to the data it covers does
 not look like data.
 
-# NOTE: implemented here instead of depending on ``crc32c``/``google-crc32c``: checkpoints are
-# read once per conversion, and a numpy version (many chunks in parallel, then combined) checks
-# the 8.6 MB of the official checkpoint in well under a second.
+Implemented here rather than taken from ``crc32c`` / ``google-crc32c``: a checkpoint is read
+once per conversion, and the numpy version below (many chunks in parallel, then combined)
+checks the 8.6 MB of the official checkpoint in about half a second on one core.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -21,8 +22,7 @@ __all__ = ["crc32c", "mask", "unmask"]
 
 _POLY = 0x82F63B78
 _MASK_DELTA = 0xA282EAD8
-_CHUNK = 4096  # bytes per lane of the vectorised path
-_VECTOR_MIN = 1 << 16  # below this, the byte loop is faster than numpy's overhead
+_VECTOR_MIN = 1 << 14  # below this, the byte loop is faster than numpy's overhead
 
 
 @functools.cache
@@ -49,24 +49,20 @@ def _np_table() -> np.ndarray:
 
 
 @functools.cache
-def _shift_operator(length: int) -> tuple[int, ...]:
-    """Images of the 32 unit registers after ``length`` zero bytes (a linear map over GF(2))."""
+def _shift_tables(length: int) -> tuple[tuple[int, ...], ...]:
+    """The register map of ``length`` zero bytes (linear over GF(2)), as 4 byte-indexed tables."""
     table = _np_table()
-    registers = np.left_shift(np.uint32(1), np.arange(32, dtype=np.uint32))
+    columns = np.left_shift(np.uint32(1), np.arange(32, dtype=np.uint32))
     for _ in range(length):
-        registers = table[registers & 0xFF] ^ (registers >> 8)
-    return tuple(int(r) for r in registers)
-
-
-def _apply(operator: tuple[int, ...], register: int) -> int:
-    out = 0
-    bit = 0
-    while register:
-        if register & 1:
-            out ^= operator[bit]
-        register >>= 1
-        bit += 1
-    return out
+        columns = table[columns & 0xFF] ^ (columns >> 8)
+    values = np.arange(256)
+    tables = []
+    for k in range(4):
+        out = np.zeros(256, dtype=np.uint32)
+        for bit in range(8):
+            out ^= np.where(values >> bit & 1, columns[8 * k + bit], np.uint32(0)).astype(np.uint32)
+        tables.append(tuple(int(v) for v in out))
+    return tuple(tables)
 
 
 def _crc32c_vectorised(data: bytes | memoryview, register: int) -> int:
@@ -75,20 +71,22 @@ def _crc32c_vectorised(data: bytes | memoryview, register: int) -> int:
     # fold the register into the first 4 bytes, left-pad with zeros to whole chunks, run every
     # chunk from 0 in parallel, then combine: crc(a || b) = shift_len(b)(crc(a)) ^ crc(b).
     buf = np.frombuffer(data, dtype=np.uint8)
-    lanes = -(-buf.size // _CHUNK)
-    padded = np.zeros(lanes * _CHUNK, dtype=np.uint8)
+    # ~sqrt(n) bytes per chunk balances the numpy loop (chunk length) and the combine (chunks).
+    chunk = 1 << min(12, max(7, round(math.log2(math.sqrt(buf.size)))))
+    lanes = -(-buf.size // chunk)
+    padded = np.zeros(lanes * chunk, dtype=np.uint8)
     start = padded.size - buf.size
     padded[start:] = buf
     padded[start : start + 4] ^= np.frombuffer(register.to_bytes(4, "little"), dtype=np.uint8)
-    chunks = padded.reshape(lanes, _CHUNK).T.copy()  # (CHUNK, lanes): rows are contiguous
+    rows = padded.reshape(lanes, chunk).T.copy()  # (chunk, lanes): each row is contiguous
     table = _np_table()
     registers = np.zeros(lanes, dtype=np.uint32)
-    for row in chunks:
+    for row in rows:
         registers = table[(registers ^ row) & 0xFF] ^ (registers >> 8)
-    operator = _shift_operator(_CHUNK)
+    t0, t1, t2, t3 = _shift_tables(chunk)
     crc = 0
     for lane in registers.tolist():
-        crc = _apply(operator, crc) ^ lane
+        crc = t0[crc & 0xFF] ^ t1[crc >> 8 & 0xFF] ^ t2[crc >> 16 & 0xFF] ^ t3[crc >> 24] ^ lane
     return crc ^ 0xFFFFFFFF
 
 
