@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 
 # Public names that live in optional, heavier modules: name -> module that defines it.
 _LAZY: dict[str, str] = {
+    "CheckpointError": "glamor_zoo.models._checkpoint",
+    "push_to_hub": "glamor_zoo.hub.push",
     "GlamorTransform": "glamor_zoo.data.transforms",
     "build_dataset": "glamor_zoo.data.datasets",
     "load_image": "glamor_zoo.data.images",

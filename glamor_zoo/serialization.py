@@ -87,7 +87,13 @@ def model_config(model: nn.Module, **extra: Any) -> dict[str, Any]:
         "num_classes": pretrained_cfg["num_classes"],
         "num_features": int(getattr(model, "num_features", 0)),
         "pretrained_cfg": pretrained_cfg,
-        "model_args": dict(getattr(model, "model_args", {})),
+        # timm adds the source checkpoint's arguments as ``pretrained_model_args`` when a model
+        # is loaded from a folder or the Hub; they are not constructor arguments of the model.
+        "model_args": {
+            k: v
+            for k, v in getattr(model, "model_args", {}).items()
+            if k != "pretrained_model_args"
+        },
     }
     if pretrained_cfg.get("label_names") is not None:
         config["label_names"] = list(pretrained_cfg["label_names"])

@@ -15,6 +15,8 @@ import timm
 from timm.models import register_model as _timm_register_model
 from torch import nn
 
+from glamor_zoo.models._checkpoint import CheckpointError, explain_load_error, split_revision
+
 __all__ = ["create_model", "is_zoo_model", "list_models", "register_model"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,6 +58,7 @@ def create_model(
     model_name: str,
     pretrained: bool | None = None,
     checkpoint_path: str | Path | None = None,
+    revision: str | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build a zoo model, exactly as ``timm.create_model`` would.
@@ -70,12 +73,48 @@ def create_model(
             ``True`` for ``hf-hub:`` / ``local-dir:`` names (a saved model is wanted with its
             weights), ``False`` otherwise. ``timm.create_model`` needs ``pretrained=True``.
         checkpoint_path: A safetensors file of weights to load after building.
+        revision: A Hub branch, tag or commit id to load (``hf-hub:`` names and pretrained
+            tags); the same as ``hf-hub:org/name@revision``. Pin a commit id for reproducibility.
         **kwargs: Model arguments, plus timm's ``pretrained_cfg_overlay``, ``cache_dir``…
+
+    Raises:
+        CheckpointError: The weights or ``config.json`` are corrupt, truncated or for another
+            model; the message names the file.
     """
     if pretrained is None:
         pretrained = model_name.startswith(("hf-hub:", "local-dir:"))
     if checkpoint_path is not None:
         checkpoint_path = str(checkpoint_path)
-    return timm.create_model(
-        model_name, pretrained=pretrained, checkpoint_path=checkpoint_path, **kwargs
-    )
+    if revision is not None:
+        model_name, kwargs = _pin_revision(model_name, revision, kwargs)
+    try:
+        return timm.create_model(
+            model_name, pretrained=pretrained, checkpoint_path=checkpoint_path, **kwargs
+        )
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        error = explain_load_error(exc, model_name, pretrained, checkpoint_path, kwargs)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _pin_revision(
+    model_name: str, revision: str, kwargs: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """Point an ``hf-hub:`` name or a pretrained tag's ``hf_hub_id`` at ``revision``."""
+    if model_name.startswith("hf-hub:"):
+        if "@" in model_name:
+            raise ValueError(f"{model_name!r} already names a revision; drop revision={revision!r}")
+        return f"{model_name}@{revision}", kwargs
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    overlay = dict(kwargs.get("pretrained_cfg_overlay") or {})
+    hub_id = overlay.get("hf_hub_id") or (cfg.hf_hub_id if cfg is not None else None)
+    if not hub_id:
+        raise ValueError(
+            f"revision={revision!r} needs a Hub model: {model_name!r} is neither an hf-hub: name "
+            "nor a pretrained tag with an hf_hub_id"
+        )
+    overlay["hf_hub_id"] = f"{split_revision(hub_id)[0]}@{revision}"
+    return model_name, {**kwargs, "pretrained_cfg_overlay": overlay}

@@ -1,0 +1,474 @@
+"""Model cards: YAML metadata + a body rendered from a template in ``hub_cards/``.
+
+The card is a function of the model folder's ``config.json`` (plus the repository id): the
+metadata (``library_name: glamor-zoo``, tags, licence, datasets, ``base_model``, and a
+``model-index`` holding the measured metrics) is built with ``huggingface_hub.ModelCardData``;
+the body is the family template (``hub_cards/<family>.md``, ``string.Template`` placeholders)
+filled with usage, model details, preprocessing, the training recipe and command, and the
+results next to the paper's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import string
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+
+from glamor_zoo.hub.paper_results import DATASETS, canonical_dataset, paper_result
+
+__all__ = [
+    "CardMetric",
+    "card_metadata",
+    "card_metrics",
+    "find_template",
+    "render_model_card",
+]
+
+# Templates by family; an architecture not listed and without its own ``<architecture>.md``
+# uses ``default.md``.
+_FAMILIES: dict[str, str] = {"caer_net_s": "glamor"}
+_FAMILY_PREFIXES: tuple[str, ...] = ("deep_emotion", "glamor")
+
+# Keys of a metrics dict that describe the evaluation rather than measure the model.
+_INFO_KEYS = frozenset({"dataset", "split", "protocol", "epoch", "epochs", "best_epoch", "step"})
+_METRIC_KEY = re.compile(r"(top\d+|acc|accuracy|loss|f1|precision|recall|auc|error)", re.IGNORECASE)
+_METRIC_NAMES: dict[str, tuple[str, str]] = {
+    "top1": ("accuracy", "Top-1 accuracy (%)"),
+    "accuracy": ("accuracy", "Top-1 accuracy (%)"),
+    "mean_accuracy": ("accuracy", "Top-1 accuracy, mean over folds (%)"),
+    "std_accuracy": ("accuracy_std", "Top-1 accuracy, std over folds (pp)"),
+    "top5": ("top_5_accuracy", "Top-5 accuracy (%)"),
+    "mean_class_accuracy": ("balanced_accuracy", "Mean per-class accuracy (%)"),
+    "loss": ("loss", "Cross-entropy loss"),
+    "macro_f1": ("f1", "Macro F1"),
+}
+_SPLIT_PREFIXES = {"val_": "validation", "valid_": "validation", "test_": "test", "train_": "train"}
+
+
+class CardMetric(NamedTuple):
+    """One measured number as it goes into the card.
+
+    Attributes:
+        dataset: Canonical dataset key (``"ncaer_s"``).
+        split: ``"test"``, ``"validation"``…
+        key: The metric's name without split prefix (``"top1"``, ``"loss"``).
+        type: The model-index metric type (``"accuracy"``).
+        name: Display name.
+        value: The value; accuracies in percent.
+    """
+
+    dataset: str
+    split: str
+    key: str
+    type: str
+    name: str
+    value: float
+
+
+def _is_accuracy(key: str) -> bool:
+    return "acc" in key or re.fullmatch(r"top\d+", key) is not None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def card_metrics(metrics: Any, dataset: str | None = None) -> list[CardMetric]:
+    """The measured metrics of a ``config.json`` ``metrics`` entry, normalised for the card.
+
+    ``metrics`` is a dict such as ``{"top1": 46.9, "dataset": "ncaer_s", "split": "test"}`` or a
+    list of them (one per dataset or split). Numeric entries whose name looks like a metric
+    (accuracy, top-k, loss, F1…) are kept; a ``val_``/``test_`` prefix sets the split. Other
+    entries (confusion matrices, epochs, timings) stay in ``config.json`` only.
+
+    Args:
+        metrics: The entry (``None`` → no metrics).
+        dataset: Dataset of entries that do not name one.
+    """
+    if metrics is None:
+        return []
+    entries = [metrics] if isinstance(metrics, Mapping) else list(metrics)
+    out: list[CardMetric] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"metrics must be a dict or a list of dicts, got {entry!r}")
+        entry_dataset = entry.get("dataset") or dataset
+        if not entry_dataset:
+            raise ValueError(
+                f"metrics {dict(entry)!r} do not say which dataset they were measured on: add "
+                "'dataset' to them or pass dataset="
+            )
+        for raw_key, value in entry.items():
+            if raw_key in _INFO_KEYS or not _is_number(value) or not _METRIC_KEY.search(raw_key):
+                continue
+            split, key = str(entry.get("split") or "test"), raw_key
+            for prefix, name in _SPLIT_PREFIXES.items():
+                if raw_key.startswith(prefix):
+                    split, key = name, raw_key[len(prefix) :]
+            metric_type, display = _METRIC_NAMES.get(key, (key, key.replace("_", " ")))
+            value = float(value)
+            if _is_accuracy(key) and 0.0 <= value <= 1.0:
+                # NOTE: accuracies are published in percent (as the papers print them); a value
+                # in [0, 1] is a fraction (no 7-class model scores below 1 %), so scale it.
+                value *= 100.0
+            out.append(
+                CardMetric(
+                    canonical_dataset(str(entry_dataset)), split, key, metric_type, display, value
+                )
+            )
+    return out
+
+
+def _dataset_name(key: str) -> str:
+    info = DATASETS.get(key)
+    return info.name if info else key
+
+
+def _dataset_hub_id(key: str) -> str:
+    info = DATASETS.get(key)
+    return info.hub_id if info else key.replace("_", "-")
+
+
+def _datasets(config: Mapping[str, Any], metrics: list[CardMetric]) -> list[str]:
+    keys = [canonical_dataset(config["dataset"])] if config.get("dataset") else []
+    keys += [m.dataset for m in metrics if m.dataset not in keys]
+    return keys
+
+
+def _family(architecture: str) -> str:
+    if architecture in _FAMILIES:
+        return _FAMILIES[architecture]
+    return next((p for p in _FAMILY_PREFIXES if architecture.startswith(p)), "default")
+
+
+def find_template(architecture: str, template: str | Path | None = None) -> str:
+    """The card template for ``architecture``: ``template`` if given (a path or the name of a
+    shipped template), else ``<architecture>.md`` or the family's template from ``hub_cards/``.
+    """
+    shipped = resources.files("glamor_zoo").joinpath("hub_cards")
+    if template is not None:
+        path = Path(template)
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+        name = template if str(template).endswith(".md") else f"{template}.md"
+        candidate = shipped.joinpath(str(name))
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+        names = sorted(p.name for p in shipped.iterdir() if p.name.endswith(".md"))
+        raise FileNotFoundError(f"card template {template!r} is neither a file nor one of {names}")
+    for name in (f"{architecture}.md", f"{_family(architecture)}.md", "default.md"):
+        candidate = shipped.joinpath(name)
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    raise FileNotFoundError(
+        "no model-card templates found in glamor_zoo/hub_cards (broken install?)"
+    )
+
+
+def card_metadata(config: Mapping[str, Any], repo_id: str) -> Any:
+    """The card's YAML metadata as a ``huggingface_hub.ModelCardData``.
+
+    Args:
+        config: The model folder's ``config.json`` (with ``metrics``, ``dataset``, ``base_model``
+            when known).
+        repo_id: ``org/name`` the card is for.
+    """
+    from huggingface_hub import EvalResult, ModelCardData
+
+    architecture = config["architecture"]
+    pretrained_cfg = config.get("pretrained_cfg") or {}
+    metrics = card_metrics(config.get("metrics"), config.get("dataset"))
+    datasets = _datasets(config, metrics)
+    tags = [
+        "glamor-zoo",
+        "timm",
+        "pytorch",
+        "image-classification",
+        "emotion-recognition",
+        "facial-expression-recognition",
+        architecture,
+    ]
+    inputs = (config.get("preprocess_cfg") or {}).get("inputs")
+    if inputs in ("both", "context"):
+        tags.insert(6, "context-aware-emotion-recognition")
+    eval_results = [
+        EvalResult(
+            task_type="image-classification",
+            task_name="Emotion recognition",
+            dataset_type=_dataset_hub_id(m.dataset),
+            dataset_name=_dataset_name(m.dataset),
+            dataset_split=m.split,
+            metric_type=m.type,
+            metric_name=m.name,
+            metric_value=round(m.value, 4),
+        )
+        for m in metrics
+    ]
+    base_model = config.get("base_model")
+    return ModelCardData(
+        library_name="glamor-zoo",
+        pipeline_tag="image-classification",
+        license=pretrained_cfg.get("license") or "mit",
+        tags=tags,
+        datasets=[_dataset_hub_id(d) for d in datasets] or None,
+        base_model=base_model,
+        base_model_relation="finetune" if base_model else None,
+        model_name=repo_id.split("/")[-1],
+        eval_results=eval_results or None,
+    )
+
+
+def _usage(config: Mapping[str, Any], repo_id: str) -> str:
+    pre = config.get("preprocess_cfg") or {}
+    pretrained_cfg = config.get("pretrained_cfg") or {}
+    chans = int(pre.get("in_chans") or (pretrained_cfg.get("input_size") or [3])[0])
+    face_size = pre.get("face_size") or list(
+        (pretrained_cfg.get("input_size") or [3, 224, 224])[1:]
+    )
+    color = "grayscale" if chans == 1 else "RGB"
+    lines = [
+        "```python",
+        "import glamor_zoo  # registers the zoo's architectures with timm",
+        "import torch",
+        "",
+        f'model = glamor_zoo.create_model("hf-hub:{repo_id}").eval()',
+        f'# the same: import glamor_zoo; timm.create_model("hf-hub:{repo_id}", pretrained=True)',
+        '# pin a version: glamor_zoo.create_model(..., revision="<commit id>")',
+        "",
+        f"face = torch.rand(1, {chans}, {face_size[0]}, {face_size[1]})  # face crop, {color}, "
+        "preprocessed as below",
+    ]
+    if pre.get("context_size") and pre.get("inputs", "both") != "face":
+        ch, cw = pre["context_size"]
+        lines.append(
+            f"context = torch.rand(1, {chans}, {ch}, {cw})  # the whole image, face box zeroed"
+        )
+        call = "model(face, context)"
+    else:
+        call = "model(face)"
+    lines += [
+        "with torch.no_grad():",
+        f"    probs = {call}.softmax(dim=-1)[0]",
+        'labels = model.pretrained_cfg["label_names"]',
+        "print(labels[int(probs.argmax())], round(float(probs.max()), 3))",
+        "```",
+    ]
+    return "\n".join(lines)
+
+
+def _fmt_size(size: Sequence[int]) -> str:
+    return "×".join(str(int(s)) for s in size)
+
+
+def _model_details(config: Mapping[str, Any], num_params: int | None) -> str:
+    args = dict(config.get("model_args") or {})
+    labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
+    rows = [("Architecture", f"`{config['architecture']}`")]
+    for key, title in (
+        ("backbone", "Encoders"),
+        ("face_backbone", "Face encoder"),
+        ("context_backbone", "Context encoder"),
+        ("attention", "Attention"),
+        ("fusion", "Fusion"),
+        ("inputs", "Inputs"),
+    ):
+        if key in args:
+            rows.append((title, f"`{args.pop(key)}`"))
+    if args:
+        rows.append(
+            (
+                "Other arguments",
+                ", ".join(f"`{k}={json.dumps(v)}`" for k, v in sorted(args.items())),
+            )
+        )
+    rows.append(
+        ("Classes", f"{config.get('num_classes')}" + (f": {', '.join(labels)}" if labels else ""))
+    )
+    if num_params is not None:
+        rows.append(("Parameters", f"{num_params / 1e6:.2f} M"))
+    paper = (config.get("pretrained_cfg") or {}).get("paper_name")
+    if paper:
+        ids = (config.get("pretrained_cfg") or {}).get("paper_ids")
+        rows.append(("Paper", f"{paper}" + (f" ({ids})" if ids else "")))
+    rows.append(("Weights", "`model.safetensors`; the full config in `config.json`"))
+    return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+
+def _preprocessing(config: Mapping[str, Any]) -> str:
+    pre = config.get("preprocess_cfg")
+    if not pre:
+        cfg = config.get("pretrained_cfg") or {}
+        return (
+            f"Input {_fmt_size(cfg.get('input_size', [])[1:])}, mean {cfg.get('mean')}, "
+            f"std {cfg.get('std')}, {cfg.get('interpolation', 'bilinear')} resizing."
+        )
+    interp = pre.get("interpolation", "bilinear")
+    lines = []
+    if pre.get("face_size"):
+        lines.append(
+            f"- **Face**: the detected face box, cropped, resized to {_fmt_size(pre['face_size'])} "
+            f"({interp}), scaled to [0, 1], then normalised with mean {pre.get('face_mean')} and "
+            f"std {pre.get('face_std')}; {pre.get('in_chans', 3)} channel(s)."
+        )
+    if pre.get("context_size") and pre.get("inputs") != "face":
+        masked = (
+            "the face box set to zero" if pre.get("mask_face_in_context") else "the face visible"
+        )
+        crop = pre.get("context_crop_offset")
+        lines.append(
+            f"- **Context**: the whole image with {masked}, scaled to [0, 1], resized to "
+            f"{_fmt_size(pre.get('context_resize', pre['context_size']))} ({interp}), then "
+            f"{_fmt_size(pre['context_size'])} cropped"
+            + (
+                f" at rows {crop[0]}:{crop[0] + pre['context_size'][0]}, cols "
+                f"{crop[1]}:{crop[1] + pre['context_size'][1]} for evaluation (random crop in training)"
+                if crop
+                else ""
+            )
+            + f"; normalised with mean {pre.get('context_mean')} and std {pre.get('context_std')}."
+        )
+    if pre.get("face_augment"):
+        augment = ", ".join(f"{k} {v}" for k, v in pre["face_augment"].items())
+        lines.append(f"- **Training augmentation** (face): {augment}.")
+    return "\n".join(lines)
+
+
+def _training(config: Mapping[str, Any]) -> str:
+    parts = []
+    description = (config.get("pretrained_cfg") or {}).get("description")
+    if description:
+        parts.append(description)
+    if config.get("base_model"):
+        base = config["base_model"]
+        parts.append(f"Fine-tuned from [`{base}`](https://huggingface.co/{base}).")
+    recipe = config.get("recipe")
+    if recipe:
+        if isinstance(recipe, Mapping) and "text" in recipe:
+            text, source = str(recipe["text"]).rstrip(), recipe.get("path")
+        elif isinstance(recipe, Mapping):
+            body = recipe.get("config", recipe)
+            text, source = yaml.safe_dump(dict(body), sort_keys=False).rstrip(), recipe.get("path")
+        else:
+            text, source = None, str(recipe)
+        if text:
+            parts.append(f"Recipe{f' (`{source}`)' if source else ''}:\n\n```yaml\n{text}\n```")
+        else:
+            parts.append(f"Recipe: `{source}`.")
+    if config.get("command"):
+        parts.append(f"Command:\n\n```bash\n{config['command']}\n```")
+    if not parts:
+        parts.append("No training recipe or command was recorded with these weights.")
+    return "\n\n".join(parts)
+
+
+def _results(config: Mapping[str, Any], metrics: list[CardMetric]) -> str:
+    architecture = config["architecture"]
+    rows = []
+    for m in metrics:
+        paper = (
+            paper_result(architecture, m.dataset)
+            if m.key in ("top1", "accuracy", "mean_accuracy")
+            else None
+        )
+        value = f"{m.value:.2f}" if _is_accuracy(m.key) else f"{m.value:.4g}"
+        paper_cell = f"{paper.top1:.2f} ({paper.source})" if paper else "—"
+        diff = f"{m.value - paper.top1:+.2f}" if paper else "—"
+        rows.append(
+            f"| {_dataset_name(m.dataset)} | {m.split} | {m.name} | {value} | {paper_cell} | {diff} |"
+        )
+    measured = {m.dataset for m in metrics}
+    for dataset in _datasets(config, metrics):
+        paper = paper_result(architecture, dataset)
+        if paper and dataset not in measured:
+            rows.append(
+                f"| {_dataset_name(dataset)} | test | Top-1 accuracy (%) | not evaluated | "
+                f"{paper.top1:.2f} ({paper.source}) | — |"
+            )
+    if not rows:
+        return "No evaluation was recorded with these weights."
+    header = (
+        "| Dataset | Split | Metric | This model | Paper | Difference |\n"
+        "|---|---|---|---|---|---|\n"
+    )
+    note = (
+        "\n\nThe metrics are also in this repository's card metadata (`model-index`) and in "
+        "`config.json` under `metrics`."
+    )
+    return header + "\n".join(rows) + note
+
+
+def _citation(config: Mapping[str, Any]) -> str:
+    cfg = config.get("pretrained_cfg") or {}
+    if not cfg.get("paper_name"):
+        return "No paper is recorded for this architecture."
+    ids = f" ({cfg['paper_ids']})" if cfg.get("paper_ids") else ""
+    return f"{cfg['paper_name']}{ids}."
+
+
+def _summary(config: Mapping[str, Any], repo_id: str, metrics: list[CardMetric]) -> str:
+    args = config.get("model_args") or {}
+    parts = [f"`{repo_id}` is a `{config['architecture']}` model"]
+    components = [f"{k} `{args[k]}`" for k in ("backbone", "attention", "fusion") if k in args]
+    if components:
+        parts.append(f" ({', '.join(components)})")
+    datasets = _datasets(config, metrics)
+    if datasets:
+        parts.append(f" trained for {', '.join(_dataset_name(d) for d in datasets)}")
+    top = [m for m in metrics if m.key in ("top1", "accuracy", "mean_accuracy")]
+    if top:
+        m = top[0]
+        parts.append(
+            f"; it scores {m.value:.2f} % top-1 accuracy on {_dataset_name(m.dataset)} {m.split}"
+        )
+    return "".join(parts) + "."
+
+
+def render_model_card(
+    config: Mapping[str, Any],
+    repo_id: str,
+    num_params: int | None = None,
+    template: str | Path | None = None,
+) -> str:
+    """The full ``README.md`` (metadata + body) for a model folder's ``config.json``.
+
+    Args:
+        config: ``config.json`` as a dict; ``metrics``, ``dataset``, ``recipe``, ``command`` and
+            ``base_model`` keys are used when present.
+        repo_id: ``org/name`` the card is for (appears in the usage code).
+        num_params: Parameter count to show.
+        template: A template file or the name of a shipped one (default: by architecture).
+
+    Raises:
+        ValueError: The metrics are malformed, or the template names an unknown placeholder.
+    """
+    if "architecture" not in config:
+        raise ValueError("config has no 'architecture'; is it a glamor_zoo config.json?")
+    metrics = card_metrics(config.get("metrics"), config.get("dataset"))
+    metadata = card_metadata(config, repo_id)
+    values = {
+        "title": repo_id.split("/")[-1],
+        "repo_id": repo_id,
+        "architecture": config["architecture"],
+        "summary": _summary(config, repo_id, metrics),
+        "usage": _usage(config, repo_id),
+        "model_details": _model_details(config, num_params),
+        "preprocessing": _preprocessing(config),
+        "training": _training(config),
+        "results": _results(config, metrics),
+        "citation": _citation(config),
+    }
+    try:
+        body = string.Template(find_template(config["architecture"], template)).substitute(values)
+    except (KeyError, ValueError) as exc:
+        raise ValueError(
+            f"card template uses an unknown or malformed placeholder ({exc}); available: "
+            f"{', '.join('${' + k + '}' for k in values)}"
+        ) from exc
+    return f"---\n{metadata.to_yaml()}\n---\n\n{body.lstrip()}"

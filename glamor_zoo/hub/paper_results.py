@@ -1,0 +1,98 @@
+"""The datasets the zoo's models are trained on, and the published numbers each model is held to.
+
+Model cards show a pushed model's measured metrics next to these (GLAMOR-Net, Le et al. 2021,
+Tables 2–7; Deep-Emotion, Minaee & Abdolrashidi 2019). All numbers are top-1 accuracy in percent
+on the dataset's test split.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+__all__ = [
+    "DATASETS",
+    "PAPER_RESULTS",
+    "DatasetInfo",
+    "PaperResult",
+    "canonical_dataset",
+    "paper_result",
+]
+
+
+class DatasetInfo(NamedTuple):
+    """How a dataset is named on cards.
+
+    Attributes:
+        name: Display name (``"NCAER-S"``).
+        hub_id: The id listed under ``datasets:`` in the card's metadata.
+        description: One line for the card.
+    """
+
+    name: str
+    hub_id: str
+    description: str
+
+
+class PaperResult(NamedTuple):
+    """A published top-1 accuracy (percent) and where it is printed."""
+
+    top1: float
+    source: str
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "caer_s": DatasetInfo(
+        "CAER-S", "caer-s", "static frames of TV-show clips, 7 emotions (Lee et al., ICCV 2019)"
+    ),
+    "ncaer_s": DatasetInfo(
+        "NCAER-S",
+        "ncaer-s",
+        "CAER-S rebuilt without near-duplicate frames, video-disjoint splits (Le et al. 2021)",
+    ),
+    "fer2013": DatasetInfo(
+        "FER-2013", "fer2013", "48×48 grayscale faces, 7 emotions (ICML 2013 challenge)"
+    ),
+    "ckplus": DatasetInfo(
+        "CK+", "ckplus", "posed expression sequences of the extended Cohn-Kanade set"
+    ),
+    "jaffe": DatasetInfo("JAFFE", "jaffe", "posed expressions of 10 Japanese female subjects"),
+    "ferg": DatasetInfo("FERG", "ferg", "expressions of stylised animated characters"),
+}
+
+_GLAMOR = "Le et al. 2021"
+_DEEP_EMOTION = "Minaee & Abdolrashidi 2019"
+
+PAPER_RESULTS: dict[tuple[str, str], PaperResult] = {
+    ("glamor_original", "caer_s"): PaperResult(77.90, f"{_GLAMOR}, Table 2"),
+    ("glamor_mobilenetv2", "caer_s"): PaperResult(85.44, f"{_GLAMOR}, Table 7"),
+    ("glamor_resnet18", "caer_s"): PaperResult(89.88, f"{_GLAMOR}, Table 7"),
+    ("caer_net_s", "caer_s"): PaperResult(73.52, f"{_GLAMOR}, Table 2"),
+    ("glamor_original", "ncaer_s"): PaperResult(46.91, f"{_GLAMOR}, Table 3"),
+    ("glamor_mobilenetv2", "ncaer_s"): PaperResult(47.52, f"{_GLAMOR}, Table 7"),
+    ("glamor_resnet18", "ncaer_s"): PaperResult(48.40, f"{_GLAMOR}, Table 7"),
+    ("glamor_face_only", "ncaer_s"): PaperResult(42.58, f"{_GLAMOR}, Table 4"),
+    ("glamor_no_attention", "ncaer_s"): PaperResult(43.19, f"{_GLAMOR}, Table 4"),
+    ("glamor_context_attention", "ncaer_s"): PaperResult(44.14, f"{_GLAMOR}, Table 4"),
+    ("glamor_fusion_add", "ncaer_s"): PaperResult(44.33, f"{_GLAMOR}, Table 6"),
+    ("glamor_fusion_max", "ncaer_s"): PaperResult(45.62, f"{_GLAMOR}, Table 6"),
+    ("deep_emotion", "fer2013"): PaperResult(70.02, _DEEP_EMOTION),
+    ("deep_emotion", "ckplus"): PaperResult(98.0, _DEEP_EMOTION),
+    ("deep_emotion", "jaffe"): PaperResult(92.8, _DEEP_EMOTION),
+    ("deep_emotion", "ferg"): PaperResult(99.3, _DEEP_EMOTION),
+}
+
+
+def canonical_dataset(name: str) -> str:
+    """``"NCAER-S"``, ``"ncaer-s"``, ``"ncaer_s"`` → ``"ncaer_s"``; ``"CK+"`` → ``"ckplus"``.
+
+    Unknown names come back lower-cased with ``-``/spaces as ``_``, so any dataset can be named.
+    """
+    key = re.sub(r"[\s\-]+", "_", name.strip().lower()).replace("+", "plus")
+    aliases = {"fer_2013": "fer2013", "ck_plus": "ckplus", "ck": "ckplus"}
+    return aliases.get(key, key)
+
+
+def paper_result(architecture: str, dataset: str) -> PaperResult | None:
+    """The published accuracy of ``architecture`` on ``dataset``, if the papers report one."""
+    return PAPER_RESULTS.get((architecture, canonical_dataset(dataset)))

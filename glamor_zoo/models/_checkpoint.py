@@ -1,0 +1,162 @@
+"""Clear errors for weights and configs that cannot be loaded: which file, what is wrong, what to do.
+
+``timm`` and ``safetensors`` report a truncated download as ``Error while deserializing header``
+and weights for another model as a page of missing keys, without naming the file. The zoo's
+``create_model`` passes such failures through :func:`explain_load_error`, which finds the file
+that was being read (a ``local-dir:`` folder, the Hub cache for ``hf-hub:`` names and pretrained
+tags, or ``checkpoint_path``) and raises :class:`CheckpointError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CheckpointError", "explain_load_error", "split_revision"]
+
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "pytorch_model.pth", "model.pth")
+
+
+class CheckpointError(ValueError):
+    """A model's weights or ``config.json`` cannot be used: corrupt, truncated, or for another model.
+
+    Args:
+        path: The file (or Hub location) that failed.
+        reason: What is wrong with it and what to do.
+
+    Attributes:
+        path: As given.
+    """
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {reason}")
+
+
+def split_revision(hub_id: str) -> tuple[str, str | None]:
+    """``"org/name@rev"`` → ``("org/name", "rev")``; no ``@`` → ``(hub_id, None)``."""
+    repo_id, _, revision = hub_id.partition("@")
+    return repo_id, revision or None
+
+
+def _hub_file(hub_id: str, filename: str, cache_dir: str | Path | None) -> str:
+    from huggingface_hub import try_to_load_from_cache
+
+    repo_id, revision = split_revision(hub_id)
+    cached = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir, revision=revision)
+    if isinstance(cached, str):
+        return cached
+    return f"hf-hub:{hub_id} ({filename})"
+
+
+def _weights_file(
+    model_name: str, pretrained: bool, checkpoint_path: str | None, kwargs: dict[str, Any]
+) -> str | None:
+    cache_dir = kwargs.get("cache_dir")
+    if checkpoint_path and not pretrained:
+        return checkpoint_path
+    if model_name.startswith("local-dir:"):
+        folder = Path(model_name.removeprefix("local-dir:"))
+        found = [folder / name for name in _WEIGHT_FILES if (folder / name).exists()]
+        return str(found[0] if found else folder / _WEIGHT_FILES[0])
+    if model_name.startswith("hf-hub:"):
+        return _hub_file(model_name.removeprefix("hf-hub:"), _WEIGHT_FILES[0], cache_dir)
+    overlay = kwargs.get("pretrained_cfg_overlay") or {}
+    hub_id = overlay.get("hf_hub_id")
+    if hub_id is None:
+        from timm.models import get_pretrained_cfg
+
+        cfg = get_pretrained_cfg(model_name)
+        hub_id = cfg.hf_hub_id if cfg is not None else None
+    if hub_id:
+        return _hub_file(hub_id, _WEIGHT_FILES[0], cache_dir)
+    return checkpoint_path
+
+
+def _config_file(model_name: str, kwargs: dict[str, Any]) -> str | None:
+    if model_name.startswith("local-dir:"):
+        return str(Path(model_name.removeprefix("local-dir:")) / "config.json")
+    if model_name.startswith("hf-hub:"):
+        return _hub_file(model_name.removeprefix("hf-hub:"), "config.json", kwargs.get("cache_dir"))
+    return None
+
+
+def _first_lines(text: str, count: int = 4) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    shown = "; ".join(lines[:count])
+    return shown if len(lines) <= count else f"{shown}; …"
+
+
+def explain_load_error(
+    exc: BaseException,
+    model_name: str,
+    pretrained: bool,
+    checkpoint_path: str | None,
+    kwargs: dict[str, Any],
+) -> CheckpointError | None:
+    """A :class:`CheckpointError` naming the file behind ``exc``, or ``None`` if it is not a load error.
+
+    Args:
+        exc: What ``timm.create_model`` raised.
+        model_name: The name given to ``create_model``.
+        pretrained: Whether pretrained weights were being loaded.
+        checkpoint_path: ``create_model``'s ``checkpoint_path``.
+        kwargs: ``create_model``'s other keyword arguments (``cache_dir``, ``pretrained_cfg_overlay``).
+    """
+    from safetensors import SafetensorError
+
+    message = str(exc)
+    redo = (
+        "delete it and download it again (pass force_download to huggingface_hub, or remove the "
+        "cached snapshot)"
+        if model_name.startswith("hf-hub:")
+        or (pretrained and not model_name.startswith("local-dir:"))
+        else "save or convert the model again"
+    )
+    if isinstance(exc, SafetensorError):
+        path = _weights_file(model_name, pretrained, checkpoint_path, kwargs)
+        return CheckpointError(
+            path or model_name,
+            f"not a readable safetensors file, probably truncated or corrupt ({message}); {redo}",
+        )
+    if isinstance(exc, json.JSONDecodeError):
+        path = _config_file(model_name, kwargs)
+        if path is None:
+            return None
+        return CheckpointError(path, f"config.json is not valid JSON ({exc}); {redo}")
+    if isinstance(exc, (pickle.UnpicklingError, EOFError)):
+        path = _weights_file(model_name, pretrained, checkpoint_path, kwargs)
+        return CheckpointError(
+            path or model_name,
+            f"cannot be read as a weights-only PyTorch checkpoint ({message}); the zoo publishes "
+            "model.safetensors, use that",
+        )
+    if isinstance(exc, RuntimeError) and "Error(s) in loading state_dict" in message:
+        path = _weights_file(model_name, pretrained, checkpoint_path, kwargs)
+        return CheckpointError(
+            path or model_name,
+            "these weights do not fit the model being built (another architecture, other "
+            f"components or another number of classes): {_first_lines(message)}",
+        )
+    if isinstance(exc, RuntimeError) and message.startswith("Unknown model"):
+        path = _config_file(model_name, kwargs)
+        if path is None:
+            return None
+        return CheckpointError(
+            path,
+            f"{message}: config.json names an architecture that is not registered. Import the "
+            "package that registers it first (`import glamor_zoo`, or the plugin that provides it).",
+        )
+    if isinstance(exc, RuntimeError) and message.startswith("No suitable checkpoints found"):
+        path = _weights_file(model_name, pretrained, checkpoint_path, kwargs)
+        return CheckpointError(path or model_name, "missing: the folder has no model.safetensors")
+    if isinstance(exc, FileNotFoundError) and model_name.startswith("local-dir:"):
+        path = exc.filename or message.rpartition(": ")[2] or model_name.removeprefix("local-dir:")
+        return CheckpointError(
+            path,
+            "missing: a model folder needs config.json and model.safetensors "
+            "(as written by glamor_zoo.save_pretrained)",
+        )
+    return None
