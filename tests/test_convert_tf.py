@@ -373,6 +373,12 @@ def test_cli_writes_a_folder_that_glamor_zoo_and_timm_load_with_parity(tmp_path:
     index_sha = conversion["files"]["Model.index"]["sha256"]
     assert len(index_sha) == 64 and "Model.data-00000-of-00001" in conversion["files"]
     assert max(conversion["reference_check"]["max_abs_diff"].values()) < TOL
+    assert (
+        config["command"].startswith("glamor-zoo convert-tf ")
+        and "--reference" in config["command"]
+    )
+    description = config["pretrained_cfg"]["description"]
+    assert index_sha in description and "match the original TensorFlow code" in description
     card = (out / "README.md").read_text()
     assert card.startswith("---\n") and "library_name: timm" in card
     assert "hf-hub:glamor-zoo/glamor_original.ncaer_s" in card and index_sha in card
@@ -452,7 +458,7 @@ def test_not_a_glamor_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
     with pytest.raises(
         NotGlamorCheckpointError,
-        match=r"does not fit 'glamor_face_only'.*unexpected: context_encoder",
+        match=r"does not fit .glamor_face_only.: .glamor_face_only. has no place for ContextEncodingNet/",
     ):
         convert_checkpoint(PREFIX, model_name="glamor_face_only")
 

@@ -50,6 +50,21 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    import shlex
+
+    argv = ["glamor-zoo", "convert-tf", args.checkpoint, args.out_dir]
+    if args.model != "glamor_original":
+        argv += ["--model", args.model]
+    if args.label_names:
+        argv += ["--label-names", *args.label_names]
+    if args.reference:
+        argv += ["--reference", args.reference, "--tolerance", f"{args.tolerance:g}"]
+    if args.hub_id:
+        argv += ["--hub-id", args.hub_id]
+    return shlex.join(argv)
+
+
 def run(args: argparse.Namespace) -> int:
     import logging
 
@@ -66,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             reference=args.reference,
             tolerance=args.tolerance,
             hub_id=args.hub_id,
+            command=_command_line(args),
         )
     except (TFCheckpointError, FileNotFoundError, UnknownComponentError, ValueError) as exc:
         raise CliError(str(exc)) from None

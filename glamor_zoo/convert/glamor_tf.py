@@ -235,6 +235,39 @@ def _description(prefix: Path, model_args: Mapping[str, Any]) -> str:
     )
 
 
+def _check_fits(
+    model: torch.nn.Module,
+    model_name: str,
+    state_dict: Mapping[str, torch.Tensor],
+    variables: Mapping[str, np.ndarray],
+    source: Path,
+) -> None:
+    """Raise, in TF names where there are some, unless ``state_dict`` loads strictly."""
+    origin = {tf_name_to_zoo(name): name for name in variables}
+    expected = model.state_dict()
+    problems = {
+        "the checkpoint lacks": [k for k in expected if k not in state_dict],
+        f"{model_name!r} has no place for": [
+            origin[k] for k in state_dict if k not in expected and k in origin
+        ],
+        "shapes differ for": [
+            f"{origin[k]} {tuple(variables[origin[k]].shape)} vs {k} {tuple(v.shape)}"
+            for k, v in expected.items()
+            if k in state_dict and v.shape != state_dict[k].shape
+        ],
+    }
+    if any(problems.values()):
+        details = "; ".join(
+            f"{what} {', '.join(names[:3])}{f' (+{len(names) - 3} more)' if len(names) > 3 else ''}"
+            for what, names in problems.items()
+            if names
+        )
+        first = next(names for names in problems.values() if names)[0].split(" ")[0]
+        raise NotGlamorCheckpointError(
+            f"{source} does not fit {model_name!r}: {details}", source, first
+        )
+
+
 def convert_checkpoint(
     prefix: str | Path,
     model_name: str = "glamor_original",
@@ -260,25 +293,7 @@ def convert_checkpoint(
     model_args = infer_model_args(state_dict, bundle.index_path)
     overlay = {"description": _description(bundle.prefix, model_args)}
     model = create_model(model_name, pretrained=False, pretrained_cfg_overlay=overlay, **model_args)
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    wrong = [k for k in expected if k in state_dict and expected[k].shape != state_dict[k].shape]
-    if missing or unexpected or wrong:
-        raise NotGlamorCheckpointError(
-            f"{bundle.index_path} does not fit {model_name!r}: "
-            + "; ".join(
-                f"{what}: {', '.join(keys[:4])}{' …' if len(keys) > 4 else ''}"
-                for what, keys in (
-                    ("missing", missing),
-                    ("unexpected", unexpected),
-                    ("wrong shape", wrong),
-                )
-                if keys
-            ),
-            bundle.index_path,
-            (missing or unexpected or wrong)[0],
-        )
+    _check_fits(model, model_name, state_dict, variables, bundle.index_path)
     model.load_state_dict(state_dict, strict=True)
     _logger.info(
         "converted %d TF variables from %s into %s", len(variables), bundle.prefix, model_name
@@ -340,6 +355,7 @@ def convert_tf_checkpoint(
     reference: str | Path | None = None,
     tolerance: float = 1e-5,
     hub_id: str | None = None,
+    command: str | None = None,
 ) -> Path:
     """Convert a GLAMOR-Net TF2 checkpoint into a glamor_zoo model folder.
 
@@ -356,6 +372,8 @@ def convert_tf_checkpoint(
             the conversion fails if any output differs by more than ``tolerance``.
         tolerance: Largest absolute difference accepted against ``reference``.
         hub_id: The Hub repository the folder will be published as (used in the card's usage).
+        command: The command line that ran the conversion, recorded in ``config.json`` (the
+            model card shows it).
 
     Returns:
         ``out_dir`` as a Path.
@@ -401,7 +419,24 @@ def convert_tf_checkpoint(
             "max_abs_diff": diffs,
             "tolerance": tolerance,
         }
-    out = save_pretrained(model, out_dir, label_names=label_names, conversion=conversion)
+    index = conversion["files"][bundle.index_path.name]["sha256"]
+    provenance = (
+        f" Source: `{bundle.index_path.name}` sha256 {index} + {bundle.num_shards} data shard(s)."
+    )
+    if reference is not None:
+        worst_diff = max(conversion["reference_check"]["max_abs_diff"].values())
+        provenance += (
+            f" Its softmax scores and encoder maps match the original TensorFlow code's on the "
+            f"inputs of `{Path(reference).name}` within {worst_diff:.1e}."
+        )
+    model.pretrained_cfg = {
+        **model.pretrained_cfg,
+        "description": model.pretrained_cfg["description"] + provenance,
+    }
+    extra: dict[str, Any] = {"conversion": conversion}
+    if command:
+        extra["command"] = command
+    out = save_pretrained(model, out_dir, label_names=label_names, **extra)
     config = json.loads((out / "config.json").read_text())
     atomic_write_text(out / "README.md", render_card(config, hub_id=hub_id))
     return out
