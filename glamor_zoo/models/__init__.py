@@ -1,6 +1,6 @@
 """Model families; importing this package registers every zoo entrypoint with timm."""
 
-from glamor_zoo.models import glamor
+from glamor_zoo.models import deep_emotion, glamor
 from glamor_zoo.models._factory import create_model, is_zoo_model, list_models, register_model
 from glamor_zoo.models.glamor import GlamorFeatures, GlamorNet
 

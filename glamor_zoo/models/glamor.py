@@ -23,6 +23,7 @@ from torch import nn
 from glamor_zoo.components.attention import ATTENTION
 from glamor_zoo.components.encoders import PAPER_WIDTHS, GlamorEncoder, TimmEncoder, create_encoder
 from glamor_zoo.components.fusion import FUSION
+from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import PAPER_LABELS
 from glamor_zoo.models._factory import register_model
 
@@ -97,6 +98,8 @@ class GlamorNet(nn.Module):
         pretrained_backbone: Load timm's ImageNet weights into timm backbones (needs the Hub).
         attention_args: Extra keyword arguments for the attention module.
         fusion_args: Extra keyword arguments for the fusion module.
+        face_stn: A face transform in front of the face encoder: ``"stn"`` (Deep-Emotion's
+            spatial transformer, an ablation the zoo adds), ``"none"``/``None``, or a class.
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class GlamorNet(nn.Module):
         pretrained_backbone: bool = False,
         attention_args: dict[str, Any] | None = None,
         fusion_args: dict[str, Any] | None = None,
+        face_stn: str | type[nn.Module] | None = None,
     ) -> None:
         super().__init__()
         if inputs not in ("both", "face", "context"):
@@ -163,6 +167,12 @@ class GlamorNet(nn.Module):
         self.drop_rate = drop_rate
         self.head = GlamorHead(self.num_features, hidden_dim, num_classes, drop_rate)
         self._init_weights()
+        # Built after _init_weights: the spatial transformer starts as the identity warp.
+        self.face_stn = (
+            create_face_transform(face_stn, in_chans=in_chans, input_size=self.face_size)
+            if face_stn not in (None, "none") and needs_face
+            else None
+        )
 
     def _init_weights(self) -> None:
         # NOTE: Keras initialises Dense and Conv2D kernels with Glorot-uniform and biases with
@@ -227,6 +237,8 @@ class GlamorNet(nn.Module):
         if self.face_encoder is not None:
             if face is None:
                 raise ValueError("this model needs a face image; got face=None")
+            if self.face_stn is not None:
+                face = self.face_stn(face)
             face_map = self._encode(self.face_encoder, face)
             face_vector = face_map.mean(dim=(2, 3))
         if self.context_encoder is not None:

@@ -1,0 +1,315 @@
+"""Deep-Emotion: facial expression recognition with an attentional convolutional network.
+
+Paper: "Deep-Emotion: Facial Expression Recognition Using Attentional Convolutional Network",
+Shervin Minaee, Amirali Abdolrashidi, Sensors 21(9) 3046 (2021), https://arxiv.org/abs/1902.01019.
+
+A face-only model on 48×48 grayscale faces. A spatial transformer (the paper's attention:
+localisation net of two convolutions and two fully connected layers regressing an affine warp,
+:class:`glamor_zoo.components.stn.SpatialTransformer`) resamples the face; the feature path is
+four 3×3 convolutions of 10 channels with ReLU and a max-pool after each pair, then dropout and
+two fully connected layers (810 → 50 → classes). The paper trains it with Adam (lr 0.005, weight
+decay) on cross-entropy plus an L2 penalty on the last two fully connected layers
+(:meth:`DeepEmotion.l2_penalty`), from Gaussian(0, 0.05) initial weights.
+
+Unlike GLAMOR-Net, ``forward`` takes one input: ``model(face)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from timm.models import build_model_with_cfg, generate_default_cfgs
+from torch import nn
+
+from glamor_zoo.components.stn import create_face_transform
+from glamor_zoo.labels import canonical_label
+from glamor_zoo.models._factory import register_model
+
+__all__ = ["FER2013_CLASSES", "DeepEmotion", "packaged_weights"]
+
+HUB_ORG = "glamor-zoo"
+# FER-2013's class order (its integer labels 0..6 and its image-folder release).
+FER2013_CLASSES: tuple[str, ...] = (
+    "angry",
+    "disgust",
+    "fear",
+    "happy",
+    "neutral",
+    "sad",
+    "surprise",
+)
+FER2013_LABELS: tuple[str, ...] = tuple(canonical_label(name) for name in FER2013_CLASSES)
+# Grayscale pixels / 255 mapped to [-1, 1].
+DEEP_EMOTION_MEAN = (0.5,)
+DEEP_EMOTION_STD = (0.5,)
+INIT_STD = 0.05  # paper §4.2: "Gaussian variables with zero mean and 0.05 standard deviation"
+_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def packaged_weights(name: str) -> Path:
+    """Path of a weights file shipped inside the package (``glamor_zoo/weights/<name>``)."""
+    return _WEIGHTS_DIR / name
+
+
+class DeepEmotionFeatures(nn.Module):
+    """Conv → ReLU → Conv → MaxPool → ReLU, twice (the paper's "each two followed by max-pooling
+    and ReLU"); an optional BatchNorm after the fourth convolution.
+
+    Args:
+        in_chans: Input channels.
+        width: Channels of every convolution (paper: 10).
+        batch_norm: BatchNorm after the fourth convolution.
+    """
+
+    def __init__(self, in_chans: int = 1, width: int = 10, batch_norm: bool = True) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_chans, width, 3)
+        self.act1 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(width, width, 3)
+        self.pool2 = nn.MaxPool2d(2, 2)
+        self.act2 = nn.ReLU(inplace=True)
+        self.conv3 = nn.Conv2d(width, width, 3)
+        self.act3 = nn.ReLU(inplace=True)
+        self.conv4 = nn.Conv2d(width, width, 3)
+        self.norm = nn.BatchNorm2d(width) if batch_norm else nn.Identity()
+        self.pool4 = nn.MaxPool2d(2, 2)
+        self.act4 = nn.ReLU(inplace=True)
+        self.out_channels = width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act2(self.pool2(self.conv2(self.act1(self.conv1(x)))))
+        return self.act4(self.pool4(self.norm(self.conv4(self.act3(self.conv3(x))))))
+
+
+class DeepEmotionHead(nn.Module):
+    """Dropout → flatten → FC(hidden) → ReLU → FC(num_classes)."""
+
+    def __init__(
+        self, in_features: int, hidden_dim: int, num_classes: int, drop_rate: float
+    ) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(drop_rate)
+        self.flatten = nn.Flatten(1)
+        self.fc1 = nn.Linear(in_features, hidden_dim)
+        self.act = nn.ReLU(inplace=True)
+        self.fc = nn.Linear(hidden_dim, num_classes) if num_classes > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.act(self.fc1(self.flatten(self.drop(x))))
+        return x if pre_logits else self.fc(x)
+
+
+class DeepEmotion(nn.Module):
+    """Deep-Emotion: spatial transformer → 4-conv feature path → dropout → 2 FC layers.
+
+    Args:
+        num_classes: Number of emotion classes (0 → the head returns pre-logits).
+        in_chans: Input channels (paper: 1, grayscale).
+        img_size: Side (or (H, W)) of the input faces (paper: 48); the spatial transformer and
+            the first fully connected layer are sized for it.
+        width: Channels of the four feature convolutions (paper: 10).
+        hidden_dim: Width of the first fully connected layer (paper: 50).
+        drop_rate: Dropout before the fully connected layers.
+        face_transform: The attention in front of the feature path: ``"stn"`` (paper),
+            ``"none"`` (ablation), a plugin name, or a class.
+        batch_norm: BatchNorm after the fourth convolution.
+        transform_args: Extra keyword arguments for the face transform.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        in_chans: int = 1,
+        img_size: int | tuple[int, int] = 48,
+        width: int = 10,
+        hidden_dim: int = 50,
+        drop_rate: float = 0.5,
+        face_transform: str | type[nn.Module] = "stn",
+        batch_norm: bool = True,
+        transform_args: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        self.num_classes = num_classes
+        self.in_chans = in_chans
+        self.img_size = (int(size[0]), int(size[1]))
+        self.drop_rate = drop_rate
+        self.grad_checkpointing = False
+
+        self.stn = create_face_transform(
+            face_transform, in_chans=in_chans, input_size=self.img_size, **(transform_args or {})
+        )
+        self.features = DeepEmotionFeatures(in_chans, width, batch_norm=batch_norm)
+        # NOTE: the paper's Fig. 3 has no normalisation layer. The widely used public PyTorch
+        # port of Deep-Emotion adds BatchNorm after the fourth convolution; with it Adam at the
+        # paper's lr 0.005 trains stably from scratch. ``batch_norm=False`` is the figure's net.
+        h, w = self.img_size
+        for _ in range(2):
+            h, w = (h - 4) // 2, (w - 4) // 2
+        if h < 1 or w < 1:
+            raise ValueError(f"img_size {self.img_size} is too small for Deep-Emotion (min 16)")
+        self.feature_size = (h, w)
+        self.num_features = width * h * w
+        self.head_hidden_size = hidden_dim
+        self.head = DeepEmotionHead(self.num_features, hidden_dim, num_classes, drop_rate)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.normal_(module.weight, std=INIT_STD)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        if hasattr(self.stn, "reset_identity"):
+            self.stn.reset_identity()
+
+    # ----------------------------------------------------------------- timm interface
+
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """Replace the last layer with a fresh one for ``num_classes`` (0 → identity)."""
+        self.num_classes = num_classes
+        if num_classes > 0:
+            fc = nn.Linear(self.head_hidden_size, num_classes)
+            nn.init.normal_(fc.weight, std=INIT_STD)
+            nn.init.zeros_(fc.bias)
+            self.head.fc = fc
+        else:
+            self.head.fc = nn.Identity()
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Accepted for timm compatibility; the model is too small to need it."""
+        self.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        return {"stem": r"^stn\.", "blocks": r"^features\."}
+
+    def regularized_parameters(self) -> list[nn.Parameter]:
+        """The weights of the last two fully connected layers, which the paper's L2 term uses."""
+        layers = [self.head.fc1, self.head.fc]
+        return [layer.weight for layer in layers if isinstance(layer, nn.Linear)]
+
+    def l2_penalty(self) -> torch.Tensor:
+        """Sum of squared weights of the last two fully connected layers (paper's loss term)."""
+        return sum(p.pow(2).sum() for p in self.regularized_parameters())
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """The face after the spatial transformer (what the feature path sees)."""
+        return self.stn(x)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Warp and encode faces (B, C, H, W) → feature map (B, width, 9, 9) for 48×48."""
+        return self.features(self.stn(x))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Dropout and the two fully connected layers; ``pre_logits=True`` stops before the last."""
+        return self.head(x, pre_logits=pre_logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B, num_classes) from faces (B, in_chans, 48, 48)."""
+        return self.forward_head(self.forward_features(x))
+
+    # ----------------------------------------------------------------- preprocessing
+
+    def preprocess_cfg(self) -> dict[str, Any]:
+        """The input pipeline, in the same keys as :meth:`GlamorNet.preprocess_cfg`.
+
+        Faces are converted to ``in_chans`` channels (1 = grayscale), resized to ``face_size``,
+        scaled to [0, 1] and normalised with ``face_mean`` / ``face_std``.
+        """
+        return {
+            "inputs": "face",
+            "in_chans": self.in_chans,
+            "face_size": list(self.img_size),
+            "face_mean": list(DEEP_EMOTION_MEAN) * self.in_chans,
+            "face_std": list(DEEP_EMOTION_STD) * self.in_chans,
+            "interpolation": "bilinear",
+            "mask_face_in_context": False,
+            "face_augment": {
+                "hflip": 0.5,
+                "rotate_degrees": 10.0,
+                "scale": [0.9, 1.1],
+                "translate": 0.1,
+            },
+        }
+
+
+def checkpoint_filter_fn(
+    state_dict: dict[str, torch.Tensor], model: DeepEmotion
+) -> dict[str, torch.Tensor]:
+    """Accept zoo state dicts as saved, and ones wrapped by accelerate/DDP (``module.``)."""
+    state_dict = state_dict.get("state_dict", state_dict)
+    return {k.removeprefix("module."): v for k, v in state_dict.items()}
+
+
+def _create_deep_emotion(variant: str, pretrained: bool = False, **kwargs: Any) -> DeepEmotion:
+    model_kwargs = {
+        k: v
+        for k, v in kwargs.items()
+        if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
+    }
+    if kwargs.get("face_transform", "stn") != "stn":
+        overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
+        overlay.setdefault("first_conv", "features.conv1")
+        kwargs["pretrained_cfg_overlay"] = overlay
+    model = build_model_with_cfg(
+        DeepEmotion, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **kwargs
+    )
+    model.model_args = {k: v for k, v in model_kwargs.items() if k != "num_classes"}
+    return model
+
+
+def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:
+    return {
+        "hf_hub_id": hf_hub_id,
+        "num_classes": 7,
+        "input_size": (1, 48, 48),
+        "pool_size": None,
+        "crop_pct": 1.0,
+        "interpolation": "bilinear",
+        "fixed_input_size": True,
+        "mean": DEEP_EMOTION_MEAN,
+        "std": DEEP_EMOTION_STD,
+        "first_conv": ("stn.localization.0", "features.conv1"),
+        "classifier": "head.fc",
+        "label_names": FER2013_LABELS,
+        "license": "mit",
+        "paper_ids": "arXiv:1902.01019",
+        "paper_name": "Deep-Emotion: Facial Expression Recognition Using Attentional Convolutional Network",
+        **kwargs,
+    }
+
+
+default_cfgs = generate_default_cfgs(
+    {
+        "deep_emotion.fer2013": _cfg(
+            f"{HUB_ORG}/deep_emotion.fer2013",
+            file=str(packaged_weights("deep_emotion_fer2013.safetensors")),
+            description="Trained by glamor_zoo on FER-2013 train (28,709 faces); shipped inside "
+            "the package, so it loads with no network.",
+        ),
+        "deep_emotion_no_stn": _cfg(first_conv="features.conv1"),
+    }
+)
+
+
+@register_model
+def deep_emotion(pretrained: bool = False, **kwargs: Any) -> DeepEmotion:
+    """Deep-Emotion as published: spatial transformer, 4 convs of 10 channels, FC 50."""
+    model_args: dict[str, Any] = {"face_transform": "stn", "width": 10, "hidden_dim": 50}
+    return _create_deep_emotion("deep_emotion", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def deep_emotion_no_stn(pretrained: bool = False, **kwargs: Any) -> DeepEmotion:
+    """Ablation: Deep-Emotion's feature path without the spatial transformer (attention)."""
+    model_args: dict[str, Any] = {"face_transform": "none", "width": 10, "hidden_dim": 50}
+    return _create_deep_emotion(
+        "deep_emotion_no_stn", pretrained=pretrained, **dict(model_args, **kwargs)
+    )
