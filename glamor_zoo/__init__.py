@@ -24,6 +24,8 @@ _LAZY: dict[str, str] = {
     "GlamorTransform": "glamor_zoo.data.transforms",
     "build_dataset": "glamor_zoo.data.datasets",
     "load_image": "glamor_zoo.data.images",
+    "EmotionRecognizer": "glamor_zoo.inference.recognizer",
+    "export_onnx": "glamor_zoo.inference.onnx_export",
 }
 
 # Modules that fill a registry kind when imported (kinds not listed are filled by components).

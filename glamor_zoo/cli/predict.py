@@ -1,0 +1,351 @@
+"""``glamor-zoo predict``: faces and emotions in photos, folders and videos.
+
+Without ``--output`` the results are printed (a short summary, or ``--format json|csv``).
+With ``--output DIR`` every finished image or frame is appended to ``DIR/predictions.jsonl``
+as it completes (a killed run resumes there when the same command is run again), and the
+complete ``DIR/predictions.json`` (or ``.csv``) is written at the end, with the pictures asked
+for: ``annotated/`` (``--draw``), ``attention/`` (``--attention``), ``saliency/``
+(``--saliency``) and annotated videos (``--annotated-video``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from glamor_zoo.cli import CliError
+
+_logger = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="recognise the emotions of the faces in photos, folders and videos",
+        description=(
+            "Detect faces and recognise their emotions. With no --model the model shipped in "
+            "the package is used (offline)."
+        ),
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="images, folders, videos")
+    parser.add_argument(
+        "--demo", action="store_true", help="also run on the photo shipped in the package"
+    )
+    parser.add_argument(
+        "--model",
+        help="model name, 'hf-hub:org/name' or 'local-dir:/path' (default: the packaged "
+        "deep_emotion.fer2013, offline)",
+    )
+    parser.add_argument("--detector", default="mtcnn", help="face detector (default: mtcnn)")
+    parser.add_argument(
+        "--min-score", type=float, help="detector confidence threshold (default: the detector's)"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("exact", "shared"),
+        default="exact",
+        help="context models: each face's own context (exact) or one context per photo (shared)",
+    )
+    parser.add_argument("--output", "-o", type=Path, help="folder for results and pictures")
+    parser.add_argument(
+        "--format",
+        choices=("json", "csv"),
+        help="results format (default: json in --output, a summary on the terminal)",
+    )
+    parser.add_argument("--draw", action="store_true", help="save photos with labelled boxes")
+    parser.add_argument(
+        "--attention", action="store_true", help="save attention maps (context models)"
+    )
+    parser.add_argument(
+        "--saliency", action="store_true", help="save occlusion saliency maps of the faces"
+    )
+    sampling = parser.add_mutually_exclusive_group()
+    sampling.add_argument("--every-n", type=int, help="videos: every N-th frame")
+    sampling.add_argument("--fps", type=float, help="videos: about F frames per second")
+    parser.add_argument(
+        "--annotated-video", action="store_true", help="videos: save a video with labelled boxes"
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="faces per forward pass")
+    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument(
+        "--no-fast", action="store_true", help="run the plain model, not fast_inference"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="discard earlier results in --output"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if not args.paths and not args.demo:
+        raise CliError("give at least one PATH (image, folder or video), or --demo")
+    needs_output = [
+        flag
+        for flag, on in (
+            ("--draw", args.draw),
+            ("--attention", args.attention),
+            ("--saliency", args.saliency),
+            ("--annotated-video", args.annotated_video),
+        )
+        if on
+    ]
+    if needs_output and args.output is None:
+        raise CliError(f"{', '.join(needs_output)} need --output DIR for the pictures")
+    if args.every_n is not None and args.every_n < 1:
+        raise CliError(f"--every-n must be at least 1, got {args.every_n}")
+    if args.fps is not None and args.fps <= 0:
+        raise CliError(f"--fps must be positive, got {args.fps}")
+    if args.batch_size < 1:
+        raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
+
+
+def _build_recognizer(args: argparse.Namespace) -> Any:
+    from glamor_zoo.inference import EmotionRecognizer, ModelLoadError
+    from glamor_zoo.registry import UnknownComponentError
+
+    detector_args = {"threshold": args.min_score} if args.min_score is not None else None
+    try:
+        return EmotionRecognizer(
+            args.model,
+            detector=args.detector,
+            device=args.device,
+            mode=args.mode,
+            batch_size=args.batch_size,
+            fast=not args.no_fast,
+            detector_args=detector_args,
+        )
+    except (ModelLoadError, UnknownComponentError, ImportError) as exc:
+        raise CliError(str(exc)) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_args(args)
+    from glamor_zoo.inference.batch import expand_inputs
+
+    recognizer = _build_recognizer(args)
+    if args.attention and not recognizer.uses_context:
+        raise CliError(
+            f"--attention needs a context model (GLAMOR-Net family); {recognizer.model_name} "
+            "sees only the face: use --saliency for where it looks"
+        )
+    default_note = " (no --model given: the packaged offline model)" if args.model is None else ""
+    print(f"glamor-zoo predict: {recognizer.describe()}{default_note}", file=sys.stderr)
+    paths = list(args.paths)
+    if args.demo:
+        from glamor_zoo.inference.demo import demo_image_path
+
+        paths.append(str(demo_image_path()))
+    files = expand_inputs(paths)
+    if args.output is None:
+        records = _run_to_terminal(args, recognizer, files)
+    else:
+        records = _run_to_folder(args, recognizer, files)
+    failed = sum(1 for r in records if r.get("error"))
+    if failed:
+        print(f"glamor-zoo predict: {failed} of {len(records)} inputs failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _progress(args: argparse.Namespace, total: int, initial: int = 0) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total, initial=initial, unit="file", disable=True if args.no_progress else None
+    )
+
+
+def _iterate(args: argparse.Namespace, recognizer: Any, files: list[Any], **kwargs: Any) -> Any:
+    from glamor_zoo.inference.batch import predict_files
+
+    yield from predict_files(recognizer, files, every_n=args.every_n, fps=args.fps, **kwargs)
+
+
+def _run_to_terminal(
+    args: argparse.Namespace, recognizer: Any, files: list[Any]
+) -> list[dict[str, Any]]:
+    from glamor_zoo.inference.tables import records_to_csv, summarize_record
+
+    records: list[dict[str, Any]] = []
+    with _progress(args, len(files)) as bar:
+        current = None
+        for prediction in _iterate(args, recognizer, files):
+            if prediction.file is not current:
+                if current is not None:
+                    bar.update(1)
+                current = prediction.file
+            record = prediction.to_dict(attention=True)
+            record.pop("key")
+            records.append(record)
+            if args.format is None:
+                bar.write(summarize_record(record), file=sys.stdout)
+        bar.update(bar.total - bar.n)
+    if args.format == "json":
+        print(json.dumps(records, indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(records_to_csv(records, recognizer.labels))
+    return records
+
+
+def _run_settings(args: argparse.Namespace, recognizer: Any) -> dict[str, Any]:
+    detector = recognizer.detector
+    settings = getattr(detector, "settings", None)
+    return {
+        "model": recognizer.model_name,
+        "detector": settings() if callable(settings) else type(detector).__name__,
+        "mode": recognizer.mode if recognizer.uses_context else None,
+        "every_n": args.every_n,
+        "fps": args.fps,
+    }
+
+
+def _run_to_folder(
+    args: argparse.Namespace, recognizer: Any, files: list[Any]
+) -> list[dict[str, Any]]:
+    from glamor_zoo.inference.journal import Journal, JournalMismatchError
+    from glamor_zoo.inference.tables import records_to_csv
+    from glamor_zoo.serialization import atomic_write_text
+
+    out: Path = args.output
+    try:
+        journal = Journal(out, _run_settings(args, recognizer), overwrite=args.overwrite)
+    except JournalMismatchError as exc:
+        raise CliError(str(exc)) from exc
+    pictures = _Pictures(args, recognizer)
+    redo_videos = pictures.videos_to_redo(files)
+
+    def skip(key: str) -> bool:
+        return key in journal.done and key.rpartition("#")[0] not in redo_videos
+
+    if journal.resumed:
+        print(
+            f"glamor-zoo predict: resuming in {out}: {journal.resumed} finished inputs kept",
+            file=sys.stderr,
+        )
+    initial = sum(1 for f in files if f.kind != "video" and str(f.path) in journal.done)
+    keep = args.draw or args.attention or args.saliency or args.annotated_video
+    with journal, _progress(args, len(files), initial) as bar:
+        current = None
+        try:
+            for prediction in _iterate(args, recognizer, files, skip=skip, keep_images=keep):
+                if prediction.file is not current:
+                    if current is not None:
+                        bar.update(1)
+                        pictures.end_video()
+                    current = prediction.file
+                pictures.save(prediction)
+                if prediction.key not in journal.done:
+                    journal.add(prediction.to_dict(attention=True))
+            pictures.end_video()
+        except BaseException:
+            pictures.abort_video()
+            raise
+        bar.update(bar.total - bar.n)
+    records = [{k: v for k, v in r.items() if k != "key"} for r in journal.records]
+    if (args.format or "json") == "csv":
+        atomic_write_text(out / "predictions.csv", records_to_csv(records, recognizer.labels))
+        written = out / "predictions.csv"
+    else:
+        atomic_write_text(out / "predictions.json", json.dumps(records, indent=2) + "\n")
+        written = out / "predictions.json"
+    print(f"glamor-zoo predict: {len(records)} results in {written}", file=sys.stderr)
+    return records
+
+
+def _save_image(image: Any, path: Path) -> None:
+    from glamor_zoo.serialization import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG" if path.suffix.lower() == ".png" else "JPEG", quality=90)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+class _Pictures:
+    """The pictures and annotated videos of a folder run."""
+
+    def __init__(self, args: argparse.Namespace, recognizer: Any) -> None:
+        self.args = args
+        self.recognizer = recognizer
+        self.out: Path = args.output
+        self.writer: Any = None
+        self.writer_file: Any = None
+
+    def _annotated_video_path(self, file: Any) -> Path:
+        return self.out / "annotated" / file.relative.with_suffix(".mp4")
+
+    def videos_to_redo(self, files: list[Any]) -> set[str]:
+        """Videos whose annotated video is missing: all their frames must run again."""
+        if not self.args.annotated_video:
+            return set()
+        return {
+            str(f.path)
+            for f in files
+            if f.kind == "video" and not self._annotated_video_path(f).exists()
+        }
+
+    def _stem(self, prediction: Any) -> Path:
+        relative = prediction.file.relative
+        if prediction.frame is None:
+            return relative
+        return relative.with_suffix("") / f"frame_{prediction.frame:06d}.jpg"
+
+    def save(self, prediction: Any) -> None:
+        from glamor_zoo.inference.visualize import attention_overlay, draw_faces
+
+        image, result = prediction.image, prediction.result
+        if image is None or not result.ok:
+            return
+        stem = self._stem(prediction)
+        suffix = ".png" if stem.suffix.lower() == ".png" else ".jpg"
+        drawn = None
+        if self.args.draw or (self.args.annotated_video and prediction.frame is not None):
+            drawn = draw_faces(image, result.faces)
+        if self.args.draw and drawn is not None:
+            _save_image(drawn, self.out / "annotated" / stem.with_suffix(suffix))
+        if self.args.annotated_video and prediction.frame is not None and drawn is not None:
+            self._write_frame(prediction.file, drawn)
+        if self.args.attention:
+            boxes = [f.box for f in result.faces] if self.recognizer.mode == "shared" else None
+            for index, face in enumerate(result.faces, start=1):
+                overlay = attention_overlay(image, face, self.recognizer.preprocess_cfg, boxes)
+                name = f"{stem.with_suffix('').name}_face{index}{suffix}"
+                _save_image(overlay, self.out / "attention" / stem.parent / name)
+        if self.args.saliency:
+            self._save_saliency(prediction, stem, suffix)
+
+    def _save_saliency(self, prediction: Any, stem: Path, suffix: str) -> None:
+        from glamor_zoo.inference.saliency import face_saliency_picture
+
+        for index, face in enumerate(prediction.result.faces, start=1):
+            picture = face_saliency_picture(self.recognizer, prediction.image, face)
+            name = f"{stem.with_suffix('').name}_face{index}{suffix}"
+            _save_image(picture, self.out / "saliency" / stem.parent / name)
+
+    def _write_frame(self, file: Any, frame: Any) -> None:
+        from glamor_zoo.inference.video import VideoWriter, video_fps
+
+        if self.writer_file is not file:
+            self.end_video()
+            source_fps = video_fps(file.path)
+            if self.args.fps is not None:
+                fps = min(self.args.fps, source_fps)
+            else:
+                fps = source_fps / (self.args.every_n or 1)
+            self.writer = VideoWriter(self._annotated_video_path(file), fps)
+            self.writer_file = file
+        self.writer.write(frame)
+
+    def end_video(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.writer = self.writer_file = None
+
+    def abort_video(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+        self.writer = self.writer_file = None

@@ -1,0 +1,189 @@
+"""Many inputs at once: files, folders (recursive) and videos, as one ordered stream of results.
+
+:func:`expand_inputs` turns paths into the files to process (a path that is missing, or a
+folder with nothing to read, is kept so that it still gets its one record, with the error).
+:func:`predict_files` runs a recogniser over them and yields one :class:`Prediction` per image
+or sampled video frame, in order, failures included.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image
+
+from glamor_zoo.data.images import is_image_file, load_image
+from glamor_zoo.inference.recognizer import EmotionRecognizer
+from glamor_zoo.inference.results import ImageResult
+from glamor_zoo.inference.video import is_video_file, iter_frames
+
+__all__ = ["InputFile", "Prediction", "expand_inputs", "predict_files"]
+
+InputKind = Literal["image", "video", "error"]
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One thing to process.
+
+    Attributes:
+        path: The file (or the bad path given).
+        kind: ``"image"``, ``"video"``, or ``"error"`` (nothing to read; see ``error``).
+        relative: Its path below the folder it was found in (its name for files given
+            directly): where its pictures go in the output folder.
+        error: Why an ``"error"`` input cannot be read.
+    """
+
+    path: Path
+    kind: InputKind
+    relative: Path
+    error: str | None = None
+
+
+def _kind(path: Path) -> InputKind:
+    return "video" if is_video_file(path) and not is_image_file(path) else "image"
+
+
+def expand_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[InputFile]:
+    """Files and folders → the images and videos to process, in a stable order.
+
+    Folders are searched recursively (hidden files and folders skipped) for images and
+    videos by extension, sorted. Files given directly are taken whatever their extension
+    (images unless they look like videos), so a bad file still gets a record.
+    """
+    out: list[InputFile] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and (is_image_file(p) or is_video_file(p))
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not found:
+                out.append(
+                    InputFile(path, "error", Path(path.name), "folder has no images or videos")
+                )
+            out.extend(InputFile(p, _kind(p), p.relative_to(path)) for p in found)
+        elif path.exists():
+            out.append(InputFile(path, _kind(path), Path(path.name)))
+        else:
+            out.append(InputFile(path, "error", Path(path.name), "no such file or folder"))
+    return out
+
+
+@dataclass
+class Prediction:
+    """The result for one image or one sampled video frame.
+
+    Attributes:
+        key: Unique name of the item in a run (``path`` or ``path#frame``).
+        file: The input it comes from.
+        result: The recogniser's result (``result.error`` on failure).
+        frame: The frame's index in the video (videos only).
+        time: The frame's time in seconds (videos only).
+        image: The image itself, when ``keep_images`` was asked for and it loaded.
+    """
+
+    key: str
+    file: InputFile
+    result: ImageResult
+    frame: int | None = None
+    time: float | None = None
+    image: Image.Image | None = None
+
+    def to_dict(self, attention: bool = True) -> dict[str, Any]:
+        """The JSON record: ``key``, ``input``, (``frame``, ``time``), size, faces, error."""
+        record: dict[str, Any] = {"key": self.key, "input": str(self.file.path)}
+        if self.frame is not None:
+            record["frame"] = self.frame
+            record["time"] = round(self.time or 0.0, 4)
+        body = self.result.to_dict(attention=attention)
+        body.pop("input")
+        record.update(body)
+        return record
+
+
+@dataclass
+class _Task:
+    key: str
+    file: InputFile
+    frame: int | None = None
+    time: float | None = None
+    image: Image.Image | None = None
+
+
+def predict_files(
+    recognizer: EmotionRecognizer,
+    files: Sequence[InputFile],
+    *,
+    every_n: int | None = None,
+    fps: float | None = None,
+    skip: Callable[[str], bool] | None = None,
+    keep_images: bool = False,
+) -> Iterator[Prediction]:
+    """Recognise every image and sampled video frame of ``files``, one result each, in order.
+
+    Args:
+        recognizer: The recogniser to run.
+        files: From :func:`expand_inputs`.
+        every_n: Videos: keep every N-th frame.
+        fps: Videos: keep about this many frames per second (instead of ``every_n``).
+        skip: Keys (``path``, ``path#frame``) already done, to leave out (a resumed run).
+        keep_images: Attach each loaded image to its prediction (for drawing).
+    """
+    skip = skip or (lambda key: False)
+    pending: deque[_Task] = deque()
+
+    def payloads() -> Iterator[Any]:
+        for file in files:
+            key = str(file.path)
+            if file.kind == "error":
+                if not skip(key):
+                    pending.append(_Task(key, file))
+                    yield FileNotFoundError(f"{file.path}: {file.error}")
+            elif file.kind == "image":
+                if skip(key):
+                    continue
+                try:
+                    image: Any = load_image(file.path)
+                except Exception as exc:
+                    image = exc
+                pending.append(_Task(key, file, image=image if keep_images else None))
+                yield image
+            else:
+                yield from video_payloads(file, key)
+
+    def video_payloads(file: InputFile, key: str) -> Iterator[Any]:
+        try:
+            for frame in iter_frames(file.path, every_n=every_n, fps=fps):
+                frame_key = f"{key}#{frame.index}"
+                if skip(frame_key):
+                    continue
+                pending.append(
+                    _Task(
+                        frame_key,
+                        file,
+                        frame.index,
+                        frame.time,
+                        frame.image if keep_images else None,
+                    )
+                )
+                yield frame.image
+        except Exception as exc:
+            if not skip(key):
+                pending.append(_Task(key, file))
+                yield exc
+
+    for result in recognizer.predict_iter(payloads(), errors="record"):
+        task = pending.popleft()
+        result.source = str(task.file.path)
+        image = task.image if isinstance(task.image, Image.Image) else None
+        yield Prediction(task.key, task.file, result, task.frame, task.time, image)

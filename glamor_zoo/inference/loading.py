@@ -1,0 +1,196 @@
+"""Building the model that recognition runs: the packaged default, a Hub name, or a folder.
+
+With no model named, the recogniser uses :data:`DEFAULT_MODEL`, whose weights ship inside the
+package, so it works with no network. Any other name goes through
+:func:`glamor_zoo.create_model` (a pretrained tag, ``hf-hub:org/name``, ``local-dir:/path``);
+a download that cannot happen becomes a :class:`ModelLoadError` that says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from glamor_zoo.labels import PAPER_LABELS
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "LoadedModel",
+    "ModelLoadError",
+    "load_model",
+    "model_labels",
+    "model_preprocess_cfg",
+]
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "deep_emotion.fer2013"
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be built or its weights could not be found; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready for inference and where it came from.
+
+    Attributes:
+        model: The model, in eval mode.
+        name: The name it was asked for (or the class name of a given module).
+        source: ``"packaged"``, ``"hub"``, ``"local-dir"``, ``"random"`` (no pretrained weights)
+            or ``"module"`` (a model object passed in).
+    """
+
+    model: nn.Module
+    name: str
+    source: str
+
+    def describe(self) -> str:
+        """One line for the user, e.g. ``deep_emotion.fer2013 (packaged weights, offline)``."""
+        detail = {
+            "packaged": "packaged weights, offline",
+            "hub": "Hugging Face Hub or its cache",
+            "local-dir": "model folder",
+            "random": "NO pretrained weights: random initialisation",
+            "module": "model object",
+        }[self.source]
+        return f"{self.name} ({detail})"
+
+
+def _is_download_error(exc: BaseException) -> bool:
+    from huggingface_hub import errors
+
+    network = (ConnectionError, TimeoutError)
+    try:
+        import httpx
+
+        network = (*network, httpx.HTTPError)
+    except ImportError:
+        pass
+    try:
+        import requests
+
+        network = (*network, requests.exceptions.RequestException)
+    except ImportError:
+        pass
+    hub = (
+        errors.LocalEntryNotFoundError,
+        errors.OfflineModeIsEnabled,
+        errors.RepositoryNotFoundError,
+        errors.HfHubHTTPError,
+    )
+    return isinstance(exc, (*hub, *network))
+
+
+def _has_pretrained_weights(name: str) -> bool:
+    from timm.models import get_pretrained_cfg
+
+    try:
+        cfg = get_pretrained_cfg(name)
+    except RuntimeError:
+        return False
+    return cfg is not None and bool(cfg.hf_hub_id or cfg.file or cfg.url)
+
+
+def _source(name: str, pretrained: bool) -> str:
+    if name.startswith("local-dir:"):
+        return "local-dir"
+    if not pretrained:
+        return "random"
+    if name.startswith("hf-hub:"):
+        return "hub"
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(name)
+    if cfg is not None and cfg.file and Path(cfg.file).is_file():
+        return "packaged"
+    return "hub"
+
+
+def load_model(model: str | nn.Module | None = None, pretrained: bool | None = None) -> LoadedModel:
+    """Build ``model`` for inference (eval mode, on the CPU).
+
+    Args:
+        model: ``None`` for :data:`DEFAULT_MODEL`, a name for :func:`glamor_zoo.create_model`,
+            or a model object.
+        pretrained: Load pretrained weights. Default: yes when the name has any (a pretrained
+            tag, ``hf-hub:``, ``local-dir:``); an architecture without weights (``glamor_test``)
+            is built with random weights, and a warning says so.
+
+    Raises:
+        ModelLoadError: The weights need a download that failed (offline, unknown repository),
+            or the packaged weights are missing from the installation.
+    """
+    import glamor_zoo
+
+    if isinstance(model, nn.Module):
+        return LoadedModel(model.eval(), type(model).__name__, "module")
+    name = DEFAULT_MODEL if model is None else str(model)
+    if model is None:
+        from timm.models import get_pretrained_cfg
+
+        cfg = get_pretrained_cfg(name)
+        if cfg is None or not cfg.file or not Path(cfg.file).is_file():
+            raise ModelLoadError(
+                f"the packaged default model {name!r} has no weights file in this installation "
+                f"({cfg.file if cfg is not None else 'no pretrained cfg'}); reinstall glamor-zoo, "
+                "or name a model with --model / model="
+            )
+    if pretrained is None:
+        pretrained = name.startswith(("hf-hub:", "local-dir:")) or _has_pretrained_weights(name)
+    try:
+        built = glamor_zoo.create_model(name, pretrained=pretrained)
+    except Exception as exc:
+        if _is_download_error(exc):
+            raise ModelLoadError(
+                f"model {name!r} needs its weights from the Hugging Face Hub, and the download "
+                f"failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else exc}). "
+                "Connect to the internet once (the weights are then cached), point HF_HOME at a "
+                "cache that has them, load a saved folder with 'local-dir:/path', or leave the "
+                f"model out to use the packaged offline model {DEFAULT_MODEL!r}."
+            ) from exc
+        if isinstance(exc, RuntimeError) and str(exc).startswith("Unknown model"):
+            raise ModelLoadError(
+                f"unknown model {name!r}: see `glamor-zoo models` for the zoo's models, or use "
+                "'hf-hub:org/name' / 'local-dir:/path'"
+            ) from exc
+        raise
+    source = _source(name, pretrained)
+    if source == "random":
+        _logger.warning("model %r has no pretrained weights: its predictions are random", name)
+    return LoadedModel(built.eval(), name, source)
+
+
+def model_labels(model: nn.Module) -> list[str]:
+    """Class names in output order: the model's ``label_names``, else the paper's seven."""
+    num_classes = int(getattr(model, "num_classes", 0))
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    names = cfg.get("label_names")
+    if names is not None and len(names) == num_classes:
+        return [str(n) for n in names]
+    if num_classes == len(PAPER_LABELS):
+        return list(PAPER_LABELS)
+    return [f"class_{i}" for i in range(num_classes)]
+
+
+def model_preprocess_cfg(model: nn.Module) -> dict[str, Any]:
+    """``model.preprocess_cfg()``, or a face-only pipeline from a timm model's pretrained cfg."""
+    if hasattr(model, "preprocess_cfg"):
+        return dict(model.preprocess_cfg())
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    in_chans, height, width = cfg.get("input_size", (3, 224, 224))
+    return {
+        "inputs": "face",
+        "in_chans": in_chans,
+        "face_size": [height, width],
+        "face_mean": list(cfg.get("mean", (0.485, 0.456, 0.406))),
+        "face_std": list(cfg.get("std", (0.229, 0.224, 0.225))),
+        "interpolation": cfg.get("interpolation", "bilinear"),
+        "mask_face_in_context": False,
+        "face_augment": None,
+    }

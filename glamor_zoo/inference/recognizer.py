@@ -1,0 +1,393 @@
+"""EmotionRecognizer: photos in; faces, emotions, probabilities and attention maps out.
+
+Detection runs on a chunk of images at once; every face of the chunk is preprocessed as the
+model's ``preprocess_cfg()`` says (face-only models get the face; context models get the face
+and the context with the face zeroed) and the faces go through the model in batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from glamor_zoo.data.images import load_image
+from glamor_zoo.data.transforms import GlamorTransform, to_uint8_tensor
+from glamor_zoo.inference.loading import (
+    LoadedModel,
+    load_model,
+    model_labels,
+    model_preprocess_cfg,
+)
+from glamor_zoo.inference.results import FaceRecord, ImageResult
+from glamor_zoo.inference.shared_context import mask_faces, shared_context_features
+from glamor_zoo.models.glamor import GlamorNet
+
+__all__ = ["ContextMode", "EmotionRecognizer", "ImageInput", "WholeImageDetector"]
+
+_logger = logging.getLogger(__name__)
+
+ImageInput = str | os.PathLike[str] | Image.Image | np.ndarray
+ContextMode = Literal["exact", "shared"]
+
+
+@dataclass(frozen=True)
+class _Detection:
+    box: tuple[float, float, float, float]
+    score: float | None = None
+    landmarks: list[tuple[float, float]] | None = None
+
+
+class WholeImageDetector:
+    """A "detector" for images that already are face crops: one face, the whole image."""
+
+    def detect(self, images: Sequence[Image.Image]) -> list[list[_Detection]]:
+        return [[_Detection((0.0, 0.0, float(im.width), float(im.height)))] for im in images]
+
+
+def _create_detector(detector: Any, detector_args: dict[str, Any] | None) -> Any:
+    if detector is None or detector == "none":
+        return WholeImageDetector()
+    if isinstance(detector, str):
+        from glamor_zoo.data.detection import create_detector
+
+        return create_detector(detector, **(detector_args or {}))
+    if not hasattr(detector, "detect"):
+        raise TypeError(
+            f"detector must be a name, None, or an object with .detect(images); got {type(detector).__name__}"
+        )
+    return detector
+
+
+def _fast_runner(model: nn.Module, fast: bool) -> nn.Module:
+    if not fast:
+        return model
+    import glamor_zoo
+
+    fast_inference = getattr(glamor_zoo, "fast_inference", None)
+    if fast_inference is None:
+        return model
+    try:
+        return fast_inference(model)
+    except Exception as exc:
+        _logger.warning("fast_inference failed (%s); running the plain model", exc)
+        return model
+
+
+@dataclass
+class _Item:
+    source: str
+    image: Image.Image | None
+    error: BaseException | None = None
+    faces: list[Any] | None = None
+
+
+class EmotionRecognizer:
+    """Detect faces and recognise their emotions, in photos or video frames.
+
+    Args:
+        model: A model name for :func:`glamor_zoo.create_model` (``"glamor_original.ncaer_s"``,
+            ``"hf-hub:org/name"``, ``"local-dir:/path"``), a model object, or ``None`` for the
+            model shipped inside the package (``deep_emotion.fer2013``, works offline).
+        detector: A face detector name (``"mtcnn"``, ``"dlib-hog"``…, see
+            :mod:`glamor_zoo.data.detection`), an object with ``.detect(images)``, or ``None``
+            when every image already is one face crop.
+        device: Where the model runs (default: CUDA if available, else the CPU).
+        mode: Context models only. ``"exact"``: each face gets its own context (only its box
+            zeroed), as the model was trained. ``"shared"``: every face of a photo is zeroed
+            in one context that is encoded once; faster with many people, slightly different.
+        batch_size: Faces per forward pass.
+        image_batch_size: Images per detection call (and per chunk of work).
+        fast: Run through :func:`glamor_zoo.fast_inference` when the installation has it.
+        pretrained: Load pretrained weights (default: when the model name has any).
+        detector_args: Keyword arguments for the detector (e.g. ``{"min_score": 0.95}``).
+
+    Calling the recogniser with one image (a path, a PIL image or an (H, W, 3) uint8 array)
+    returns an :class:`ImageResult`; with a list, a list of them in the same order.
+    """
+
+    def __init__(
+        self,
+        model: str | nn.Module | None = None,
+        detector: Any = "mtcnn",
+        device: str | torch.device | None = None,
+        *,
+        mode: ContextMode = "exact",
+        batch_size: int = 32,
+        image_batch_size: int = 8,
+        fast: bool = True,
+        pretrained: bool | None = None,
+        detector_args: dict[str, Any] | None = None,
+    ) -> None:
+        if mode not in ("exact", "shared"):
+            raise ValueError(f"mode must be 'exact' or 'shared', got {mode!r}")
+        if batch_size < 1 or image_batch_size < 1:
+            raise ValueError("batch_size and image_batch_size must be at least 1")
+        self.loaded: LoadedModel = load_model(model, pretrained=pretrained)
+        self.device = torch.device(
+            device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+        )
+        self.model = self.loaded.model.to(self.device).eval()
+        self.labels = model_labels(self.model)
+        self.preprocess_cfg = model_preprocess_cfg(self.model)
+        self.transform = GlamorTransform(self.preprocess_cfg, train=False)
+        self.uses_context = self.transform.uses_context and isinstance(self.model, GlamorNet)
+        self.mode: ContextMode = mode
+        self.batch_size = batch_size
+        self.image_batch_size = image_batch_size
+        self.detector = _create_detector(detector, detector_args)
+        self._runner = _fast_runner(self.model, fast)
+
+    @property
+    def model_name(self) -> str:
+        return self.loaded.name
+
+    def describe(self) -> str:
+        """One line: which model (and where from), which detector, which mode."""
+        detector = type(self.detector).__name__
+        mode = f", {self.mode} context" if self.uses_context else ""
+        return f"model {self.loaded.describe()}, detector {detector}{mode}, device {self.device}"
+
+    # ----------------------------------------------------------------- public API
+
+    def __call__(
+        self,
+        inputs: ImageInput | Sequence[ImageInput],
+        errors: Literal["raise", "record"] = "raise",
+    ) -> ImageResult | list[ImageResult]:
+        """Recognise the faces of one image or of a list of images.
+
+        Args:
+            inputs: A path, PIL image or (H, W, 3) uint8 array, or a list of them.
+            errors: ``"raise"`` the first failure, or ``"record"`` it in the image's result
+                (``ImageResult.error``) and go on with the others.
+        """
+        single = not isinstance(inputs, (list, tuple))
+        items = [inputs] if single else list(inputs)
+        results = list(self.predict_iter(items, errors=errors))
+        return results[0] if single else results
+
+    def predict_iter(
+        self,
+        inputs: Iterable[ImageInput],
+        errors: Literal["raise", "record"] = "record",
+        sources: Iterable[str] | None = None,
+    ) -> Iterator[ImageResult]:
+        """Yield one :class:`ImageResult` per input, in order, working a chunk at a time.
+
+        Args:
+            inputs: Paths, PIL images or arrays (any iterable, consumed lazily). An exception
+                instance stands for an input the caller failed to load: it is recorded (or
+                raised) as that input's error, in order.
+            errors: ``"record"`` failures in the results, or ``"raise"`` the first one.
+            sources: Names for the inputs in the results (default: the path, or
+                ``"<image N>"``).
+        """
+        if errors not in ("raise", "record"):
+            raise ValueError(f"errors must be 'raise' or 'record', got {errors!r}")
+        names = iter(sources) if sources is not None else None
+        chunk: list[_Item] = []
+        for index, item in enumerate(inputs):
+            source = next(names) if names is not None else _default_source(item, index)
+            chunk.append(self._load(item, source))
+            if len(chunk) == self.image_batch_size:
+                yield from self._finish(chunk, errors)
+                chunk = []
+        if chunk:
+            yield from self._finish(chunk, errors)
+
+    # ----------------------------------------------------------------- steps
+
+    @staticmethod
+    def _load(item: ImageInput, source: str) -> _Item:
+        if isinstance(item, BaseException):
+            return _Item(source, None, item)
+        try:
+            if isinstance(item, (str, os.PathLike)):
+                image = load_image(item)
+            elif isinstance(item, Image.Image):
+                image = item if item.mode == "RGB" else item.convert("RGB")
+            elif isinstance(item, np.ndarray):
+                if item.dtype != np.uint8 or item.ndim not in (2, 3):
+                    raise ValueError(
+                        f"{source}: expected an (H, W, 3) or (H, W) uint8 array, got "
+                        f"{item.dtype} of shape {item.shape}"
+                    )
+                image = Image.fromarray(item).convert("RGB")
+            else:
+                raise TypeError(
+                    f"{source}: expected a path, PIL image or numpy array, got {type(item).__name__}"
+                )
+        except Exception as exc:
+            return _Item(source, None, exc)
+        return _Item(source, image)
+
+    def _detect(self, items: list[_Item]) -> None:
+        ready = [item for item in items if item.image is not None]
+        if not ready:
+            return
+        try:
+            found = self.detector.detect([item.image for item in ready])
+        except Exception:
+            found = None
+        if found is not None and len(found) == len(ready):
+            for item, faces in zip(ready, found, strict=True):
+                item.faces = list(faces)
+            return
+        for item in ready:  # isolate the image that fails the detector
+            try:
+                item.faces = list(self.detector.detect([item.image])[0])
+            except Exception as exc:
+                item.error, item.image = exc, None
+
+    def _finish(self, items: list[_Item], errors: str) -> Iterator[ImageResult]:
+        self._detect(items)
+        if errors == "raise":
+            for item in items:
+                if item.error is not None:
+                    raise item.error
+        yield from self._emit(items, errors)
+
+    def _emit(self, items: list[_Item], errors: str) -> Iterator[ImageResult]:
+        try:
+            records = self._recognise(items)
+        except Exception as exc:
+            if errors == "raise":
+                raise
+            if len(items) > 1:  # find the image that breaks the batch; the others go on
+                for item in items:
+                    yield from self._emit([item], errors)
+                return
+            items[0].error, items[0].image, records = exc, None, {}
+        for index, item in enumerate(items):
+            if item.error is not None:
+                yield ImageResult(item.source, error=f"{type(item.error).__name__}: {item.error}")
+            else:
+                assert item.image is not None
+                yield ImageResult(
+                    item.source, item.image.width, item.image.height, records.get(index, [])
+                )
+
+    def _recognise(self, items: list[_Item]) -> dict[int, list[FaceRecord]]:
+        """Preprocess every face of ``items`` and run the model; records per item index."""
+        faces: list[torch.Tensor] = []
+        contexts: list[torch.Tensor] = []
+        owners: list[int] = []
+        detections: list[tuple[int, Any]] = []
+        for index, item in enumerate(items):
+            if item.image is None or not item.faces:
+                continue
+            pixels = to_uint8_tensor(item.image)
+            boxes = [tuple(float(v) for v in face.box) for face in item.faces]
+            if self.uses_context and self.mode == "shared":
+                contexts.append(self.transform.context(mask_faces(pixels, boxes), None))
+            for face, box in zip(item.faces, boxes, strict=True):
+                faces.append(self.transform.face(pixels, box))
+                if self.uses_context and self.mode == "exact":
+                    contexts.append(self.transform.context(pixels, box))
+                owners.append(len(contexts) - 1)
+                detections.append((index, face))
+        records: dict[int, list[FaceRecord]] = {}
+        if not faces:
+            return records
+        probs, attention, weights = self._run(faces, contexts, owners)
+        for row, (index, face) in enumerate(detections):
+            records.setdefault(index, []).append(
+                self._record(face, probs[row], attention, weights, row)
+            )
+        return records
+
+    def _run(
+        self, faces: list[torch.Tensor], contexts: list[torch.Tensor], owners: list[int]
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        probs, attention, weights = [], [], []
+        for start, stop, ctx_start, ctx_stop in self._batches(owners):
+            face = torch.stack(faces[start:stop]).to(self.device)
+            with torch.inference_mode():
+                if not self.uses_context:
+                    logits = self._runner(face)
+                    feats = None
+                else:
+                    context = torch.stack(contexts[ctx_start:ctx_stop]).to(self.device)
+                    if self.mode == "shared":
+                        local = torch.tensor(owners[start:stop], device=self.device) - ctx_start
+                        feats = shared_context_features(self.model, face, context, local)
+                        logits = self.model.forward_head(feats)
+                    else:
+                        feats = self._runner.forward_features(face, context)
+                        logits = self._runner.forward_head(feats)
+                probs.append(torch.softmax(logits.float(), dim=1).cpu())
+                if feats is not None and feats.attention is not None:
+                    attention.append(feats.attention.float().cpu())
+                if feats is not None and feats.fusion_weights is not None:
+                    weights.append(feats.fusion_weights.float().cpu())
+        return (
+            torch.cat(probs).numpy(),
+            torch.cat(attention).numpy() if attention else None,
+            torch.cat(weights).numpy() if weights else None,
+        )
+
+    def _batches(self, owners: list[int]) -> Iterator[tuple[int, int, int, int]]:
+        """(face start, face stop, context start, context stop) of each forward pass.
+
+        In the shared mode a photo's faces stay in one pass with their context (a pass holds
+        whole photos, at least one), so each context is encoded exactly once.
+        """
+        total = len(owners)
+        if not (self.uses_context and self.mode == "shared"):
+            for start in range(0, total, self.batch_size):
+                stop = min(start + self.batch_size, total)
+                yield start, stop, start, stop
+            return
+        start = 0
+        while start < total:
+            stop = start + 1
+            while stop < total and (
+                stop - start < self.batch_size or owners[stop] == owners[stop - 1]
+            ):
+                stop += 1
+            yield start, stop, owners[start], owners[stop - 1] + 1
+            start = stop
+
+    def _record(
+        self,
+        face: Any,
+        probs: np.ndarray,
+        attention: np.ndarray | None,
+        weights: np.ndarray | None,
+        row: int,
+    ) -> FaceRecord:
+        best = int(probs.argmax())
+        landmarks = getattr(face, "landmarks", None)
+        score = getattr(face, "score", None)
+        return FaceRecord(
+            box=tuple(float(v) for v in face.box),  # type: ignore[arg-type]
+            score=None if score is None else float(score),
+            label=self.labels[best],
+            confidence=float(probs[best]),
+            probabilities={name: float(p) for name, p in zip(self.labels, probs, strict=True)},
+            fusion_weights=(
+                {"face": float(weights[row, 0]), "context": float(weights[row, 1])}
+                if weights is not None
+                else None
+            ),
+            attention=attention[row] if attention is not None else None,
+            landmarks=(
+                [(float(x), float(y)) for x, y in np.asarray(landmarks).reshape(-1, 2)]
+                if landmarks is not None
+                else None
+            ),
+        )
+
+
+def _default_source(item: Any, index: int) -> str:
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    return f"<image {index}>"

@@ -1,0 +1,80 @@
+"""Prediction records as a CSV table (one row per face) and as short human-readable text."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["CSV_FIELDS", "records_to_csv", "summarize_record"]
+
+CSV_FIELDS = (
+    "input",
+    "frame",
+    "time",
+    "width",
+    "height",
+    "face",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "score",
+    "label",
+    "confidence",
+)
+
+
+def records_to_csv(records: Iterable[Mapping[str, Any]], labels: Sequence[str]) -> str:
+    """One row per face (``face`` = its index in the image), then ``p_<label>`` per class,
+    ``w_face``, ``w_context`` and ``error``. An image with no face, or one that failed,
+    still gets one row (empty face fields; the error in ``error``).
+    """
+    fields = [*CSV_FIELDS, *(f"p_{label}" for label in labels), "w_face", "w_context", "error"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        base = {
+            "input": record.get("input"),
+            "frame": record.get("frame", ""),
+            "time": record.get("time", ""),
+            "width": record.get("width"),
+            "height": record.get("height"),
+            "error": record.get("error") or "",
+        }
+        faces = record.get("faces") or []
+        if not faces:
+            writer.writerow(base)
+        for index, face in enumerate(faces):
+            row = dict(base, face=index, label=face["label"], confidence=face["confidence"])
+            row.update(zip(("x1", "y1", "x2", "y2"), face["box"], strict=True))
+            row["score"] = "" if face.get("score") is None else face["score"]
+            for label, p in face["probabilities"].items():
+                row[f"p_{label}"] = p
+            weights = face.get("fusion_weights") or {}
+            row["w_face"], row["w_context"] = weights.get("face", ""), weights.get("context", "")
+            writer.writerow(row)
+    return buffer.getvalue()
+
+
+def summarize_record(record: Mapping[str, Any], top: int = 3) -> str:
+    """A few lines for a terminal: the input, then each face's labels and box."""
+    name = record.get("input", "?")
+    if record.get("frame") is not None:
+        name = f"{name} frame {record['frame']} ({record.get('time', 0):.2f} s)"
+    if record.get("error"):
+        return f"{name}: error: {record['error']}"
+    faces = record.get("faces") or []
+    lines = [f"{name}: {len(faces)} face{'s' if len(faces) != 1 else ''}"]
+    for index, face in enumerate(faces, start=1):
+        ranked = sorted(face["probabilities"].items(), key=lambda kv: -kv[1])[:top]
+        probs = "  ".join(f"{label} {p:.2f}" for label, p in ranked)
+        box = ", ".join(f"{v:.0f}" for v in face["box"])
+        line = f"  face {index}: {probs}   box [{box}]"
+        weights = face.get("fusion_weights")
+        if weights:
+            line += f"   fusion face {weights['face']:.2f} / context {weights['context']:.2f}"
+        lines.append(line)
+    return "\n".join(lines)
