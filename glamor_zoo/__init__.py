@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     "push_to_hub": "glamor_zoo.hub.push",
     "GlamorTransform": "glamor_zoo.data.transforms",
     "build_dataset": "glamor_zoo.data.datasets",
+    "create_detector": "glamor_zoo.data.detection",
     "load_image": "glamor_zoo.data.images",
     "EmotionRecognizer": "glamor_zoo.inference.recognizer",
     "export_onnx": "glamor_zoo.inference.onnx_export",
@@ -31,6 +32,7 @@ _LAZY: dict[str, str] = {
 # Modules that fill a registry kind when imported (kinds not listed are filled by components).
 _REGISTRY_MODULES: dict[str, str] = {
     "dataset": "glamor_zoo.data.datasets",
+    "detector": "glamor_zoo.data.detection",
 }
 
 

@@ -1,0 +1,71 @@
+"""Face detectors by name, one result type (:class:`Face`), plugins through entry points.
+
+Built in: ``mtcnn`` (the default; facenet-pytorch, offline), ``retinaface`` (the
+``retinaface`` extra), ``dlib-hog`` and ``dlib-mmod`` (the ``dlib`` extra; MMOD is the paper's).
+Third-party detectors register in the entry-point group ``glamor_zoo.detector`` with a
+:class:`FaceDetector` subclass (or any factory returning an object with ``detect``)::
+
+    [project.entry-points."glamor_zoo.detector"]
+    my_detector = "my_package.detect:MyDetector"
+
+Example::
+
+    from glamor_zoo.data.detection import create_detector
+    from glamor_zoo.data.images import load_image
+
+    detector = create_detector("mtcnn", threshold=0.9)
+    faces = detector.detect([load_image("group.jpeg")])[0]   # best first
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glamor_zoo.data.detection.base import Face, FaceDetector, best_face
+from glamor_zoo.data.detection.dlib_backend import DlibHogDetector, DlibMMODDetector
+from glamor_zoo.data.detection.mtcnn import MTCNNDetector
+from glamor_zoo.data.detection.retinaface_backend import RetinaFaceDetector
+from glamor_zoo.registry import new_registry
+
+__all__ = [
+    "DEFAULT_DETECTOR",
+    "DETECTORS",
+    "DlibHogDetector",
+    "DlibMMODDetector",
+    "Face",
+    "FaceDetector",
+    "MTCNNDetector",
+    "RetinaFaceDetector",
+    "best_face",
+    "create_detector",
+    "list_detectors",
+]
+
+DEFAULT_DETECTOR = "mtcnn"
+
+DETECTORS = new_registry("detector")
+DETECTORS.add("mtcnn", MTCNNDetector)
+DETECTORS.add("retinaface", RetinaFaceDetector)
+DETECTORS.add("dlib-hog", DlibHogDetector)
+DETECTORS.add("dlib-mmod", DlibMMODDetector)
+
+
+def create_detector(
+    name: str | type[FaceDetector] = DEFAULT_DETECTOR, **kwargs: Any
+) -> FaceDetector:
+    """Build a face detector by registry name (or class) with backend options.
+
+    Args:
+        name: ``mtcnn``, ``retinaface``, ``dlib-hog``, ``dlib-mmod``, or a plugin's name.
+        **kwargs: The backend's options (``threshold``, ``model_path``, ``weights``, ``device``…).
+
+    Raises:
+        UnknownComponentError: no such detector (the message lists the valid names).
+        ImportError: the backend's optional dependency is missing (names the extra to install).
+    """
+    return DETECTORS.create(name, **kwargs)
+
+
+def list_detectors() -> list[str]:
+    """Names of the available detectors, built-ins and plugins."""
+    return DETECTORS.names()

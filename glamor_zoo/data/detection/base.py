@@ -1,0 +1,138 @@
+"""The result type and the interface every face detector backend implements."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["Face", "FaceDetector", "best_face", "group_by_size"]
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face.
+
+    Attributes:
+        box: (x1, y1, x2, y2) in pixels of the original image. Not clipped: a face cut by the
+            image border may reach outside it (the preprocessing clips).
+        score: The backend's confidence (its own scale: a probability for ``mtcnn`` and
+            ``retinaface``, an SVM/CNN margin for the dlib detectors).
+        landmarks: Five (x, y) points (eyes, nose, mouth corners) when the backend gives
+            them, else ``None``.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: tuple[tuple[float, float], ...] | None = None
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``box``, ``score``, ``landmarks``)."""
+        return {
+            "box": list(self.box),
+            "score": self.score,
+            "landmarks": [list(p) for p in self.landmarks] if self.landmarks else None,
+        }
+
+
+def best_face(faces: Sequence[Face]) -> Face | None:
+    """The highest-scoring face (the paper keeps one face per training image), or ``None``."""
+    return max(faces, key=lambda f: f.score, default=None)
+
+
+def group_by_size(images: Sequence[Image.Image]) -> dict[tuple[int, int], list[int]]:
+    """Indices of ``images`` grouped by (width, height): batched backends need equal sizes."""
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, image in enumerate(images):
+        groups[image.size].append(i)
+    return dict(groups)
+
+
+class FaceDetector(ABC):
+    """A face detector: RGB images in, faces above :attr:`threshold` out, best first.
+
+    Subclasses implement :meth:`_detect_batch` (images of any sizes) and list their settings
+    in :meth:`settings` (they key the detection caches).
+
+    Args:
+        threshold: Faces scoring below it are dropped (the backend's own scale).
+        batch_size: Images per backend call, where the backend can batch.
+    """
+
+    name: str = "detector"
+
+    def __init__(self, threshold: float, batch_size: int = 8) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.threshold = float(threshold)
+        self.batch_size = int(batch_size)
+
+    @abstractmethod
+    def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
+        """All faces the backend finds in each image (before the threshold)."""
+
+    def settings(self) -> dict[str, Any]:
+        """What determines this detector's output (name, threshold, backend options)."""
+        return {"name": self.name, "threshold": self.threshold}
+
+    def fingerprint(self) -> str:
+        """A stable string of :meth:`settings`, for cache keys."""
+        return json.dumps(self.settings(), sort_keys=True, default=str)
+
+    def detect(self, images: Sequence[Image.Image]) -> list[list[Face]]:
+        """Faces in each image, highest score first, scores at or above :attr:`threshold`.
+
+        Args:
+            images: RGB PIL images (any sizes; other modes are converted to RGB).
+        """
+        images = [im if im.mode == "RGB" else im.convert("RGB") for im in images]
+        results: list[list[Face]] = []
+        for start in range(0, len(images), self.batch_size):
+            results.extend(self._detect_batch(images[start : start + self.batch_size]))
+        return [
+            sorted((f for f in faces if f.score >= self.threshold), key=lambda f: -f.score)
+            for faces in results
+        ]
+
+    def detect_one(self, image: Image.Image) -> list[Face]:
+        """:meth:`detect` for one image."""
+        return self.detect([image])[0]
+
+    def __call__(self, images: Sequence[Image.Image]) -> list[list[Face]]:
+        return self.detect(images)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+def run_grouped(
+    images: list[Image.Image], detect_same_size: Callable[[list[Image.Image]], list[list[Face]]]
+) -> list[list[Face]]:
+    """Call ``detect_same_size`` once per group of equally sized images; results in input order."""
+    results: list[list[Face]] = [[] for _ in images]
+    for indices in group_by_size(images).values():
+        for index, faces in zip(
+            indices, detect_same_size([images[i] for i in indices]), strict=True
+        ):
+            results[index] = faces
+    return results
+
+
+def rgb_array(image: Image.Image) -> np.ndarray:
+    """A C-contiguous (H, W, 3) uint8 array of an RGB image."""
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
