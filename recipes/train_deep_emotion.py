@@ -16,7 +16,8 @@ Usage::
     python recipes/train_deep_emotion.py recipes/deep_emotion_fer2013.yaml --set epochs=2
 
 FER-2013 mode trains on ``train/``, selects the best epoch on ``validation/`` and writes a model
-folder (``model.safetensors`` + ``config.json`` + ``metrics.json``) to ``output_dir``;
+folder (``model.safetensors`` + ``config.json`` with the metrics, ``history.json``) to
+``output_dir``;
 ``--export`` also copies the best weights into the package as ``deep_emotion.fer2013``.
 CK+ mode (``protocol: kfold``) trains one model per fold on the other folds and reports the mean
 held-out accuracy (no epoch selection: the last epoch is scored).
@@ -32,6 +33,7 @@ import math
 import random
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -416,8 +418,13 @@ def train_one(
     }
 
 
-def run_holdout(cfg: RecipeConfig, export: bool) -> dict[str, Any]:
-    """FER-2013: train on ``train_split``, select on ``val_split``, save the best model folder."""
+def run_holdout(
+    cfg: RecipeConfig, export: bool, provenance: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """FER-2013: train on ``train_split``, select on ``val_split``, save the best model folder.
+
+    ``provenance`` (``recipe``, ``command``) goes into ``config.json`` for the model card.
+    """
     from glamor_zoo.labels import canonical_label
     from glamor_zoo.serialization import atomic_write_text, save_pretrained
 
@@ -445,18 +452,21 @@ def run_holdout(cfg: RecipeConfig, export: bool) -> dict[str, Any]:
             "val_images": len(val_x),
         }
 
+    extra = {"dataset": cfg.dataset, "recipe": {"config": _jsonable_cfg(cfg)}, **(provenance or {})}
+    if provenance and "recipe_path" in provenance:
+        extra["recipe"]["path"] = extra.pop("recipe_path")
     start = time.time()
 
     def save_best(model: torch.nn.Module, best: dict[str, Any]) -> None:
         # The best model so far is on disk at every moment: an interrupted run keeps it.
         metrics = metrics_of(best, best["epoch"], time.time() - start)
-        save_pretrained(model, out, label_names=labels, metrics=metrics, recipe=_jsonable_cfg(cfg))
+        save_pretrained(model, out, label_names=labels, metrics=metrics, **extra)
 
     model, result = train_one(
         cfg, (train_x, train_y), (val_x, val_y), len(names), tag="fer", on_best=save_best
     )
     metrics = metrics_of(result["best"], result["epochs"], result["wall_s"])
-    save_pretrained(model, out, label_names=labels, metrics=metrics, recipe=_jsonable_cfg(cfg))
+    save_pretrained(model, out, label_names=labels, metrics=metrics, **extra)
     atomic_write_text(out / "history.json", json.dumps(result["history"], indent=1) + "\n")
     if export:
         export_packaged(out)
@@ -480,6 +490,22 @@ def run_kfold(cfg: RecipeConfig) -> dict[str, Any]:
     )
     per_fold: list[dict[str, Any]] = []
     start = time.time()
+    out = Path(cfg.output_dir)
+
+    def summary() -> dict[str, Any]:
+        accs = torch.tensor([f["accuracy"] for f in per_fold], dtype=torch.float64)
+        return {
+            "dataset": cfg.dataset,
+            "protocol": f"{cfg.folds}-fold subject-disjoint",
+            "mean_accuracy": accs.mean().item(),
+            "std_accuracy": accs.std().item() if len(accs) > 1 else 0.0,
+            "completed_folds": len(per_fold),
+            "folds": per_fold,
+            "epochs": cfg.epochs,
+            "wall_s": round(time.time() - start, 1),
+            "classes": names,
+        }
+
     for k, test_idx in enumerate(folds):
         test = torch.tensor(test_idx)
         mask = torch.ones(len(images), dtype=torch.bool)
@@ -498,21 +524,9 @@ def run_kfold(cfg: RecipeConfig) -> dict[str, Any]:
             result["accuracy"],
             len(test_idx),
         )
-    accs = torch.tensor([f["accuracy"] for f in per_fold], dtype=torch.float64)
-    metrics = {
-        "dataset": cfg.dataset,
-        "protocol": f"{cfg.folds}-fold subject-disjoint",
-        "mean_accuracy": accs.mean().item(),
-        "std_accuracy": accs.std().item() if len(accs) > 1 else 0.0,
-        "folds": per_fold,
-        "epochs": cfg.epochs,
-        "wall_s": round(time.time() - start, 1),
-        "classes": names,
-    }
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
-    return metrics
+        # Written after every fold, so an interrupted run still reports the folds it finished.
+        atomic_write_text(out / "metrics.json", json.dumps(summary(), indent=1) + "\n")
+    return summary()
 
 
 def export_packaged(model_dir: Path) -> Path:
@@ -554,7 +568,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cfg.protocol == "kfold":
         metrics = run_kfold(cfg)
     elif cfg.protocol == "holdout":
-        metrics = run_holdout(cfg, export=args.export)
+        command = " ".join(["python", "recipes/train_deep_emotion.py", *(argv or sys.argv[1:])])
+        provenance = {"recipe_path": f"recipes/{Path(args.recipe).name}", "command": command}
+        metrics = run_holdout(cfg, export=args.export, provenance=provenance)
     else:
         raise SystemExit(f"unknown protocol {cfg.protocol!r}: use 'holdout' or 'kfold'")
     summary = {k: v for k, v in metrics.items() if k not in ("confusion", "folds")}
