@@ -380,9 +380,9 @@ def test_cli_writes_a_folder_that_glamor_zoo_and_timm_load_with_parity(tmp_path:
     description = config["pretrained_cfg"]["description"]
     assert index_sha in description and "match the original TensorFlow code" in description
     card = (out / "README.md").read_text()
-    assert card.startswith("---\n") and "library_name: timm" in card
-    assert "hf-hub:glamor-zoo/glamor_original.ncaer_s" in card and index_sha in card
-    assert "import glamor_zoo" in card
+    assert card.startswith("---\n") and "library_name: glamor-zoo" in card
+    assert 'create_model("hf-hub:glamor-zoo/glamor_original.ncaer_s")' in card
+    assert index_sha in card and config["command"] in card and "import glamor_zoo" in card
     assert_parity(glamor_zoo.create_model(f"local-dir:{out}"))
     model = timm.create_model(f"local-dir:{out}", pretrained=True)
     assert model.pretrained_cfg["label_names"] == list(glamor_zoo.PAPER_LABELS)
@@ -421,7 +421,7 @@ def test_custom_label_names_and_a_wrong_count(tmp_path: Path) -> None:
     out = convert_tf_checkpoint(PREFIX, tmp_path / "out", label_names=names)
     assert json.loads((out / "config.json").read_text())["label_names"] == names
     card = (out / "README.md").read_text()
-    assert "local-dir:" in card and "not checked" in card
+    assert "hf-hub:glamor-zoo/glamor_original.ncaer_s" in card and "match the original" not in card
     with pytest.raises(ValueError, match="3 label names given for a checkpoint with 7 classes"):
         convert_tf_checkpoint(PREFIX, tmp_path / "bad", label_names=["a", "b", "c"])
     assert not (tmp_path / "bad").exists()

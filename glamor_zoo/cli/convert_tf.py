@@ -45,7 +45,10 @@ def register(subparsers: Any) -> None:
         help="largest accepted difference (default: %(default)g)",
     )
     parser.add_argument(
-        "--hub-id", metavar="ORG/NAME", help="Hub repository it will be published as (for the card)"
+        "--hub-id",
+        metavar="ORG/NAME",
+        help="Hub repository it will be published as, for the card (default: the architecture's "
+        "pretrained repository, glamor-zoo/glamor_original.ncaer_s for glamor_original)",
     )
     parser.set_defaults(func=run)
 

@@ -360,8 +360,9 @@ def convert_tf_checkpoint(
     """Convert a GLAMOR-Net TF2 checkpoint into a glamor_zoo model folder.
 
     Writes ``out_dir/model.safetensors``, ``out_dir/config.json`` (with a ``conversion`` record:
-    source files and their SHA-256, converter version, reference check) and a model card
-    ``out_dir/README.md``. The folder loads with ``glamor_zoo.create_model("local-dir:OUT_DIR")``.
+    source files and their SHA-256, converter version, reference check) and the model card
+    ``out_dir/README.md`` (rendered by :func:`glamor_zoo.hub.render_model_card`). The folder
+    loads with ``glamor_zoo.create_model("local-dir:OUT_DIR")``.
 
     Args:
         prefix: The checkpoint (``.../Model``, ``.../Model.index``, or its folder).
@@ -371,7 +372,9 @@ def convert_tf_checkpoint(
         reference: An ``.npz`` of the official code's outputs (see :func:`compare_with_reference`);
             the conversion fails if any output differs by more than ``tolerance``.
         tolerance: Largest absolute difference accepted against ``reference``.
-        hub_id: The Hub repository the folder will be published as (used in the card's usage).
+        hub_id: The Hub repository the folder will be published as, for the model card
+            (default: the architecture's pretrained repository, e.g.
+            ``glamor-zoo/glamor_original.ncaer_s``). ``glamor-zoo push`` re-renders the card.
         command: The command line that ran the conversion, recorded in ``config.json`` (the
             model card shows it).
 
@@ -384,7 +387,7 @@ def convert_tf_checkpoint(
             label names do not match the number of classes.
     """
     from glamor_zoo import __version__
-    from glamor_zoo.convert.card import render_card
+    from glamor_zoo.hub.card import render_model_card
     from glamor_zoo.labels import PAPER_LABELS
     from glamor_zoo.serialization import atomic_write_text, save_pretrained
 
@@ -438,5 +441,7 @@ def convert_tf_checkpoint(
         extra["command"] = command
     out = save_pretrained(model, out_dir, label_names=label_names, **extra)
     config = json.loads((out / "config.json").read_text())
-    atomic_write_text(out / "README.md", render_card(config, hub_id=hub_id))
+    repo_id = hub_id or model.pretrained_cfg.get("hf_hub_id") or f"glamor-zoo/{model_name}"
+    num_params = sum(p.numel() for p in model.parameters())
+    atomic_write_text(out / "README.md", render_model_card(config, repo_id, num_params=num_params))
     return out
