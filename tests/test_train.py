@@ -41,6 +41,7 @@ class TinyEmotionDataset(Dataset):
         seed: int = 0,
         size: int = 24,
         delay: float = 0.0,
+        classes: list[str] | None = None,
     ) -> None:
         self.split, self.train, self.seed, self.delay = split, train, seed, delay
         self.inputs = (preprocess_cfg or {}).get("inputs", "both")

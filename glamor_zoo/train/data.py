@@ -21,13 +21,19 @@ def preprocess_for(model: Any, data: DataConfig) -> dict[str, Any]:
 
 
 def build_split(
-    data: DataConfig, split: str, preprocess_cfg: dict[str, Any], train: bool, seed: int
+    data: DataConfig,
+    split: str,
+    preprocess_cfg: dict[str, Any],
+    train: bool,
+    seed: int,
+    classes: list[str] | None = None,
 ) -> Dataset:
     """Build one split of the configured dataset.
 
     ``data.kind`` is a :func:`glamor_zoo.data.datasets.build_dataset` kind, or
     ``module:function`` naming a factory called as ``factory(root, split=, preprocess_cfg=,
-    train=, seed=, **data.args)``.
+    train=, seed=, **data.args)``. ``classes`` fixes the class vocabulary (evaluation splits
+    use the training split's, so a split missing a class keeps the same label indices).
 
     Raises:
         ConfigError: the root does not exist or the factory cannot be imported.
@@ -42,6 +48,8 @@ def build_split(
         "seed": seed,
         **data.args,
     }
+    if classes is not None:
+        kwargs["classes"] = list(classes)
     if ":" in data.kind:
         module_name, _, attr = data.kind.partition(":")
         try:

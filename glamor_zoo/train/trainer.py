@@ -207,12 +207,19 @@ class _Run:
         train_ds = build_split(
             config.data, config.data.train_split, preprocess, train=True, seed=seed
         )
+        classes = [str(c) for c in train_ds.classes]
         val_ds = (
-            build_split(config.data, config.data.val_split, preprocess, train=False, seed=seed)
+            build_split(
+                config.data,
+                config.data.val_split,
+                preprocess,
+                train=False,
+                seed=seed,
+                classes=classes,
+            )
             if config.data.val_split
             else None
         )
-        classes = [str(c) for c in train_ds.classes]
         num_classes = config.model.num_classes or len(classes)
 
         torch.manual_seed(_step_seed(seed, index, 0x5EED))
@@ -580,7 +587,9 @@ def train(
         split = getattr(config.data, split_key)
         if not split:
             continue
-        dataset = build_split(config.data, split, preprocess, train=False, seed=config.run.seed)
+        dataset = build_split(
+            config.data, split, preprocess, train=False, seed=config.run.seed, classes=classes
+        )
         pred = predict(
             model,
             dataset,
