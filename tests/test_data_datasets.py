@@ -9,7 +9,19 @@ import pytest
 import torch
 from PIL import Image
 
-from glamor_zoo.data.datasets import CaerDataset, build_dataset, class_vocabulary, read_box
+from glamor_zoo.data.datasets import (
+    CaerDataset,
+    CKPlusDataset,
+    Fer2013Dataset,
+    FolderDataset,
+    build_dataset,
+    class_vocabulary,
+    label_of,
+    read_box,
+)
+from glamor_zoo.data.datasets.ckplus import subject_of
+from glamor_zoo.data.detection import Face, FaceDetector
+from glamor_zoo.data.detection.cache import DetectionCache
 from glamor_zoo.labels import PAPER_LABELS
 
 
@@ -114,3 +126,119 @@ def test_hf_dataset_view(tmp_path: Path) -> None:
     hf = CaerDataset(tmp_path).to_hf_dataset()
     assert hf.features["label"].names == ["Anger", "Happy", "Surprise"]
     assert hf[0]["box"] == [5.0, 4.0, 25.0, 24.0] and hf[1]["box"] is None
+
+
+class CountingDetector(FaceDetector):
+    """A deterministic stand-in detector that counts the images it is asked about."""
+
+    name = "counting"
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        super().__init__(threshold)
+        self.seen = 0
+
+    def _detect_batch(self, images):
+        self.seen += len(images)
+        return [[Face((2, 3, 12, 13), 0.9), Face((0, 0, 5, 5), 0.6)] for _ in images]
+
+
+def test_folder_detects_once_and_caches(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    for i, name in enumerate(["happy", "sad", "angry"]):
+        _png(root / "train" / name / f"{i}.jpg", i)
+    (root / "train" / "sad" / "broken.png").write_bytes(b"garbage")
+    cache = tmp_path / "cache.sqlite"
+    detector = CountingDetector()
+    ds = build_dataset(
+        "folder", root, split="train", detector=detector, cache=cache, progress=False
+    )
+    assert detector.seen == 3 and ds.classes == ["Anger", "Happy", "Sad"]
+    assert [s.box for s in ds.samples] == [(2, 3, 12, 13)] * 3  # the best face
+    assert list(ds.failures) == [str(root / "train" / "sad" / "broken.png")]
+    again = FolderDataset(root, "train", detector=detector, cache=cache, progress=False)
+    assert detector.seen == 3, "the next run must not detect again"
+    assert again.targets == ds.targets
+    (root / "train" / "happy" / "0.jpg").rename(root / "train" / "happy" / "renamed.jpg")
+    FolderDataset(root, "train", detector=detector, cache=cache, progress=False)
+    assert detector.seen == 3, "the cache is keyed by content, not by name"
+    looser = CountingDetector(threshold=0.7)
+    FolderDataset(root, "train", detector=looser, cache=cache, progress=False)
+    assert looser.seen == 3, "other detector settings are detected anew"
+    stricter = CountingDetector(threshold=0.7)
+    FolderDataset(root, "train", detector=stricter, cache=cache, progress=False)
+    assert stricter.seen == 0 and len(DetectionCache(cache)) == 6  # 3 images × 2 settings
+    with pytest.raises(FileNotFoundError, match="split 'val' not found"):
+        FolderDataset(root, "val", detector=detector, cache=False)
+    flat = FolderDataset(root / "train", None, detector=detector, cache=False, progress=False)
+    assert len(flat) == 3 and detector.seen == 6
+
+
+def test_fer2013_csv(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    lines = ["emotion,pixels,Usage"]
+    for emotion, usage in [(0, "Training"), (6, "Training"), (3, "PublicTest"), (5, "PrivateTest")]:
+        lines.append(f"{emotion},{' '.join(map(str, rng.integers(0, 256, 2304)))},{usage}")
+    lines.append("4,1 2 3,Training")  # malformed: not a square image
+    csv_path = tmp_path / "fer2013.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    cfg = {"inputs": "face", "in_chans": 1, "face_size": [48, 48]}
+    train = build_dataset("fer2013", csv_path, split="train", preprocess_cfg=cfg, train=False)
+    assert train.classes == list(PAPER_LABELS) and train.targets == [0, 4]  # Angry, Neutral
+    assert list(train.failures) == [f"{csv_path}#6"]
+    item = train[0]
+    assert set(item) == {"face", "label", "path"} and item["face"].shape == (1, 48, 48)
+    pixels = [int(v) for v in lines[1].split(",")[1].split()]
+    assert torch.allclose(item["face"].flatten(), torch.tensor(pixels, dtype=torch.float32) / 255)
+    assert build_dataset("fer2013", tmp_path, split="val", preprocess_cfg=cfg).targets == [3]
+    assert build_dataset("fer2013", tmp_path, split="test", preprocess_cfg=cfg).targets == [6]
+    with pytest.raises(ValueError, match="missing column"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text("a,b\n1,2\n")
+        Fer2013Dataset(bad)
+
+
+FER_ROOT = Path(__file__).parents[1].parent / "shared/data/fer2013"
+CK_ROOT = Path(__file__).parents[1].parent / "shared/data/ckplus48"
+
+
+def test_fer2013_folders() -> None:
+    if not FER_ROOT.is_dir():
+        pytest.skip(f"FER-2013 (research-only, not in the repository) not found at {FER_ROOT}")
+    cfg = {"inputs": "face", "in_chans": 1, "face_size": [48, 48]}
+    val = build_dataset("fer2013", FER_ROOT, split="val", preprocess_cfg=cfg)
+    assert val.classes == list(PAPER_LABELS) and len(val) == 3589
+    item = val[len(val) // 2]
+    assert item["face"].shape == (1, 48, 48) and "PublicTest" in item["path"]
+    assert val.classes[item["label"]] == label_of(Path(item["path"]).parent.name)
+
+
+def test_ckplus_subject_split() -> None:
+    if not CK_ROOT.is_dir():
+        pytest.skip(f"CK+48 (research-only, not in the repository) not found at {CK_ROOT}")
+    cfg = {"inputs": "face", "in_chans": 1, "face_size": [48, 48]}
+    full = build_dataset("ckplus", CK_ROOT, split="all", preprocess_cfg=cfg)
+    assert full.classes == ["Anger", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Contempt"]
+    seen: set[str] = set()
+    for fold in range(5):
+        train = build_dataset("ckplus", CK_ROOT, "train", cfg, fold=fold, num_folds=5, seed=3)
+        test = build_dataset("ckplus", CK_ROOT, "test", cfg, fold=fold, num_folds=5, seed=3)
+        assert not set(train.subjects) & set(test.subjects)
+        assert len(train) + len(test) == len(full)
+        assert not {subject_of(s.path) for s in train.samples} & set(test.subjects)
+        seen |= set(test.subjects)
+    assert seen == set(full.subjects)  # every subject is tested exactly once over the folds
+    again = build_dataset("ckplus", CK_ROOT, "test", cfg, fold=2, num_folds=5, seed=3)
+    other = build_dataset("ckplus", CK_ROOT, "test", cfg, fold=2, num_folds=5, seed=4)
+    assert (
+        again.subjects
+        == build_dataset("ckplus", CK_ROOT, "test", cfg, fold=2, num_folds=5, seed=3).subjects
+    )
+    assert again.subjects != other.subjects
+    assert full[0]["face"].shape == (1, 48, 48)
+
+
+def test_ckplus_rejects_names_without_subject(tmp_path: Path) -> None:
+    _png(tmp_path / "happy" / "S010_001_0001.png", 1)
+    _png(tmp_path / "happy" / "frame.png", 2)
+    with pytest.raises(ValueError, match=r"frame\.png"):
+        CKPlusDataset(tmp_path, "all")

@@ -21,18 +21,26 @@ from typing import Any
 from glamor_zoo.data.datasets.base import (
     EmotionDataset,
     Sample,
+    WholeImageDataset,
     class_vocabulary,
     label_of,
     sample_generator,
 )
 from glamor_zoo.data.datasets.caer import CaerDataset, format_box, read_box
+from glamor_zoo.data.datasets.ckplus import CKPlusDataset
+from glamor_zoo.data.datasets.fer2013 import Fer2013Dataset
+from glamor_zoo.data.datasets.folder import FolderDataset
 from glamor_zoo.registry import new_registry
 
 __all__ = [
     "DATASETS",
+    "CKPlusDataset",
     "CaerDataset",
     "EmotionDataset",
+    "Fer2013Dataset",
+    "FolderDataset",
     "Sample",
+    "WholeImageDataset",
     "build_dataset",
     "class_vocabulary",
     "format_box",
@@ -44,6 +52,9 @@ __all__ = [
 DATASETS = new_registry("dataset")
 DATASETS.add("caer", CaerDataset)
 DATASETS.add("ncaer", CaerDataset)
+DATASETS.add("folder", FolderDataset)
+DATASETS.add("fer2013", Fer2013Dataset)
+DATASETS.add("ckplus", CKPlusDataset)
 
 
 def build_dataset(

@@ -21,6 +21,7 @@ __all__ = [
     "EmotionDataset",
     "OnError",
     "Sample",
+    "WholeImageDataset",
     "class_folders",
     "class_vocabulary",
     "label_of",
@@ -222,6 +223,14 @@ class EmotionDataset(Dataset):
             f"{type(self).__name__}({len(self)} samples, classes={self.classes}, train={self.train}, "
             f"seed={self.seed}, epoch={self.epoch})"
         )
+
+
+class WholeImageDataset(EmotionDataset):
+    """A dataset of face images: the box of every sample is the whole image."""
+
+    def load(self, index: int) -> tuple[Image.Image | torch.Tensor, Box | None]:
+        image = load_image(self.samples[index].path)
+        return image, (0.0, 0.0, float(image.width), float(image.height))
 
 
 def class_folders(root: Path) -> list[Path]:
