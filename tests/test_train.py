@@ -281,3 +281,27 @@ def test_two_process_ddp_on_cpu(tmp_path: Path) -> None:
     # 24 images, 4 per process per step, 2 processes: 3 optimiser steps, all 12 val images counted.
     assert metrics["stages"]["main"]["global_step"] == 3
     assert metrics["final"]["val"]["num_samples"] == 12
+
+
+def test_push_to_hub_at_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub_server import HubServer
+    from huggingface_hub import constants
+
+    from glamor_zoo.train import train
+
+    with HubServer(token="hf_test_token") as server:
+        monkeypatch.setattr(constants, "ENDPOINT", server.endpoint)
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_cache"))
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+        config = load_config(_recipe(tmp_path), ["run.epochs=1", "data.name=fer2013"])
+        result = train(
+            config, push_to_hub="glamor-zoo/tiny-run", command="glamor-zoo train -c tiny.yaml"
+        )
+        commits = server.commits("glamor-zoo/tiny-run")
+        files = commits[0].files
+    assert commits[0].message.startswith("Upload")
+    assert {"model.safetensors", "config.json", "README.md"} <= set(files)
+    card = files["README.md"].decode()
+    top1 = result.metrics["final"]["val"]["top1"]
+    assert f"{top1:.2f}" in card and "glamor-zoo train -c tiny.yaml" in card

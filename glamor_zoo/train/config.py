@@ -66,6 +66,8 @@ class DataConfig:
         preprocess: Overrides of the model's ``preprocess_cfg()`` (e.g.
             ``mask_face_in_context: false`` for paper Table 4 setting iii).
         args: More keyword arguments for the dataset builder.
+        name: The dataset's name in metrics and model cards (``ncaer_s``, ``caer_s``,
+            ``fer2013``, ``ckplus``); empty: the recipe name tells it.
     """
 
     kind: str = "caer"
@@ -76,6 +78,7 @@ class DataConfig:
     num_workers: int = 0
     preprocess: dict[str, Any] = field(default_factory=dict)
     args: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
 
 
 @dataclass

@@ -604,6 +604,7 @@ def train(
                 pred, run_dir / "eval" / split, title=f"{config.name} — {split}"
             )
             final[split_key.removesuffix("_split")] = {
+                **({"dataset": config.data.name} if config.data.name else {}),
                 "split": split,
                 "top1": metrics["top1"],
                 "mean_class_accuracy": metrics["mean_class_accuracy"],
@@ -625,7 +626,7 @@ def train(
             classes,
             metrics=final,
             recipe=config.name,
-            dataset={"kind": config.data.kind, "root": config.data.root},
+            dataset={"name": config.data.name, "kind": config.data.kind, "root": config.data.root},
             training=config.to_dict(),
         )
         run.write_metrics()
@@ -645,7 +646,7 @@ def train(
             metrics=final,
             recipe=config.to_dict(),
             command=command,
-            dataset=config.data.kind,
+            dataset=config.data.name or None,
         )
     accelerator.wait_for_everyone()
     return TrainResult(run_dir=run_dir, model_dir=model_dir, metrics=run.metrics, wall_time_s=wall)
