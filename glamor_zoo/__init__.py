@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "load_image": "glamor_zoo.data.images",
     "EmotionRecognizer": "glamor_zoo.inference.recognizer",
     "export_onnx": "glamor_zoo.inference.onnx_export",
+    "convert_tf_checkpoint": "glamor_zoo.convert.glamor_tf",
 }
 
 # Modules that fill a registry kind when imported (kinds not listed are filled by components).

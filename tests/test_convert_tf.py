@@ -125,6 +125,7 @@ def write_checkpoint(
     num_shards: int = 1,
     compress: bool = False,
     per_block: int = 1000,
+    big_endian: bool = False,
 ) -> Path:
     """Write a tensor bundle: name → (dtype, shape, stored bytes, crc32c), round-robin over shards."""
     shards = [bytearray() for _ in range(num_shards)]
@@ -134,7 +135,7 @@ def write_checkpoint(
         offset = len(shards[shard])
         shards[shard] += data
         records.append((name.encode(), _entry_proto(dtype, shape, shard, offset, len(data), crc)))
-    header = _field(1, num_shards) + _field(3, _field(1, 1))
+    header = _field(1, num_shards) + _field(2, int(big_endian)) + _field(3, _field(1, 1))
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     for shard, data in enumerate(shards):
         name = f"{out_prefix.name}.data-{shard:05d}-of-{num_shards:05d}"
@@ -302,6 +303,31 @@ def test_full_width_official_layout_in_two_shards_converts_to_the_paper_model(
         assert torch.isfinite(model(torch.rand(2, 3, 96, 96), torch.rand(2, 3, 112, 112))).all()
 
 
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_other_dtypes_and_byte_orders(tmp_path: Path, big_endian: bool) -> None:
+    order = ">" if big_endian else "<"
+    values = {
+        "f64": np.array([1.5, -2.25], dtype=f"{order}f8"),
+        "i64": np.array([[3, -4, 2**40]], dtype=f"{order}i8"),
+        "u8": np.arange(6, dtype=np.uint8).reshape(2, 3),
+        "flag": np.array([True, False]),
+        "half": np.array([0.5, 65504.0], dtype=f"{order}f2"),
+    }
+    tensors = {
+        name: (np.dtype(a.dtype).name, a.shape, a.tobytes(), crc32c(a.tobytes()))
+        for name, a in values.items()
+    }
+    bf16 = np.array([1.0, -3.5, 2.0**100], dtype=np.float32)  # exactly representable in bfloat16
+    raw = (bf16.view(np.uint32) >> 16).astype(f"{order}u2").tobytes()
+    tensors["bf16"] = ("bfloat16", (3,), raw, crc32c(raw))
+    prefix = write_checkpoint(tmp_path / "Model", tensors, big_endian=big_endian)
+    arrays = read_checkpoint(prefix)
+    for name, expected in values.items():
+        assert arrays[name].dtype == expected.dtype.newbyteorder("=")
+        assert np.array_equal(arrays[name], expected), name
+    assert arrays["bf16"].dtype == np.float32 and np.array_equal(arrays["bf16"], bf16)
+
+
 # ------------------------------------------------------------------ mapping and parity
 
 
@@ -384,6 +410,7 @@ def test_cli_writes_a_folder_that_glamor_zoo_and_timm_load_with_parity(tmp_path:
     assert 'create_model("hf-hub:glamor-zoo/glamor_original.ncaer_s")' in card
     assert index_sha in card and config["command"] in card and "import glamor_zoo" in card
     assert_parity(glamor_zoo.create_model(f"local-dir:{out}"))
+    assert glamor_zoo.convert_tf_checkpoint is convert_tf_checkpoint
     model = timm.create_model(f"local-dir:{out}", pretrained=True)
     assert model.pretrained_cfg["label_names"] == list(glamor_zoo.PAPER_LABELS)
     assert_parity(model)
