@@ -405,6 +405,7 @@ def test_cli_writes_a_folder_that_glamor_zoo_and_timm_load_with_parity(tmp_path:
     )
     description = config["pretrained_cfg"]["description"]
     assert index_sha in description and "match the original TensorFlow code" in description
+    assert "(scores, face_map, context_map)" in description
     card = (out / "README.md").read_text()
     assert card.startswith("---\n") and "library_name: glamor-zoo" in card
     assert 'create_model("hf-hub:glamor-zoo/glamor_original.ncaer_s")' in card

@@ -409,6 +409,11 @@ def convert_tf_checkpoint(
         "num_variables": sum(1 for name in bundle if tf_name_to_zoo(name) is not None),
         "converter": f"glamor_zoo {__version__} (glamor-zoo convert-tf)",
     }
+    index_sha = conversion["files"][bundle.index_path.name]["sha256"]
+    provenance = (
+        f" Source: `{bundle.index_path.name}` sha256 {index_sha} + {bundle.num_shards} data "
+        "shard(s)."
+    )
     if reference is not None:
         diffs = compare_with_reference(model, reference)
         worst = max(diffs, key=diffs.get)
@@ -422,15 +427,9 @@ def convert_tf_checkpoint(
             "max_abs_diff": diffs,
             "tolerance": tolerance,
         }
-    index = conversion["files"][bundle.index_path.name]["sha256"]
-    provenance = (
-        f" Source: `{bundle.index_path.name}` sha256 {index} + {bundle.num_shards} data shard(s)."
-    )
-    if reference is not None:
-        worst_diff = max(conversion["reference_check"]["max_abs_diff"].values())
         provenance += (
-            f" Its softmax scores and encoder maps match the original TensorFlow code's on the "
-            f"inputs of `{Path(reference).name}` within {worst_diff:.1e}."
+            f" Its outputs ({', '.join(diffs)}) match the original TensorFlow code's on the "
+            f"inputs of `{Path(reference).name}` within {diffs[worst]:.1e}."
         )
     model.pretrained_cfg = {
         **model.pretrained_cfg,
