@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 WEIGHTS_NAME = "model.safetensors"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 CONFIG_NAME = "config.json"
 
 
@@ -45,9 +47,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
