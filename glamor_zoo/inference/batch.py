@@ -8,6 +8,7 @@ or sampled video frame, in order, failures included.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -182,8 +183,9 @@ def predict_files(
                 pending.append(_Task(key, file))
                 yield exc
 
-    for result in recognizer.predict_iter(payloads(), errors="record"):
+    # predict_iter draws a source name right after each input: the task just queued.
+    sources = (str(pending[-1].file.path) for _ in itertools.count())
+    for result in recognizer.predict_iter(payloads(), errors="record", sources=sources):
         task = pending.popleft()
-        result.source = str(task.file.path)
         image = task.image if isinstance(task.image, Image.Image) else None
         yield Prediction(task.key, task.file, result, task.frame, task.time, image)

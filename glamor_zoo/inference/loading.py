@@ -97,6 +97,22 @@ def _has_pretrained_weights(name: str) -> bool:
     return cfg is not None and bool(cfg.hf_hub_id or cfg.file or cfg.url)
 
 
+def _check_packaged_file(name: str) -> None:
+    """A model whose weights ship inside the package must find them (timm would say only
+    ``FileNotFoundError``)."""
+    from timm.models import get_pretrained_cfg
+
+    try:
+        cfg = get_pretrained_cfg(name)
+    except RuntimeError:
+        return
+    if cfg is not None and cfg.file and not Path(cfg.file).is_file():
+        raise ModelLoadError(
+            f"model {name!r} uses weights shipped inside the package, and this installation "
+            f"has no {cfg.file}; reinstall glamor-zoo (or build the weights with its recipe)"
+        )
+
+
 def _source(name: str, pretrained: bool) -> str:
     if name.startswith("local-dir:"):
         return "local-dir"
@@ -131,18 +147,10 @@ def load_model(model: str | nn.Module | None = None, pretrained: bool | None = N
     if isinstance(model, nn.Module):
         return LoadedModel(model.eval(), type(model).__name__, "module")
     name = DEFAULT_MODEL if model is None else str(model)
-    if model is None:
-        from timm.models import get_pretrained_cfg
-
-        cfg = get_pretrained_cfg(name)
-        if cfg is None or not cfg.file or not Path(cfg.file).is_file():
-            raise ModelLoadError(
-                f"the packaged default model {name!r} has no weights file in this installation "
-                f"({cfg.file if cfg is not None else 'no pretrained cfg'}); reinstall glamor-zoo, "
-                "or name a model with --model / model="
-            )
     if pretrained is None:
         pretrained = name.startswith(("hf-hub:", "local-dir:")) or _has_pretrained_weights(name)
+    if pretrained and not name.startswith(("hf-hub:", "local-dir:")):
+        _check_packaged_file(name)
     try:
         built = glamor_zoo.create_model(name, pretrained=pretrained)
     except Exception as exc:

@@ -110,11 +110,15 @@ def attention_region(
     return left * sx, top * sy, (left + cw) * sx, (top + ch) * sy
 
 
-def _upsample(grid: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear upsampling of a (h, w) map to ``size`` (H, W), normalised to [0, 1]."""
+def _upsample(grid: np.ndarray, size: tuple[int, int], scale: str) -> np.ndarray:
+    """Bilinear upsampling of a (h, w) map to ``size`` (H, W), scaled to [0, 1].
+
+    ``scale="max"`` divides by the peak (ratios kept: a flat map stays flat and hot);
+    ``"minmax"`` stretches the range (contrast, at the price of magnitude).
+    """
     tensor = torch.as_tensor(np.asarray(grid, dtype=np.float32))[None, None]
     up = F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)[0, 0].numpy()
-    low, high = float(up.min()), float(up.max())
+    low, high = (0.0 if scale == "max" else float(up.min())), float(up.max())
     return (up - low) / (high - low) if high > low else np.zeros_like(up)
 
 
@@ -123,8 +127,9 @@ def heatmap_overlay(
     heatmap: np.ndarray,
     region: tuple[float, float, float, float] | None = None,
     alpha: float = 0.5,
+    scale: str = "minmax",
 ) -> Image.Image:
-    """``heatmap`` (any (h, w) map; shown min-max normalised) blended over ``image``.
+    """``heatmap`` (any (h, w) map) blended over ``image``.
 
     Args:
         image: The picture under the map.
@@ -132,14 +137,19 @@ def heatmap_overlay(
         region: (x1, y1, x2, y2) the map covers (default: the whole image); outside it the
             picture is shown dimmed.
         alpha: Weight of the colours (0 = only the picture).
+        scale: ``"minmax"`` (stretch the map's range over the colours) or ``"max"`` (divide
+            by its peak, so that a nearly flat map looks flat).
     """
+    if scale not in ("minmax", "max"):
+        raise ValueError(f"scale must be 'minmax' or 'max', got {scale!r}")
     base = np.asarray(image.convert("RGB"), dtype=np.float32)
     x1, y1, x2, y2 = region or (0.0, 0.0, float(image.width), float(image.height))
     left, top = max(0, round(x1)), max(0, round(y1))
     right, bottom = min(image.width, round(x2)), min(image.height, round(y2))
     out = base * 0.35
     if right > left and bottom > top:
-        colors = colormap(_upsample(heatmap, (bottom - top, right - left))).astype(np.float32)
+        colors = colormap(_upsample(heatmap, (bottom - top, right - left), scale))
+        colors = colors.astype(np.float32)
         inside = base[top:bottom, left:right]
         out[top:bottom, left:right] = (1 - alpha) * inside + alpha * colors
     return Image.fromarray(out.round().clip(0, 255).astype(np.uint8))
@@ -168,7 +178,9 @@ def attention_overlay(
         x1, y1, x2, y2 = (round(float(v)) for v in box)
         masked[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)] = 0
     region = attention_region(preprocess_cfg, image.width, image.height)
-    out = heatmap_overlay(Image.fromarray(masked), face.attention, region, alpha)
+    # NOTE: scaled by the peak, not stretched: attention near uniform (1/49 per cell) must
+    # not look focused.
+    out = heatmap_overlay(Image.fromarray(masked), face.attention, region, alpha, scale="max")
     draw = ImageDraw.Draw(out)
     draw.rectangle(
         list(face.box), outline=label_color(face.label), width=max(2, image.width // 300)

@@ -1,0 +1,67 @@
+"""ONNX export: both inputs, a dynamic batch, onnxruntime = PyTorch within 1e-4 on real faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+pytest.importorskip("onnxruntime", reason="the 'onnx' extra (onnx, onnxruntime) is not installed")
+pytest.importorskip("onnxscript", reason="the 'onnx' extra (onnxscript) is not installed")
+
+import onnx
+
+import glamor_zoo
+from glamor_zoo.cli import main
+from glamor_zoo.data.transforms import GlamorTransform
+from glamor_zoo.inference.onnx_export import check_onnx, export_onnx
+
+DATA = Path(__file__).parent / "data"
+PHOTO = DATA / "inference_two_people.jpg"
+BOXES = [(215.0, 37.0, 252.0, 88.0), (106.0, 67.0, 136.0, 108.0), (0.0, 0.0, 356.0, 200.0)]
+
+
+def real_inputs(model: torch.nn.Module) -> tuple[torch.Tensor, ...]:
+    """The preprocessed faces (and contexts) of a real photo, as the recogniser builds them."""
+    transform = GlamorTransform(model.preprocess_cfg(), train=False)
+    samples = [transform(Image.open(PHOTO).convert("RGB"), box) for box in BOXES]
+    face = torch.stack([s["face"] for s in samples])
+    if "context" not in samples[0]:
+        return (face,)
+    return face, torch.stack([s["context"] for s in samples])
+
+
+def test_glamor_both_inputs_dynamic_batch(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = glamor_zoo.create_model("glamor_test").eval()
+    path = export_onnx(model, tmp_path / "glamor.onnx")
+    proto = onnx.load(path)
+    assert [i.name for i in proto.graph.input] == ["face", "context"]
+    assert [o.name for o in proto.graph.output] == ["logits"]
+    for value in (*proto.graph.input, *proto.graph.output):
+        assert value.type.tensor_type.shape.dim[0].dim_param  # symbolic batch
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert '"context_resize": [128, 171]' in meta["glamor_zoo.preprocess_cfg"]
+    inputs = real_inputs(model)
+    assert check_onnx(model, path, inputs) < 1e-4  # batch 3 (exported with 2)
+    assert check_onnx(model, path, tuple(x[:1] for x in inputs)) < 1e-4  # batch 1
+
+
+def test_face_only_model_and_the_cli(tmp_path: Path, capsys) -> None:
+    from glamor_zoo.serialization import save_pretrained
+
+    out = tmp_path / "de.onnx"
+    assert main(["export", "deep_emotion_no_stn", str(out)]) == 2  # no weights: refused
+    assert "--random-weights" in capsys.readouterr().err
+    folder = save_pretrained(glamor_zoo.create_model("deep_emotion_no_stn"), tmp_path / "de")
+    assert main(["export", f"local-dir:{folder}", str(out)]) == 0
+    assert "max |logit difference|" in capsys.readouterr().out
+    proto = onnx.load(out)
+    assert [i.name for i in proto.graph.input] == ["face"]
+    model = glamor_zoo.create_model(f"local-dir:{folder}").eval()
+    (face,) = real_inputs(model)
+    assert face.shape[1:] == (1, 48, 48)
+    assert check_onnx(model, out, (face,)) < 1e-4
+    assert check_onnx(model, out, (face[:1],)) < 1e-4
