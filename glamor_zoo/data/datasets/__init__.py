@@ -26,7 +26,7 @@ from glamor_zoo.data.datasets.base import (
     label_of,
     sample_generator,
 )
-from glamor_zoo.data.datasets.caer import CaerDataset, format_box, read_box
+from glamor_zoo.data.datasets.caer import CaerDataset, read_box
 from glamor_zoo.data.datasets.ckplus import CKPlusDataset
 from glamor_zoo.data.datasets.fer2013 import Fer2013Dataset
 from glamor_zoo.data.datasets.folder import FolderDataset
@@ -43,7 +43,6 @@ __all__ = [
     "WholeImageDataset",
     "build_dataset",
     "class_vocabulary",
-    "format_box",
     "label_of",
     "read_box",
     "sample_generator",

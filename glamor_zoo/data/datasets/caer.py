@@ -27,7 +27,7 @@ from glamor_zoo.data.datasets.base import (
 from glamor_zoo.data.images import is_image_file
 from glamor_zoo.data.transforms import Box
 
-__all__ = ["CaerDataset", "format_box", "read_box"]
+__all__ = ["CaerDataset", "read_box"]
 
 _logger = logging.getLogger(__name__)
 
@@ -49,13 +49,6 @@ def read_box(path: str | Path) -> Box | None:
     if all(v == 0 for v in values):
         return None
     return values  # type: ignore[return-value]
-
-
-def format_box(box: Sequence[float] | None) -> str:
-    """The crop-file text of ``box``: whole pixels ``x1,y1,x2,y2``, or ``0,0,0,0`` for none."""
-    if box is None:
-        return "0,0,0,0"
-    return ",".join(str(round(float(v))) for v in box)
 
 
 class CaerDataset(EmotionDataset):
