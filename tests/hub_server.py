@@ -62,14 +62,15 @@ class HubServer:
 
     Args:
         token: If given, write routes answer 401 unless ``Authorization: Bearer <token>``.
+        port: Port on 127.0.0.1 (0: any free port).
     """
 
-    def __init__(self, token: str | None = None) -> None:
+    def __init__(self, token: str | None = None, port: int = 0) -> None:
         self.token = token
         self.repos: dict[str, _Repo] = {}
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -404,3 +405,25 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self._send(status, data, headers, content_type="application/octet-stream", head=head)
 
     return Handler
+
+
+def main() -> None:
+    """Serve a local Hub until interrupted, to rehearse a push: ``python tests/hub_server.py``."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    parser.add_argument("--token", help="require this token for writes")
+    args = parser.parse_args()
+    with HubServer(token=args.token, port=args.port) as server:
+        print(f"local Hub at {server.endpoint}  (export HF_ENDPOINT={server.endpoint})", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

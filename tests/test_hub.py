@@ -417,6 +417,40 @@ def test_training_style_metrics_are_normalised():
         card_metrics({"top1": 40.0})
 
 
+def test_training_run_folder_gets_its_dataset_metrics_and_paper_number(tmp_path):
+    """What ``glamor-zoo train --push-to-hub`` writes: metrics by split, a loader kind, a recipe."""
+    final = {
+        "val": {"split": "val", "top1": 47.5, "loss": 1.4, "per_class_accuracy": {"Anger": 40.0}},
+        "test": {"split": "test", "top1": 46.2, "mean_class_accuracy": 45.0, "num_samples": 2000},
+    }
+    training = {"name": "glamor_original_ncaer_s", "paper_accuracy": 46.91, "run": {"epochs": 60}}
+    config = model_config(
+        glamor_zoo.create_model("glamor_original"),
+        metrics=final,
+        recipe="glamor_original_ncaer_s",
+        dataset={"kind": "caer", "root": "data/NCAER-S"},
+        training=training,
+        command="accelerate launch recipes/train.py --config recipes/glamor_original_ncaer_s.yaml",
+    )
+    card = ModelCard(render_model_card(config, "glamor-zoo/glamor_original.ncaer_s"))
+    results = {(r.dataset_split, r.metric_type): r.metric_value for r in card.data.eval_results}
+    assert results == {
+        ("validation", "accuracy"): 47.5,
+        ("validation", "loss"): 1.4,
+        ("test", "accuracy"): 46.2,
+        ("test", "balanced_accuracy"): 45.0,
+    }
+    assert card.data.datasets == ["ncaer-s"]
+    assert (
+        "| NCAER-S | test | Top-1 accuracy (%) | 46.20 | 46.91 (Le et al. 2021, Table 3) | -0.71 |"
+        in card.text
+    )
+    assert "| NCAER-S | validation | Top-1 accuracy (%) | 47.50 | — | — |" in card.text
+    assert (
+        "paper_accuracy: 46.91" in card.text and "recipes/glamor_original_ncaer_s.yaml" in card.text
+    )
+
+
 @pytest.mark.parametrize("template", ["glamor", "deep_emotion", "default"])
 def test_every_shipped_template_renders_and_parses(template):
     config = model_config(_tiny(), metrics=METRICS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dataset", help="training dataset, e.g. ncaer_s, caer_s, fer2013")
     parser.add_argument("--recipe", help="recipe YAML (its text goes into the card) or a name")
     parser.add_argument(
-        "--command", dest="train_command", help="the command that trained the model"
+        "--command",
+        dest="train_command",
+        metavar="COMMAND",
+        help="the command that trained the model",
     )
     parser.add_argument("--base-model", help="Hub id this model was fine-tuned from")
     parser.add_argument("--message", help="commit message")
@@ -62,6 +66,9 @@ def _metrics(value: str | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from huggingface_hub.errors import HfHubHTTPError
+
+    if not getattr(args, "verbose", False):
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request
 
     from glamor_zoo.hub import CheckpointError, prepare_push, push_to_hub
     from glamor_zoo.serialization import atomic_write_text

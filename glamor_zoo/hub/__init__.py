@@ -6,7 +6,7 @@
   files that cannot be loaded raise :class:`CheckpointError` naming the file.
 """
 
-from glamor_zoo.hub.card import card_metadata, card_metrics, render_model_card
+from glamor_zoo.hub.card import card_metadata, card_metrics, config_dataset, render_model_card
 from glamor_zoo.hub.paper_results import DATASETS, PAPER_RESULTS, paper_result
 from glamor_zoo.hub.push import load_model_folder, prepare_push, push_to_hub
 from glamor_zoo.models._checkpoint import CheckpointError
@@ -17,6 +17,7 @@ __all__ = [
     "CheckpointError",
     "card_metadata",
     "card_metrics",
+    "config_dataset",
     "load_model_folder",
     "paper_result",
     "prepare_push",

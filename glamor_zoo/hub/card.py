@@ -21,12 +21,13 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from glamor_zoo.hub.paper_results import DATASETS, canonical_dataset, paper_result
+from glamor_zoo.hub.paper_results import DATASETS, PaperResult, canonical_dataset, paper_result
 
 __all__ = [
     "CardMetric",
     "card_metadata",
     "card_metrics",
+    "config_dataset",
     "find_template",
     "render_model_card",
 ]
@@ -36,6 +37,8 @@ __all__ = [
 _FAMILIES: dict[str, str] = {"caer_net_s": "glamor"}
 _FAMILY_PREFIXES: tuple[str, ...] = ("deep_emotion", "glamor")
 
+# Data-loader kinds that do not name a single dataset.
+_LOADER_KINDS = frozenset({"caer", "folder", "image_folder", "imagefolder"})
 # Keys of a metrics dict that describe the evaluation rather than measure the model.
 _INFO_KEYS = frozenset({"dataset", "split", "protocol", "epoch", "epochs", "best_epoch", "step"})
 _METRIC_KEY = re.compile(r"(top\d+|acc|accuracy|loss|f1|precision|recall|auc|error)", re.IGNORECASE)
@@ -72,6 +75,20 @@ class CardMetric(NamedTuple):
     value: float
 
 
+def _split_name(split: Any) -> str:
+    split = str(split).lower()
+    return {"val": "validation", "valid": "validation", "eval": "validation"}.get(split, split)
+
+
+def _metric_entries(metrics: Any) -> list[Any]:
+    if not isinstance(metrics, Mapping):
+        return list(metrics)
+    nested = {k: v for k, v in metrics.items() if isinstance(v, Mapping)}
+    if nested and not any(_is_number(v) for v in metrics.values()):
+        return [{"split": split, **entry} for split, entry in nested.items()]
+    return [metrics]
+
+
 def _is_accuracy(key: str) -> bool:
     return "acc" in key or re.fullmatch(r"top\d+", key) is not None
 
@@ -83,8 +100,9 @@ def _is_number(value: Any) -> bool:
 def card_metrics(metrics: Any, dataset: str | None = None) -> list[CardMetric]:
     """The measured metrics of a ``config.json`` ``metrics`` entry, normalised for the card.
 
-    ``metrics`` is a dict such as ``{"top1": 46.9, "dataset": "ncaer_s", "split": "test"}`` or a
-    list of them (one per dataset or split). Numeric entries whose name looks like a metric
+    ``metrics`` is a dict such as ``{"top1": 46.9, "dataset": "ncaer_s", "split": "test"}``, a
+    list of them, or a dict of them by split (``{"val": {...}, "test": {...}}``, what training
+    runs record). Numeric entries whose name looks like a metric
     (accuracy, top-k, loss, F1…) are kept; a ``val_``/``test_`` prefix sets the split. Other
     entries (confusion matrices, epochs, timings) stay in ``config.json`` only.
 
@@ -94,9 +112,8 @@ def card_metrics(metrics: Any, dataset: str | None = None) -> list[CardMetric]:
     """
     if metrics is None:
         return []
-    entries = [metrics] if isinstance(metrics, Mapping) else list(metrics)
     out: list[CardMetric] = []
-    for entry in entries:
+    for entry in _metric_entries(metrics):
         if not isinstance(entry, Mapping):
             raise ValueError(f"metrics must be a dict or a list of dicts, got {entry!r}")
         entry_dataset = entry.get("dataset") or dataset
@@ -108,7 +125,7 @@ def card_metrics(metrics: Any, dataset: str | None = None) -> list[CardMetric]:
         for raw_key, value in entry.items():
             if raw_key in _INFO_KEYS or not _is_number(value) or not _METRIC_KEY.search(raw_key):
                 continue
-            split, key = str(entry.get("split") or "test"), raw_key
+            split, key = _split_name(entry.get("split") or "test"), raw_key
             for prefix, name in _SPLIT_PREFIXES.items():
                 if raw_key.startswith(prefix):
                     split, key = name, raw_key[len(prefix) :]
@@ -136,10 +153,48 @@ def _dataset_hub_id(key: str) -> str:
     return info.hub_id if info else key.replace("_", "-")
 
 
+def _recipe_dict(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    recipe = config.get("recipe")
+    if isinstance(recipe, Mapping):
+        return recipe.get("config", recipe)
+    training = config.get("training")
+    return training if isinstance(training, Mapping) else {}
+
+
+def config_dataset(config: Mapping[str, Any]) -> str | None:
+    """The training dataset of a ``config.json`` as a canonical key (``"ncaer_s"``), if known.
+
+    ``dataset`` may be a name or a dict with ``name``/``kind``. A data-loader kind that does not
+    name one dataset (``caer`` reads both CAER-S and NCAER-S; ``folder``) is refined by the
+    recipe's name when that ends in a known dataset (``glamor_original_ncaer_s``).
+    """
+    value = config.get("dataset")
+    if isinstance(value, Mapping):
+        value = value.get("name") or value.get("kind")
+    key = canonical_dataset(str(value)) if value else None
+    if key is None or key in _LOADER_KINDS:
+        recipe = config.get("recipe")
+        name = recipe if isinstance(recipe, str) else _recipe_dict(config).get("name")
+        name = Path(str(name)).stem if name else ""
+        for dataset in sorted(DATASETS, key=len, reverse=True):
+            if name == dataset or name.endswith(f"_{dataset}"):
+                return dataset
+    return key
+
+
 def _datasets(config: Mapping[str, Any], metrics: list[CardMetric]) -> list[str]:
-    keys = [canonical_dataset(config["dataset"])] if config.get("dataset") else []
+    dataset = config_dataset(config)
+    keys = [dataset] if dataset else []
     keys += [m.dataset for m in metrics if m.dataset not in keys]
     return keys
+
+
+def _paper(config: Mapping[str, Any], dataset: str) -> PaperResult | None:
+    found = paper_result(config["architecture"], dataset)
+    recipe_accuracy = _recipe_dict(config).get("paper_accuracy")
+    if found is None and _is_number(recipe_accuracy) and dataset == config_dataset(config):
+        return PaperResult(float(recipe_accuracy), "the recipe's paper_accuracy")
+    return found
 
 
 def _family(architecture: str) -> str:
@@ -184,7 +239,7 @@ def card_metadata(config: Mapping[str, Any], repo_id: str) -> Any:
 
     architecture = config["architecture"]
     pretrained_cfg = config.get("pretrained_cfg") or {}
-    metrics = card_metrics(config.get("metrics"), config.get("dataset"))
+    metrics = card_metrics(config.get("metrics"), config_dataset(config))
     datasets = _datasets(config, metrics)
     tags = [
         "glamor-zoo",
@@ -349,6 +404,8 @@ def _training(config: Mapping[str, Any]) -> str:
         base = config["base_model"]
         parts.append(f"Fine-tuned from [`{base}`](https://huggingface.co/{base}).")
     recipe = config.get("recipe")
+    if isinstance(recipe, str) and isinstance(config.get("training"), Mapping):
+        recipe = {"path": recipe, "config": config["training"]}
     if recipe:
         if isinstance(recipe, Mapping) and "text" in recipe:
             text, source = str(recipe["text"]).rstrip(), recipe.get("path")
@@ -369,12 +426,12 @@ def _training(config: Mapping[str, Any]) -> str:
 
 
 def _results(config: Mapping[str, Any], metrics: list[CardMetric]) -> str:
-    architecture = config["architecture"]
     rows = []
     for m in metrics:
+        # The papers report test accuracy: compare test rows only.
         paper = (
-            paper_result(architecture, m.dataset)
-            if m.key in ("top1", "accuracy", "mean_accuracy")
+            _paper(config, m.dataset)
+            if m.key in ("top1", "accuracy", "mean_accuracy") and m.split == "test"
             else None
         )
         value = f"{m.value:.2f}" if _is_accuracy(m.key) else f"{m.value:.4g}"
@@ -383,10 +440,10 @@ def _results(config: Mapping[str, Any], metrics: list[CardMetric]) -> str:
         rows.append(
             f"| {_dataset_name(m.dataset)} | {m.split} | {m.name} | {value} | {paper_cell} | {diff} |"
         )
-    measured = {m.dataset for m in metrics}
+    tested = {m.dataset for m in metrics if m.split == "test"}
     for dataset in _datasets(config, metrics):
-        paper = paper_result(architecture, dataset)
-        if paper and dataset not in measured:
+        paper = _paper(config, dataset)
+        if paper and dataset not in tested:
             rows.append(
                 f"| {_dataset_name(dataset)} | test | Top-1 accuracy (%) | not evaluated | "
                 f"{paper.top1:.2f} ({paper.source}) | — |"
@@ -450,7 +507,7 @@ def render_model_card(
     """
     if "architecture" not in config:
         raise ValueError("config has no 'architecture'; is it a glamor_zoo config.json?")
-    metrics = card_metrics(config.get("metrics"), config.get("dataset"))
+    metrics = card_metrics(config.get("metrics"), config_dataset(config))
     metadata = card_metadata(config, repo_id)
     values = {
         "title": repo_id.split("/")[-1],

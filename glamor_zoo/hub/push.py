@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from glamor_zoo.hub.card import card_metrics, render_model_card
+from glamor_zoo.hub.card import card_metrics, config_dataset, render_model_card
 from glamor_zoo.models._checkpoint import CheckpointError
 from glamor_zoo.serialization import CONFIG_NAME, WEIGHTS_NAME, save_pretrained
 
@@ -119,7 +119,7 @@ def prepare_push(
         "base_model": base_model,
     }
     config.update({k: v for k, v in updates.items() if v is not None})
-    card_metrics(config.get("metrics"), config.get("dataset"))  # fail before any upload
+    card_metrics(config.get("metrics"), config_dataset(config))  # fail before any upload
     num_params = _check_weights(folder) if validate else None
     card = render_model_card(config, repo_id, num_params=num_params, template=card_template)
     return config, card

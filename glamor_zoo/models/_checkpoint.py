@@ -51,27 +51,33 @@ def _hub_file(hub_id: str, filename: str, cache_dir: str | Path | None) -> str:
     return f"hf-hub:{hub_id} ({filename})"
 
 
+def _hub_id(model_name: str, pretrained: bool, kwargs: dict[str, Any]) -> str | None:
+    """The ``org/name[@revision]`` weights come from, for Hub names and pretrained tags."""
+    if model_name.startswith("hf-hub:"):
+        return model_name.removeprefix("hf-hub:")
+    if not pretrained or model_name.startswith("local-dir:"):
+        return None
+    hub_id = (kwargs.get("pretrained_cfg_overlay") or {}).get("hf_hub_id")
+    if hub_id is None:
+        from timm.models import get_pretrained_cfg
+
+        cfg = get_pretrained_cfg(model_name)
+        hub_id = cfg.hf_hub_id if cfg is not None else None
+    return hub_id or None
+
+
 def _weights_file(
     model_name: str, pretrained: bool, checkpoint_path: str | None, kwargs: dict[str, Any]
 ) -> str | None:
-    cache_dir = kwargs.get("cache_dir")
     if checkpoint_path and not pretrained:
         return checkpoint_path
     if model_name.startswith("local-dir:"):
         folder = Path(model_name.removeprefix("local-dir:"))
         found = [folder / name for name in _WEIGHT_FILES if (folder / name).exists()]
         return str(found[0] if found else folder / _WEIGHT_FILES[0])
-    if model_name.startswith("hf-hub:"):
-        return _hub_file(model_name.removeprefix("hf-hub:"), _WEIGHT_FILES[0], cache_dir)
-    overlay = kwargs.get("pretrained_cfg_overlay") or {}
-    hub_id = overlay.get("hf_hub_id")
-    if hub_id is None:
-        from timm.models import get_pretrained_cfg
-
-        cfg = get_pretrained_cfg(model_name)
-        hub_id = cfg.hf_hub_id if cfg is not None else None
+    hub_id = _hub_id(model_name, pretrained, kwargs)
     if hub_id:
-        return _hub_file(hub_id, _WEIGHT_FILES[0], cache_dir)
+        return _hub_file(hub_id, _WEIGHT_FILES[0], kwargs.get("cache_dir"))
     return checkpoint_path
 
 
@@ -108,11 +114,11 @@ def explain_load_error(
     from safetensors import SafetensorError
 
     message = str(exc)
+    hub_id = _hub_id(model_name, pretrained, kwargs)
     redo = (
-        "delete it and download it again (pass force_download to huggingface_hub, or remove the "
-        "cached snapshot)"
-        if model_name.startswith("hf-hub:")
-        or (pretrained and not model_name.startswith("local-dir:"))
+        f"remove it from the cache (`hf cache rm model/{split_revision(hub_id)[0]}`) and load "
+        "again; if it comes back broken, the file on the Hub is"
+        if hub_id
         else "save or convert the model again"
     )
     if isinstance(exc, SafetensorError):
