@@ -393,6 +393,9 @@ def test_card_shows_results_next_to_the_paper():
         in card.text
     )
     assert card.data.eval_results[0].metric_value == 46.0
+    # The default tag's description (the authors' converted checkpoint) is not about these weights.
+    assert "TF2 checkpoint" not in card.text
+    assert card.text.count("| NCAER-S |") == 1
 
 
 def test_card_without_metrics_shows_the_paper_number_unevaluated():

@@ -183,10 +183,8 @@ def config_dataset(config: Mapping[str, Any]) -> str | None:
 
 
 def _datasets(config: Mapping[str, Any], metrics: list[CardMetric]) -> list[str]:
-    dataset = config_dataset(config)
-    keys = [dataset] if dataset else []
-    keys += [m.dataset for m in metrics if m.dataset not in keys]
-    return keys
+    keys = [config_dataset(config), *(m.dataset for m in metrics)]
+    return list(dict.fromkeys(k for k in keys if k))
 
 
 def _paper(config: Mapping[str, Any], dataset: str) -> PaperResult | None:
@@ -395,9 +393,27 @@ def _preprocessing(config: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _own_description(config: Mapping[str, Any]) -> str | None:
+    """The pretrained cfg's description, unless it is inherited from a registered tag.
+
+    A model built from an architecture carries its default tag's cfg (e.g. "the authors' TF2
+    checkpoint, converted"), which says nothing true about weights trained since.
+    """
+    import timm
+
+    description = (config.get("pretrained_cfg") or {}).get("description")
+    if not description:
+        return None
+    for tag in timm.list_pretrained(f"{config['architecture']}.*"):
+        cfg = timm.models.get_pretrained_cfg(tag)
+        if cfg is not None and cfg.description == description:
+            return None
+    return description
+
+
 def _training(config: Mapping[str, Any]) -> str:
     parts = []
-    description = (config.get("pretrained_cfg") or {}).get("description")
+    description = _own_description(config)
     if description:
         parts.append(description)
     if config.get("base_model"):
