@@ -18,6 +18,7 @@ from glamor_zoo.data.datasets import (
     class_vocabulary,
     label_of,
     read_box,
+    sample_generator,
 )
 from glamor_zoo.data.datasets.ckplus import subject_of
 from glamor_zoo.data.detection import Face, FaceDetector
@@ -92,6 +93,15 @@ def test_augmentation_reproducible_per_seed_epoch_index(tmp_path: Path) -> None:
     assert not torch.equal(c[0]["face"], b[0]["face"]) or not torch.equal(
         c[0]["context"], b[0]["context"]
     )
+
+
+def test_sample_generators_are_independent_and_stable() -> None:
+    draws = {
+        key: torch.rand(3, generator=sample_generator(*key)).tolist()
+        for key in [(0, 0, 0), (0, 0, 1), (0, 1, 0), (1, 0, 0), (-1, 0, 0), (2**40, 3, 5)]
+    }
+    assert len({tuple(v) for v in draws.values()}) == len(draws)
+    assert torch.rand(3, generator=sample_generator(0, 1, 0)).tolist() == draws[0, 1, 0]
 
 
 def test_caer_errors(tmp_path: Path) -> None:

@@ -86,9 +86,9 @@ def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     The same triple always gives the same stream, whatever the worker, batch or process order,
     so a run is reproducible and resumable from any epoch.
     """
-    state = np.random.SeedSequence([seed & 0xFFFFFFFF, seed >> 32, epoch, index]).generate_state(
-        2, dtype=np.uint32
-    )
+    seed %= 1 << 64  # negative seeds are valid too
+    entropy = [seed & 0xFFFFFFFF, seed >> 32, epoch % (1 << 32), index % (1 << 32)]
+    state = np.random.SeedSequence(entropy).generate_state(2, dtype=np.uint32)
     generator = torch.Generator()
     generator.manual_seed(int(state[0]) << 31 ^ int(state[1]))
     return generator
