@@ -7,6 +7,7 @@ into a fresh cache. Tiny models (``glamor_test``) keep it fast.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -289,6 +290,21 @@ def test_truncated_or_corrupt_hub_weights_name_the_cached_file(hub):
     hub.set_file(repo, "config.json", b"{not json", "bad config")
     with pytest.raises(CheckpointError, match=r"config\.json.*not valid JSON"):
         glamor_zoo.create_model(f"hf-hub:{repo}")
+
+
+def test_weights_that_differ_from_the_recorded_sha256_are_refused(hub):
+    repo = "glamor-zoo/tiny-bitflip"
+    glamor_zoo.push_to_hub(_tiny(), repo)
+    weights = bytearray(hub.file(repo, "model.safetensors"))
+    config = json.loads(hub.file(repo, "config.json"))
+    assert config["weights_sha256"] == hashlib.sha256(weights).hexdigest()
+    weights[-3] ^= 0x01  # one flipped bit in the last tensor: still a valid safetensors file
+    hub.set_file(repo, "model.safetensors", bytes(weights), "bit flip")
+    error = _cached_weights_error(repo)
+    assert "weights_sha256" in str(error) and "hf cache rm model/glamor-zoo/tiny-bitflip" in str(
+        error
+    )
+    assert error.path.endswith("model.safetensors") and Path(error.path).is_file()
 
 
 def test_mismatched_weights_name_the_file(hub):

@@ -1,7 +1,7 @@
 """Publish a model (or a model folder) to the Hugging Face Hub in one commit.
 
-A push uploads ``model.safetensors``, ``config.json`` (with the metrics, dataset, recipe and
-command merged in) and ``README.md`` (the model card, re-rendered on every push) as a single
+A push uploads ``model.safetensors``, ``config.json`` (with the metrics, dataset, recipe,
+command and the weights' sha256 merged in) and ``README.md`` (the model card, re-rendered on every push) as a single
 commit, after checking that the folder loads back into the model its config describes.
 """
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from glamor_zoo.hub.card import card_metrics, config_dataset, render_model_card
-from glamor_zoo.models._checkpoint import CheckpointError
+from glamor_zoo.models._checkpoint import DIGEST_KEY, CheckpointError, file_sha256
 from glamor_zoo.serialization import CONFIG_NAME, WEIGHTS_NAME, save_pretrained
 
 if TYPE_CHECKING:
@@ -119,6 +119,7 @@ def prepare_push(
         "base_model": base_model,
     }
     config.update({k: v for k, v in updates.items() if v is not None})
+    config[DIGEST_KEY] = file_sha256(folder / WEIGHTS_NAME)
     card_metrics(config.get("metrics"), config_dataset(config))  # fail before any upload
     num_params = _check_weights(folder) if validate else None
     card = render_model_card(config, repo_id, num_params=num_params, template=card_template)

@@ -9,14 +9,24 @@ tags, or ``checkpoint_path``) and raises :class:`CheckpointError` naming it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CheckpointError", "explain_load_error", "split_revision"]
+__all__ = [
+    "DIGEST_KEY",
+    "CheckpointError",
+    "explain_load_error",
+    "file_sha256",
+    "split_revision",
+    "verify_weights_digest",
+]
 
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "pytorch_model.pth", "model.pth")
+# config.json key holding the sha256 of model.safetensors (written by glamor_zoo.push_to_hub).
+DIGEST_KEY = "weights_sha256"
 
 
 class CheckpointError(ValueError):
@@ -166,3 +176,50 @@ def explain_load_error(
             "(as written by glamor_zoo.save_pretrained)",
         )
     return None
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_weights_digest(model_name: str, pretrained: bool, kwargs: dict[str, Any]) -> None:
+    """Check a loaded ``hf-hub:`` / ``local-dir:`` model's weights against its config's sha256.
+
+    A bit flip inside ``model.safetensors`` still parses; ``config.json``'s ``weights_sha256``
+    (recorded on push) catches it. Folders and repositories without the key are not checked.
+
+    Raises:
+        CheckpointError: The weights file's sha256 differs from the recorded one.
+    """
+    if not pretrained or not model_name.startswith(("hf-hub:", "local-dir:")):
+        return
+    if model_name.startswith("local-dir:"):
+        folder = Path(model_name.removeprefix("local-dir:"))
+        config_path, weights_path = folder / "config.json", folder / _WEIGHT_FILES[0]
+    else:
+        hub_id, cache_dir = model_name.removeprefix("hf-hub:"), kwargs.get("cache_dir")
+        config_path = Path(_hub_file(hub_id, "config.json", cache_dir))
+        weights_path = Path(_hub_file(hub_id, _WEIGHT_FILES[0], cache_dir))
+    if not (config_path.is_file() and weights_path.is_file()):
+        return
+    expected = json.loads(config_path.read_text(encoding="utf-8")).get(DIGEST_KEY)
+    if not expected:
+        return
+    actual = file_sha256(weights_path)
+    if actual != expected:
+        hub_id = _hub_id(model_name, pretrained, kwargs)
+        redo = (
+            f"remove it from the cache (`hf cache rm model/{split_revision(hub_id)[0]}`) and load again"
+            if hub_id
+            else "save or download the model again"
+        )
+        raise CheckpointError(
+            weights_path,
+            f"sha256 {actual[:16]}… differs from the {DIGEST_KEY} {expected[:16]}… recorded in "
+            f"{config_path.name}: the file is corrupt or was replaced; {redo}",
+        )

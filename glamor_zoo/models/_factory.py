@@ -15,7 +15,12 @@ import timm
 from timm.models import register_model as _timm_register_model
 from torch import nn
 
-from glamor_zoo.models._checkpoint import CheckpointError, explain_load_error, split_revision
+from glamor_zoo.models._checkpoint import (
+    CheckpointError,
+    explain_load_error,
+    split_revision,
+    verify_weights_digest,
+)
 
 __all__ = ["create_model", "is_zoo_model", "list_models", "register_model"]
 
@@ -79,7 +84,8 @@ def create_model(
 
     Raises:
         CheckpointError: The weights or ``config.json`` are corrupt, truncated or for another
-            model; the message names the file.
+            model, or the weights do not match the sha256 their ``config.json`` records; the
+            message names the file.
     """
     if pretrained is None:
         pretrained = model_name.startswith(("hf-hub:", "local-dir:"))
@@ -88,9 +94,11 @@ def create_model(
     if revision is not None:
         model_name, kwargs = _pin_revision(model_name, revision, kwargs)
     try:
-        return timm.create_model(
+        model = timm.create_model(
             model_name, pretrained=pretrained, checkpoint_path=checkpoint_path, **kwargs
         )
+        verify_weights_digest(model_name, pretrained, kwargs)
+        return model
     except CheckpointError:
         raise
     except Exception as exc:
