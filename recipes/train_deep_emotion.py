@@ -57,7 +57,7 @@ class RecipeConfig:
     model: str = "deep_emotion"  # zoo entrypoint
     model_args: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments
     dataset: str = "fer2013"  # "fer2013" (train/validation folders) or "ckplus" (class folders)
-    data_dir: str = "../shared/data/fer2013"  # relative paths are relative to the YAML file
+    data_dir: str = "../shared/data/fer2013"  # relative: to ``recipe_dir`` (the YAML's folder)
     train_split: str = "train"  # fer2013: sub-folder trained on
     val_split: str = "validation"  # fer2013: sub-folder used for epoch selection only
     classes: list[str] | None = None  # class folder names in output order (default: sorted)
@@ -84,6 +84,13 @@ class RecipeConfig:
     output_dir: str = "output/deep_emotion_fer2013"
     log_every: int = 0  # batches between progress lines (0: once per epoch)
     time_budget_min: float = 0.0  # >0: cut the epochs (and the cosine) to fit this wall time
+    recipe_dir: str = ""  # set by from_yaml: the folder relative data_dir paths start from
+
+    @property
+    def data_root(self) -> Path:
+        """``data_dir`` as a path (a relative one taken from ``recipe_dir``)."""
+        root = Path(self.data_dir).expanduser()
+        return root if root.is_absolute() else (Path(self.recipe_dir or ".") / root).resolve()
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: Sequence[str] = ()) -> RecipeConfig:
@@ -100,10 +107,7 @@ class RecipeConfig:
         if unknown:
             raise ValueError(f"{path}: unknown recipe keys {unknown}; known keys: {sorted(known)}")
         cfg = cls(**raw)
-        data_dir = Path(cfg.data_dir).expanduser()
-        if not data_dir.is_absolute():
-            data_dir = (path.parent / data_dir).resolve()
-        cfg.data_dir = str(data_dir)
+        cfg.recipe_dir = str(path.parent.resolve())
         cfg.scale = tuple(cfg.scale)
         return cfg
 
@@ -428,7 +432,7 @@ def run_holdout(
     from glamor_zoo.labels import canonical_label
     from glamor_zoo.serialization import atomic_write_text, save_pretrained
 
-    root = Path(cfg.data_dir)
+    root = cfg.data_root
     train_x, train_y, names, _ = load_cached_folder(
         root / cfg.train_split, cfg.img_size, cfg.cache_dir, cfg.classes
     )
@@ -478,7 +482,7 @@ def run_kfold(cfg: RecipeConfig) -> dict[str, Any]:
     from glamor_zoo.serialization import atomic_write_text
 
     images, labels, names, files = load_cached_folder(
-        cfg.data_dir, cfg.img_size, cfg.cache_dir, cfg.classes
+        cfg.data_root, cfg.img_size, cfg.cache_dir, cfg.classes
     )
     folds = subject_folds(files, cfg.folds, cfg.seed)
     _logger.info(
@@ -549,6 +553,7 @@ def _jsonable_cfg(cfg: RecipeConfig) -> dict[str, Any]:
     data = asdict(cfg)
     data["scale"] = list(cfg.scale)
     data.pop("cache_dir")
+    data.pop("recipe_dir")
     return data
 
 

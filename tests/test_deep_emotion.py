@@ -379,7 +379,8 @@ def test_recipe_yaml_files_parse(tmp_path: Path) -> None:
     recipe = _recipe_module()
     fer = recipe.RecipeConfig.from_yaml(ROOT / "recipes" / "deep_emotion_fer2013.yaml")
     assert fer.lr == 0.005 and fer.l2_fc > 0 and fer.weight_decay > 0 and fer.protocol == "holdout"
-    assert fer.data_dir == str((ROOT.parent / "shared" / "data" / "fer2013").resolve())
+    assert fer.data_root == (ROOT.parent / "shared" / "data" / "fer2013").resolve()
+    assert fer.data_dir == "../../shared/data/fer2013"  # as written: the card shows no local path
     ck = recipe.RecipeConfig.from_yaml(ROOT / "recipes" / "deep_emotion_ckplus.yaml", ["epochs=3"])
     assert ck.protocol == "kfold" and ck.folds == 10 and ck.epochs == 3
     bad = tmp_path / "bad.yaml"
