@@ -48,6 +48,8 @@ class _Detection:
 class WholeImageDetector:
     """A "detector" for images that already are face crops: one face, the whole image."""
 
+    name = "none"
+
     def detect(self, images: Sequence[Image.Image]) -> list[list[_Detection]]:
         return [[_Detection((0.0, 0.0, float(im.width), float(im.height)))] for im in images]
 
@@ -151,7 +153,10 @@ class EmotionRecognizer:
 
     def describe(self) -> str:
         """One line: which model (and where from), which detector, which mode."""
-        detector = type(self.detector).__name__
+        detector = getattr(self.detector, "name", None) or type(self.detector).__name__
+        threshold = getattr(self.detector, "threshold", None)
+        if threshold is not None:
+            detector += f" (threshold {threshold:g})"
         mode = f", {self.mode} context" if self.uses_context else ""
         return f"model {self.loaded.describe()}, detector {detector}{mode}, device {self.device}"
 
