@@ -349,7 +349,7 @@ def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> Gla
     model_kwargs = {
         k: v
         for k, v in kwargs.items()
-        if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
+        if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir", "pretrained_model_args")
     }
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
     overlay.setdefault("first_conv", _first_convs(model_kwargs))
