@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 import types
 import urllib.error
@@ -145,6 +146,19 @@ def test_dlib_mmod_one_photo(scenes) -> None:
     found, phantoms = match(faces, FACES["glamor_sample_2.jpg"])
     assert found == {0, 1} and not phantoms, faces
     assert detector.settings()["model"] == MMOD_MODEL.name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("GLAMOR_ZOO_TEST_MMOD_SWEEP"),
+    reason="MMOD takes 30-100 s per photo on a CPU; set GLAMOR_ZOO_TEST_MMOD_SWEEP=1 to run",
+)
+def test_dlib_mmod_sweep(scenes) -> None:
+    pytest.importorskip("dlib")
+    detector = create_detector("dlib-mmod", model_path=MMOD_MODEL, threshold=0.0)
+    for name, image in scenes.items():
+        found, phantoms = match(detector.detect([image])[0], FACES[name])
+        assert found == set(range(len(FACES[name]))) and not phantoms, name
 
 
 def test_dlib_mmod_needs_a_model_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -6,11 +6,25 @@
 - :mod:`glamor_zoo.data.transforms`: :class:`GlamorTransform`, the paper's face/context pipeline.
 - :mod:`glamor_zoo.data.datasets`: CAER-S/NCAER-S, class folders, FER-2013, CK+.
 - :mod:`glamor_zoo.data.ncaer`: rebuilding NCAER-S from the CAER videos.
+
+Backends' heavy dependencies (facenet-pytorch, dlib, PyAV…) are imported on first use.
 """
 
 from __future__ import annotations
 
+from glamor_zoo.data.datasets import EmotionDataset, build_dataset
+from glamor_zoo.data.detection import Face, FaceDetector, create_detector
 from glamor_zoo.data.images import ImageLoadError, load_image
 from glamor_zoo.data.transforms import PAPER_PREPROCESS_CFG, GlamorTransform
 
-__all__ = ["PAPER_PREPROCESS_CFG", "GlamorTransform", "ImageLoadError", "load_image"]
+__all__ = [
+    "PAPER_PREPROCESS_CFG",
+    "EmotionDataset",
+    "Face",
+    "FaceDetector",
+    "GlamorTransform",
+    "ImageLoadError",
+    "build_dataset",
+    "create_detector",
+    "load_image",
+]
