@@ -95,27 +95,35 @@ def test_csv_has_a_row_per_face_and_per_failure(
 def test_resume_after_an_interruption(
     cli_args: list[str], folder: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    out = tmp_path / "out"
-    assert main(["predict", str(folder), "-o", str(out), *cli_args]) == 1
-    full = read_json(out / "predictions.json")
-    journal = out / JOURNAL_NAME
-    lines = journal.read_text().splitlines(keepends=True)
-    # A run killed after two inputs, in the middle of writing the third line.
-    journal.write_text("".join(lines[:2]) + lines[2][:15])
-    (out / "predictions.json").unlink()
+    reference = tmp_path / "reference"
+    assert main(["predict", str(folder), "-o", str(reference), *cli_args]) == 1
+    full = read_json(reference / "predictions.json")
 
     from glamor_zoo.inference.recognizer import EmotionRecognizer
 
     seen: list[str] = []
     original = EmotionRecognizer.predict_iter
+    stop_after: list[int] = [2]
 
     def spy(self, inputs, *args, **kwargs):
         for result in original(self, inputs, *args, **kwargs):
+            if len(seen) == stop_after[0]:
+                raise KeyboardInterrupt  # Ctrl-C after two finished inputs
             seen.append(Path(result.source).name)
             yield result
 
     monkeypatch.setattr(EmotionRecognizer, "predict_iter", spy)
-    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["predict", str(folder), "-o", str(out), *cli_args]) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert not (out / "predictions.json").exists()
+    journal = out / JOURNAL_NAME
+    assert len(journal.read_text().splitlines()) == 2
+    with journal.open("a") as handle:  # and a line torn by a kill
+        handle.write('{"key": "half a rec')
+
+    seen.clear()
+    stop_after[0] = 99
     main(["predict", str(folder), "-o", str(out), *cli_args])
     assert "2 finished inputs kept" in capsys.readouterr().err
     assert seen == ["broken.jpg", "c.png"]  # only what was not finished

@@ -242,6 +242,14 @@ def _run_to_folder(
                 if prediction.key not in journal.done:
                     journal.add(prediction.to_dict(attention=True))
             pictures.end_video()
+        except KeyboardInterrupt:
+            pictures.abort_video()
+            print(
+                f"glamor-zoo predict: interrupted; {len(journal.records)} results are kept in "
+                f"{journal.path}: run the same command again to resume",
+                file=sys.stderr,
+            )
+            raise
         except BaseException:
             pictures.abort_video()
             raise

@@ -73,7 +73,11 @@ def _fast_runner(model: nn.Module, fast: bool) -> nn.Module:
         return model
     import glamor_zoo
 
-    fast_inference = getattr(glamor_zoo, "fast_inference", None)
+    try:
+        fast_inference = getattr(glamor_zoo, "fast_inference", None)
+    except ImportError as exc:
+        _logger.warning("fast_inference is unavailable (%s); running the plain model", exc)
+        return model
     if fast_inference is None:
         return model
     try:
