@@ -68,6 +68,11 @@ def test_caer_layout(tmp_path: Path) -> None:
     assert batch["face"].shape == (4, 3, 96, 96) and batch["label"].tolist() == [0, 0, 1, 1]
 
 
+def test_validation_split_aliases(tmp_path: Path) -> None:
+    make_caer(tmp_path, split="validation")
+    assert len(CaerDataset(tmp_path, "val")) == len(CaerDataset(tmp_path, "validation")) == 6
+
+
 def test_fixed_vocabulary_and_face_only(tmp_path: Path) -> None:
     make_caer(tmp_path)
     ds = CaerDataset(tmp_path, "train", preprocess_cfg={"inputs": "face"}, classes=PAPER_LABELS)

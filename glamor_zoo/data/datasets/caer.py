@@ -27,7 +27,10 @@ from glamor_zoo.data.datasets.base import (
 from glamor_zoo.data.images import is_image_file
 from glamor_zoo.data.transforms import Box
 
-__all__ = ["CaerDataset", "read_box"]
+__all__ = ["SPLIT_ALIASES", "CaerDataset", "read_box"]
+
+# Names the same split goes by (CAER's videos use "validation", recipes say "val").
+SPLIT_ALIASES: tuple[tuple[str, ...], ...] = (("val", "validation", "valid"),)
 
 _logger = logging.getLogger(__name__)
 
@@ -56,7 +59,8 @@ class CaerDataset(EmotionDataset):
 
     Args:
         root: The dataset folder holding ``images/`` and ``crop/``.
-        split: Split folder name (``train``, ``val``, ``test``…).
+        split: Split folder name (``train``, ``val``, ``test``…); ``val``, ``validation`` and
+            ``valid`` name the same split.
         preprocess_cfg: The model's ``preprocess_cfg()``; ``None`` → the paper's pipeline.
         train: Training preprocessing (random crop, face augmentation).
         seed: Base seed of the augmentation.
@@ -79,17 +83,19 @@ class CaerDataset(EmotionDataset):
         on_error: OnError = "raise",
     ) -> None:
         root = Path(root)
-        image_root = root / "images" / split
-        crop_root = root / "crop" / split
         if not (root / "images").is_dir():
             raise FileNotFoundError(
                 f"{str(root)!r} is not a CAER-S/NCAER-S folder: it has no 'images/' sub-folder"
             )
-        if not image_root.is_dir():
+        aliases = next((group for group in SPLIT_ALIASES if split in group), (split,))
+        split_dir = next((s for s in aliases if (root / "images" / s).is_dir()), None)
+        if split_dir is None:
             found = sorted(p.name for p in (root / "images").iterdir() if p.is_dir())
             raise FileNotFoundError(
                 f"split {split!r} not found in {str(root / 'images')!r}; splits: {found}"
             )
+        image_root = root / "images" / split_dir
+        crop_root = root / "crop" / split_dir
         folders = class_folders(image_root)
         vocab, index = select_classes([f.name for f in folders], classes)
         samples: list[Sample] = []
