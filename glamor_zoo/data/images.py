@@ -149,7 +149,8 @@ def load_image(
     Args:
         path: The image file.
         max_pixels: Refuse images with more pixels than this (decompression-bomb guard,
-            checked from the header before decoding). ``None`` disables the check.
+            checked from the header before decoding). ``None`` disables this check; Pillow's
+            own hard limit (2 × ``PIL.Image.MAX_IMAGE_PIXELS``) still applies above it.
         background: RGB colour that transparent pixels are composited over.
 
     Raises:
