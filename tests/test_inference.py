@@ -116,9 +116,7 @@ def test_faces_of_many_images_share_batches(glamor_model: torch.nn.Module) -> No
 def test_shared_context_encodes_the_context_once_per_photo(glamor_model: torch.nn.Module) -> None:
     rec = make(glamor_model, mode="shared")
     sizes = []
-    hook = glamor_model.context_encoder.register_forward_hook(
-        lambda m, i, o: sizes.append(len(o))
-    )
+    hook = glamor_model.context_encoder.register_forward_hook(lambda m, i, o: sizes.append(len(o)))
     try:
         results = rec([PHOTO, PHOTO, PHOTO])
     finally:
@@ -304,3 +302,25 @@ def test_default_model_is_packaged_and_offline(monkeypatch: pytest.MonkeyPatch) 
     result = rec(demo_image_path())
     assert len(result.faces) >= 4  # five people, one cut by the top edge
     assert all(0 <= f.confidence <= 1 and f.score >= 0.9 for f in result.faces)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"inputs": "context", "attention": "context"},
+        {"inputs": "context", "attention": "gla"},
+        {"attention": "none", "fusion": "concat"},
+        {"inputs": "face"},
+    ],
+    ids=["context-only-caer", "context-only-gla", "no-attention-concat", "face-only"],
+)
+def test_every_input_setting_in_both_modes(variant: dict) -> None:
+    model = glamor_zoo.create_model("glamor_test", **variant).eval()
+    exact = make(model)(PHOTO)
+    shared = make(model, mode="shared")(PHOTO)
+    for a, b in zip(exact.faces, shared.faces, strict=True):
+        assert sum(a.probabilities.values()) == pytest.approx(1, abs=1e-5)
+        assert sum(b.probabilities.values()) == pytest.approx(1, abs=1e-5)
+        assert (a.attention is None) == (variant.get("inputs") == "face")
+        adaptive = variant.get("inputs", "both") == "both" and "fusion" not in variant
+        assert (a.fusion_weights is not None) == adaptive
