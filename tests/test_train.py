@@ -269,6 +269,8 @@ def test_two_process_ddp_on_cpu(tmp_path: Path) -> None:
             "--config",
             str(recipe),
             "run.epochs=1",
+            "run.mixed_precision=bf16",
+            "run.grad_accum_steps=2",
         ],
         env=env,
         capture_output=True,
@@ -278,9 +280,15 @@ def test_two_process_ddp_on_cpu(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 process(es)" in out.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    # 24 images, 4 per process per step, 2 processes: 3 optimiser steps, all 12 val images counted.
-    assert metrics["stages"]["main"]["global_step"] == 3
+    # 24 images, 4 per process per batch, 2 processes: 3 batches each; accumulating 2 batches
+    # per optimiser step (the epoch's last batch steps too) gives 2 steps. All 12 val images count.
+    assert metrics["stages"]["main"]["global_step"] == 2
     assert metrics["final"]["val"]["num_samples"] == 12
+    assert "mixed precision bf16" in out.stderr
+    from safetensors.torch import load_file
+
+    final = load_file(str(tmp_path / "run" / "model" / "model.safetensors"))
+    assert all(torch.isfinite(t).all() for t in final.values())
 
 
 def test_push_to_hub_at_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

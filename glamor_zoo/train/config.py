@@ -137,7 +137,8 @@ class RunConfig:
         batch_size: Images per process per step (official code: 4).
         eval_batch_size: Images per process per evaluation step.
         grad_accum_steps: Batches accumulated per optimiser step.
-        mixed_precision: ``no``, ``bf16`` or ``fp16`` (accelerate's).
+        mixed_precision: ``no``, ``bf16`` or ``fp16``; ``null`` (default) takes it from
+            ``accelerate launch --mixed_precision`` / the accelerate config (else ``no``).
         seed: Seed of weights, data order, augmentation and dropout.
         checkpoint_every: Save a checkpoint every this many optimiser steps (0: epochs only).
         keep_last: Step/epoch checkpoints kept (the best is always kept besides).
@@ -154,7 +155,7 @@ class RunConfig:
     batch_size: int = 4
     eval_batch_size: int = 64
     grad_accum_steps: int = 1
-    mixed_precision: str = "no"
+    mixed_precision: str | None = None
     seed: int = 0
     checkpoint_every: int = 0
     keep_last: int = 2
@@ -204,7 +205,7 @@ class TrainConfig:
             raise ConfigError("data.root is empty: set it in the recipe or with data.root=PATH")
         if self.optim.name not in ("sgd", "adam", "adamw"):
             raise ConfigError(f"optim.name must be sgd, adam or adamw, got {self.optim.name!r}")
-        if self.run.mixed_precision not in ("no", "bf16", "fp16", "fp8"):
+        if self.run.mixed_precision not in (None, "no", "bf16", "fp16", "fp8"):
             raise ConfigError(
                 f"run.mixed_precision must be no/bf16/fp16, got {self.run.mixed_precision!r}"
             )

@@ -275,7 +275,8 @@ class _Run:
         model, optimizer, loader = acc.prepare(model, optimizer, loader)
         steps_per_epoch = math.ceil(len(loader) / config.run.grad_accum_steps)
         _LOGGER.info(
-            "stage %s: %d train / %s val images, %d classes, %d epochs × %d steps, %d process(es)",
+            "stage %s: %d train / %s val images, %d classes, %d epochs × %d steps, %d process(es), "
+            "mixed precision %s",
             name,
             len(train_ds),
             len(val_ds) if val_ds is not None else "no",
@@ -283,6 +284,7 @@ class _Run:
             epochs,
             steps_per_epoch,
             acc.num_processes,
+            acc.mixed_precision,
         )
         from tqdm.auto import tqdm
 
