@@ -358,6 +358,8 @@ class GlamorTransform:
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """The normalised context input from a uint8 (3, H, W) image."""
+        # NOTE: the official code re-encodes the masked image as JPEG here, an accident of its
+        # TF plumbing (ARCHITECTURE.md); the zoo keeps the exact pixels.
         masked = mask_context(image, box) if self.mask_face else image
         context = resize_context(masked, self.context_resize, self.interpolation)
         if self.train:
