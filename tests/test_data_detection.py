@@ -122,8 +122,11 @@ def test_mtcnn_batches_equal_individual_calls(scenes, mtcnn_low) -> None:
 
 
 # NOTE: HOG is a frontal-face detector: it misses the lowered head in group.jpeg (score -0.47)
-# and the edge profile in glamor_sample_3.jpg; measured, not a bug of the adapter.
+# and the edge profile in glamor_sample_3.jpg; measured, not a bug of the adapter. The face in
+# surprised.jpeg scores 0.06, at the threshold's edge: it may go either way with another JPEG
+# decoder, so it is not required.
 HOG_MISSES = {"group.jpeg": {2}, "glamor_sample_3.jpg": {1}}
+HOG_BORDERLINE = {"surprised.jpeg": {0}}
 
 
 @pytest.mark.parametrize("name", list(FACES))
@@ -132,7 +135,8 @@ def test_dlib_hog(name: str, scenes) -> None:
     faces = create_detector("dlib-hog").detect([scenes[name]])[0]
     found, phantoms = match(faces, FACES[name])
     expected = set(range(len(FACES[name]))) - HOG_MISSES.get(name, set())
-    assert found == expected and not phantoms, faces
+    assert expected - HOG_BORDERLINE.get(name, set()) <= found <= expected, faces
+    assert not phantoms, faces
     assert all(f.landmarks is None for f in faces)
 
 
