@@ -239,9 +239,12 @@ def test_fast_inference_is_used_when_available(
         return model
 
     monkeypatch.setattr(glamor_zoo, "fast_inference", fake_fast, raising=False)
+    face_only = glamor_zoo.create_model("deep_emotion_no_stn").eval()
+    EmotionRecognizer(face_only, detector=FixedDetector(), device="cpu", fast=True)
+    assert used == [face_only]
+    EmotionRecognizer(face_only, detector=FixedDetector(), device="cpu", fast=False)
+    # Context models need forward_features (attention, fusion weights): the plain model.
     EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu", fast=True)
-    assert used == [glamor_model]
-    EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu", fast=False)
     assert len(used) == 1
 
 

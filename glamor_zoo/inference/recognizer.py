@@ -111,7 +111,9 @@ class EmotionRecognizer:
             in one context that is encoded once; faster with many people, slightly different.
         batch_size: Faces per forward pass.
         image_batch_size: Images per detection call (and per chunk of work).
-        fast: Run through :func:`glamor_zoo.fast_inference` when the installation has it.
+        fast: Run face-only models through :func:`glamor_zoo.fast_inference` when the
+            installation has it (context models need ``forward_features`` for their attention
+            maps and run the plain model).
         pretrained: Load pretrained weights (default: when the model name has any).
         detector_args: Keyword arguments for the detector (e.g. ``{"min_score": 0.95}``).
 
@@ -149,7 +151,10 @@ class EmotionRecognizer:
         self.batch_size = batch_size
         self.image_batch_size = image_batch_size
         self.detector = _create_detector(detector, detector_args)
-        self._runner = _fast_runner(self.model, fast)
+        # NOTE: fast_inference accelerates the model's call (logits) only. Context models
+        # report their attention maps and fusion weights, which come from forward_features,
+        # so they run the plain model; face-only models (the default) take the fast path.
+        self._runner = self.model if self.uses_context else _fast_runner(self.model, fast)
 
     @property
     def model_name(self) -> str:
@@ -321,7 +326,7 @@ class EmotionRecognizer:
             face = torch.stack(faces[start:stop]).to(self.device)
             with torch.inference_mode():
                 if not self.uses_context:
-                    logits = self._runner(face)
+                    logits = self._face_logits(face)
                     feats = None
                 else:
                     context = torch.stack(contexts[ctx_start:ctx_stop]).to(self.device)
@@ -330,8 +335,8 @@ class EmotionRecognizer:
                         feats = shared_context_features(self.model, face, context, local)
                         logits = self.model.forward_head(feats)
                     else:
-                        feats = self._runner.forward_features(face, context)
-                        logits = self._runner.forward_head(feats)
+                        feats = self.model.forward_features(face, context)
+                        logits = self.model.forward_head(feats)
                 probs.append(torch.softmax(logits.float(), dim=1).cpu())
                 if feats is not None and feats.attention is not None:
                     attention.append(feats.attention.float().cpu())
@@ -342,6 +347,16 @@ class EmotionRecognizer:
             torch.cat(attention).numpy() if attention else None,
             torch.cat(weights).numpy() if weights else None,
         )
+
+    def _face_logits(self, face: torch.Tensor) -> torch.Tensor:
+        try:
+            return self._runner(face)
+        except Exception as exc:
+            if self._runner is self.model:
+                raise
+            _logger.warning("fast_inference failed (%s); running the plain model from now on", exc)
+            self._runner = self.model
+            return self.model(face)
 
     def _batches(self, owners: list[int]) -> Iterator[tuple[int, int, int, int]]:
         """(face start, face stop, context start, context stop) of each forward pass.
