@@ -282,9 +282,11 @@ def test_a_download_that_cannot_happen_says_what_to_do(
     assert "local-dir:" in message and "deep_emotion.fer2013" in message
 
 
-def test_unknown_model_names_the_way_out() -> None:
+def test_unknown_model_names_the_way_out(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="glamor-zoo models"):
         load_model("no_such_model_xyz")
+    with pytest.raises(ModelLoadError, match=r"config\.json"):
+        load_model(f"local-dir:{tmp_path / 'nothing'}")
 
 
 def test_random_weights_are_reported(caplog: pytest.LogCaptureFixture) -> None:

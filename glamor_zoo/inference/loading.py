@@ -140,7 +140,8 @@ def load_model(model: str | nn.Module | None = None, pretrained: bool | None = N
 
     Raises:
         ModelLoadError: The weights need a download that failed (offline, unknown repository),
-            or the packaged weights are missing from the installation.
+            the packaged weights are missing from the installation, or a model folder or
+            weights file is missing, corrupt or for another model.
     """
     import glamor_zoo
 
@@ -153,6 +154,8 @@ def load_model(model: str | nn.Module | None = None, pretrained: bool | None = N
         _check_packaged_file(name)
     try:
         built = glamor_zoo.create_model(name, pretrained=pretrained)
+    except glamor_zoo.CheckpointError as exc:  # names the file and what to do
+        raise ModelLoadError(str(exc)) from exc
     except Exception as exc:
         if _is_download_error(exc):
             raise ModelLoadError(
