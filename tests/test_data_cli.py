@@ -91,8 +91,10 @@ def test_detect_user_errors(tmp_path: Path, capsys) -> None:
     assert main(["detect", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
     assert main(["detect", str(tmp_path), "--out", str(tmp_path), "--detector", "haar"]) == 2
     assert main(["detect", str(tmp_path), "--out", str(tmp_path), "--detector-arg", "x"]) == 2
+    assert main(["detect", str(tmp_path), "--out", str(tmp_path), "--batch-size", "0"]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "valid detector names" in err and "KEY=VALUE" in err
+    assert "--batch-size must be at least 1" in err
 
 
 # ------------------------------------------------------------------------------ build-ncaer

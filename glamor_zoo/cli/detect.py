@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     images_root, out = Path(args.images_root), Path(args.out)
     if not images_root.is_dir():
         raise CliError(f"image folder {str(images_root)!r} does not exist")
+    if args.batch_size < 1:
+        raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
     detector = build_detector(args)
     report = write_crop_files(
         images_root,
