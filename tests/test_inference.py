@@ -292,7 +292,7 @@ def test_unknown_model_names_the_way_out(tmp_path: Path) -> None:
 def test_random_weights_are_reported(caplog: pytest.LogCaptureFixture) -> None:
     loaded = load_model("glamor_test")
     assert loaded.source == "random" and "random" in loaded.describe().lower()
-    assert "no pretrained weights" in caplog.text
+    assert "without pretrained weights" in caplog.text
 
 
 @pytest.mark.skipif(not HAS_PACKAGED, reason="packaged deep_emotion.fer2013 weights not built yet")

@@ -173,7 +173,9 @@ def load_model(model: str | nn.Module | None = None, pretrained: bool | None = N
         raise
     source = _source(name, pretrained)
     if source == "random":
-        _logger.warning("model %r has no pretrained weights: its predictions are random", name)
+        _logger.warning(
+            "model %r runs without pretrained weights: its predictions are random", name
+        )
     return LoadedModel(built.eval(), name, source)
 
 

@@ -115,7 +115,7 @@ class EmotionRecognizer:
             installation has it (context models need ``forward_features`` for their attention
             maps and run the plain model).
         pretrained: Load pretrained weights (default: when the model name has any).
-        detector_args: Keyword arguments for the detector (e.g. ``{"min_score": 0.95}``).
+        detector_args: Keyword arguments for the detector (e.g. ``{"threshold": 0.95}``).
 
     Calling the recogniser with one image (a path, a PIL image or an (H, W, 3) uint8 array)
     returns an :class:`ImageResult`; with a list, a list of them in the same order.
