@@ -15,10 +15,18 @@ import io
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glamor_zoo.cli import CliError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from glamor_zoo.inference import EmotionRecognizer
+    from glamor_zoo.inference.batch import InputFile, Prediction
+    from glamor_zoo.inference.video import VideoWriter
 
 _logger = logging.getLogger(__name__)
 
@@ -105,7 +113,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
 
 
-def _build_recognizer(args: argparse.Namespace) -> Any:
+def _build_recognizer(args: argparse.Namespace) -> EmotionRecognizer:
     from glamor_zoo.inference import EmotionRecognizer, ModelLoadError
     from glamor_zoo.registry import UnknownComponentError
 
@@ -160,14 +168,16 @@ def _progress(args: argparse.Namespace, total: int, initial: int = 0) -> Any:
     )
 
 
-def _iterate(args: argparse.Namespace, recognizer: Any, files: list[Any], **kwargs: Any) -> Any:
+def _iterate(
+    args: argparse.Namespace, recognizer: EmotionRecognizer, files: list[InputFile], **kwargs: Any
+) -> Iterator[Prediction]:
     from glamor_zoo.inference.batch import predict_files
 
     yield from predict_files(recognizer, files, every_n=args.every_n, fps=args.fps, **kwargs)
 
 
 def _run_to_terminal(
-    args: argparse.Namespace, recognizer: Any, files: list[Any]
+    args: argparse.Namespace, recognizer: EmotionRecognizer, files: list[InputFile]
 ) -> list[dict[str, Any]]:
     from glamor_zoo.inference.tables import records_to_csv, summarize_record
 
@@ -192,7 +202,7 @@ def _run_to_terminal(
     return records
 
 
-def _run_settings(args: argparse.Namespace, recognizer: Any) -> dict[str, Any]:
+def _run_settings(args: argparse.Namespace, recognizer: EmotionRecognizer) -> dict[str, Any]:
     detector = recognizer.detector
     settings = getattr(detector, "settings", None)
     return {
@@ -205,7 +215,7 @@ def _run_settings(args: argparse.Namespace, recognizer: Any) -> dict[str, Any]:
 
 
 def _run_to_folder(
-    args: argparse.Namespace, recognizer: Any, files: list[Any]
+    args: argparse.Namespace, recognizer: EmotionRecognizer, files: list[InputFile]
 ) -> list[dict[str, Any]]:
     from glamor_zoo.inference.journal import Journal, JournalMismatchError
     from glamor_zoo.inference.tables import records_to_csv
@@ -265,7 +275,7 @@ def _run_to_folder(
     return records
 
 
-def _save_image(image: Any, path: Path) -> None:
+def _save_image(image: Image.Image, path: Path) -> None:
     from glamor_zoo.serialization import atomic_write_bytes
 
     buffer = io.BytesIO()
@@ -276,17 +286,17 @@ def _save_image(image: Any, path: Path) -> None:
 class _Pictures:
     """The pictures and annotated videos of a folder run."""
 
-    def __init__(self, args: argparse.Namespace, recognizer: Any) -> None:
+    def __init__(self, args: argparse.Namespace, recognizer: EmotionRecognizer) -> None:
         self.args = args
         self.recognizer = recognizer
         self.out: Path = args.output
-        self.writer: Any = None
-        self.writer_file: Any = None
+        self.writer: VideoWriter | None = None
+        self.writer_file: InputFile | None = None
 
-    def _annotated_video_path(self, file: Any) -> Path:
+    def _annotated_video_path(self, file: InputFile) -> Path:
         return self.out / "annotated" / file.relative.with_suffix(".mp4")
 
-    def videos_to_redo(self, files: list[Any]) -> set[str]:
+    def videos_to_redo(self, files: list[InputFile]) -> set[str]:
         """Videos whose annotated video is missing: all their frames must run again."""
         if not self.args.annotated_video:
             return set()
@@ -296,13 +306,13 @@ class _Pictures:
             if f.kind == "video" and not self._annotated_video_path(f).exists()
         }
 
-    def _stem(self, prediction: Any) -> Path:
+    def _stem(self, prediction: Prediction) -> Path:
         relative = prediction.file.relative
         if prediction.frame is None:
             return relative
         return relative.with_suffix("") / f"frame_{prediction.frame:06d}.jpg"
 
-    def save(self, prediction: Any) -> None:
+    def save(self, prediction: Prediction) -> None:
         from glamor_zoo.inference.visualize import attention_overlay, draw_faces
 
         image, result = prediction.image, prediction.result
@@ -326,7 +336,7 @@ class _Pictures:
         if self.args.saliency:
             self._save_saliency(prediction, stem, suffix)
 
-    def _save_saliency(self, prediction: Any, stem: Path, suffix: str) -> None:
+    def _save_saliency(self, prediction: Prediction, stem: Path, suffix: str) -> None:
         from glamor_zoo.inference.saliency import face_saliency_picture
 
         for index, face in enumerate(prediction.result.faces, start=1):
@@ -334,7 +344,7 @@ class _Pictures:
             name = f"{stem.with_suffix('').name}_face{index}{suffix}"
             _save_image(picture, self.out / "saliency" / stem.parent / name)
 
-    def _write_frame(self, file: Any, frame: Any) -> None:
+    def _write_frame(self, file: InputFile, frame: Image.Image) -> None:
         from glamor_zoo.inference.video import VideoWriter, video_fps
 
         if self.writer_file is not file:
