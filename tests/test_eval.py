@@ -9,12 +9,8 @@ import numpy as np
 import pytest
 
 from glamor_zoo.cli import main as cli_main
-from glamor_zoo.train.evaluate import (
-    Predictions,
-    compare_predictions,
-    load_predictions,
-    write_evaluation,
-)
+from glamor_zoo.train.compare import compare_predictions, load_predictions
+from glamor_zoo.train.evaluate import Predictions, write_evaluation
 from glamor_zoo.train.metrics import classification_metrics, confusion_matrix
 from glamor_zoo.train.stats import stuart_maxwell, stuart_maxwell_table
 

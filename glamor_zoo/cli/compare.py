@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     from glamor_zoo.cli import CliError
     from glamor_zoo.serialization import atomic_write_text
-    from glamor_zoo.train.evaluate import compare_predictions
+    from glamor_zoo.train.compare import compare_predictions
 
     try:
         result = compare_predictions(args.pred_a, args.pred_b)

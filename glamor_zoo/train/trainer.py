@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 
+from glamor_zoo.labels import PAPER_LABELS
 from glamor_zoo.serialization import atomic_write_text, save_pretrained
 from glamor_zoo.train.checkpoint import (
     latest_checkpoint,
@@ -46,7 +48,7 @@ from glamor_zoo.train.checkpoint import (
 )
 from glamor_zoo.train.config import ConfigError, StageConfig, TrainConfig
 from glamor_zoo.train.data import build_split, preprocess_for
-from glamor_zoo.train.evaluate import _collate, forward_batch, predict, write_evaluation
+from glamor_zoo.train.evaluate import collate_samples, forward_batch, predict, write_evaluation
 from glamor_zoo.train.sampler import EpochShuffleSampler
 from glamor_zoo.train.schedule import lr_at_epoch
 
@@ -200,10 +202,11 @@ class _Run:
         seed = config.run.seed
         epochs = stage.epochs or config.run.epochs
         base_lr = stage.lr if stage.lr is not None else config.optim.lr
+        # The model first (its preprocess_cfg drives the data); the classifier is resized to the
+        # dataset's classes afterwards unless the recipe fixes model.num_classes.
         torch.manual_seed(_step_seed(seed, index, 0x5EED))
-        probe = _build_model(config, stage, num_classes=1)
-        preprocess = preprocess_for(probe, config.data)
-        del probe
+        model = _build_model(config, stage, config.model.num_classes or len(PAPER_LABELS))
+        preprocess = preprocess_for(model, config.data)
         train_ds = build_split(
             config.data, config.data.train_split, preprocess, train=True, seed=seed
         )
@@ -221,9 +224,8 @@ class _Run:
             else None
         )
         num_classes = config.model.num_classes or len(classes)
-
-        torch.manual_seed(_step_seed(seed, index, 0x5EED))
-        model = _build_model(config, stage, num_classes)
+        if num_classes != model.num_classes:
+            model.reset_classifier(num_classes)
         if stage.init_from:
             copied = _init_from(model, self.run_dir, name, stage)
             _LOGGER.info(
@@ -270,7 +272,7 @@ class _Run:
             batch_size=config.run.batch_size,
             sampler=sampler,
             num_workers=config.data.num_workers,
-            collate_fn=_collate,
+            collate_fn=collate_samples,
         )
         model, optimizer, loader = acc.prepare(model, optimizer, loader)
         steps_per_epoch = math.ceil(len(loader) / config.run.grad_accum_steps)
@@ -470,8 +472,6 @@ class _Run:
             target = stage_dir / "model"
             if selected == "best":
                 tmp = target.with_name(f".tmp-model-{time.time_ns()}")
-                import shutil
-
                 shutil.copytree(best, tmp)
                 replace_dir(tmp, target)
             else:
