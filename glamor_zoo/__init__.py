@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     "EmotionRecognizer": "glamor_zoo.inference.recognizer",
     "export_onnx": "glamor_zoo.inference.onnx_export",
     "convert_tf_checkpoint": "glamor_zoo.convert.glamor_tf",
+    "fast_inference": "glamor_zoo.fast",
 }
 
 # Modules that fill a registry kind when imported (kinds not listed are filled by components).

@@ -1,0 +1,480 @@
+"""Fast inference: turn a zoo model into its fastest correct inference form for this machine.
+
+``fast_inference(model)`` returns a :class:`FastInferenceModel`: the same call signature
+(``model(face, context)`` for GLAMOR-Net, ``model(face)`` for face-only models), the same
+attributes (``pretrained_cfg``, ``preprocess_cfg()``, ``num_classes``…), logits in float32, and
+underneath, whatever measured fastest on CPUs of this kind:
+
+- ``eval()``, no autograd, channels-last activations (oneDNN's native layout);
+- bfloat16 autocast where the hardware computes in bf16 natively (x86 AVX-512 BF16 / AMX, or
+  a CUDA GPU with bf16), float32 elsewhere;
+- ``torch.compile`` (Inductor) with *freezing*: weights become constants, BatchNorm folds into
+  the convolutions, oneDNN weights are pre-packed. Compiled kernels land in Inductor's on-disk
+  cache (``TORCHINDUCTOR_CACHE_DIR``, or ``cache_dir=``), so later processes start faster;
+- optionally int8 (``precision="int8"``, or ``"auto"`` with ``calibration=`` data): PT2E static
+  quantisation with torchao's x86 Inductor quantizer, kept only if its top-1 agreement with the
+  float32 model on the calibration inputs reaches ``min_agreement``.
+
+Every feature falls back cleanly: no bf16 hardware → float32; no compiler / a compile error →
+eager; no torchao or too little agreement → the float path. :attr:`FastInferenceModel.fast_plan`
+says what was chosen and why, and the choice is logged at INFO level.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+__all__ = [
+    "FastInferenceModel",
+    "FastInferencePlan",
+    "Precision",
+    "bf16_supported",
+    "fast_inference",
+]
+
+_logger = logging.getLogger(__name__)
+
+Precision = Literal["auto", "fp32", "bf16", "int8"]
+_PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+@dataclass(frozen=True)
+class FastInferencePlan:
+    """What :func:`fast_inference` chose, and why it left features out.
+
+    Attributes:
+        device: Device type the model runs on (``"cpu"``, ``"cuda"``…).
+        precision: ``"fp32"``, ``"bf16"`` (autocast) or ``"int8"`` (PT2E static quantisation).
+        channels_last: Whether inputs and weights use the channels-last memory format.
+        compiled: Whether ``torch.compile`` is in use (may turn ``False`` after a failed compile).
+        freezing: Whether Inductor freezes the weights (CPU only).
+        agreement: Top-1 agreement of the int8 model with float32 on the calibration inputs.
+        notes: Why a feature was left out or dropped (empty when everything applied).
+    """
+
+    device: str
+    precision: str
+    channels_last: bool
+    compiled: bool
+    freezing: bool = False
+    agreement: float | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def summary(self) -> str:
+        """One line for logs and tables, e.g. ``cpu bf16 channels_last compiled(freezing)``."""
+        parts = [self.device, self.precision]
+        if self.channels_last:
+            parts.append("channels_last")
+        if self.compiled:
+            parts.append("compiled(freezing)" if self.freezing else "compiled")
+        else:
+            parts.append("eager")
+        if self.agreement is not None:
+            parts.append(f"agreement={self.agreement:.2%}")
+        text = " ".join(parts)
+        return f"{text} [{'; '.join(self.notes)}]" if self.notes else text
+
+
+def bf16_supported(device: torch.device | str = "cpu") -> bool:
+    """Whether ``device`` computes bfloat16 natively (CPU: AVX-512 BF16 or AMX; CUDA: sm80+).
+
+    On CPUs without it, bf16 autocast is emulated and slower than float32.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def compiler_available(device: torch.device | str = "cpu") -> tuple[bool, str]:
+    """Whether ``torch.compile`` can build kernels for ``device``; the reason when it cannot."""
+    device = torch.device(device)
+    try:
+        from torch import _dynamo
+
+        if not _dynamo.is_dynamo_supported():
+            return False, "torch.compile is not supported on this Python/platform"
+    except Exception as exc:  # torch builds without dynamo raise various errors on import
+        return False, f"torch.compile unavailable ({type(exc).__name__}: {exc})"
+    if device.type == "cpu":
+        compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+        if not compiler:
+            return False, "no C++ compiler (g++) found for Inductor's CPU backend"
+    return True, ""
+
+
+class FastInferenceModel(nn.Module):
+    """A model wrapped for fast inference; call it exactly like the model it wraps.
+
+    Attribute access falls through to the wrapped model (``pretrained_cfg``,
+    ``preprocess_cfg()``, ``num_classes``, ``forward_features``…); only ``__call__`` is
+    accelerated. Outputs are float32 whatever the internal precision.
+
+    Args:
+        model: The float32 model (kept in eval mode; its weights are not changed).
+        runner: The accelerated callable (a compiled module or a quantised graph).
+        plan: What was chosen.
+        fallback: The eager callable used if ``runner`` fails to compile.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        runner: Callable[..., Any],
+        plan: FastInferencePlan,
+        fallback: Callable[..., Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self._runner = runner
+        self._fallback = fallback
+        self.fast_plan = plan
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            modules = self.__dict__.get("_modules", {})
+            if "model" not in modules or name.startswith("__"):
+                raise
+            return getattr(modules["model"], name)
+
+    def train(self, mode: bool = True) -> FastInferenceModel:
+        if mode:
+            raise RuntimeError(
+                "a FastInferenceModel is for inference only; train the original model "
+                "(FastInferenceModel.model) and call fast_inference() again"
+            )
+        return super().train(False)
+
+    def _prepare(self, value: Any) -> Any:
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            if self.fast_plan.channels_last and value.ndim == 4:
+                value = value.contiguous(memory_format=torch.channels_last)
+            return value
+        return value
+
+    def _context(self) -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        if self.fast_plan.precision == "bf16" or (
+            self.fast_plan.precision == "int8" and self.fast_plan.device != "cpu"
+        ):
+            stack.enter_context(torch.autocast(self.fast_plan.device, dtype=torch.bfloat16))
+        if self.fast_plan.compiled and self.fast_plan.freezing:
+            import torch._inductor.config as inductor_config
+
+            # Dynamo treats weights as constants only when freezing is on while it traces.
+            stack.enter_context(inductor_config.patch(freezing=True))
+        return stack
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Logits (float32) from the same inputs the wrapped model takes."""
+        args = tuple(self._prepare(a) for a in args)
+        kwargs = {k: self._prepare(v) for k, v in kwargs.items()}
+        with self._context():
+            try:
+                out = self._runner(*args, **kwargs)
+            except Exception as exc:
+                if not self.fast_plan.compiled or self._fallback is None:
+                    raise
+                out = self._fallback(*args, **kwargs)  # user errors raise here, uncompiled
+                self._drop_compilation(exc)
+        return out.float() if isinstance(out, torch.Tensor) else out
+
+    def _drop_compilation(self, exc: Exception) -> None:
+        reason = f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        _logger.warning("fast_inference: %s; running eagerly from now on", reason)
+        self._runner = self._fallback
+        self.fast_plan = replace(
+            self.fast_plan,
+            compiled=False,
+            freezing=False,
+            notes=(*self.fast_plan.notes, reason),
+        )
+
+    def warmup(self, *args: Any, **kwargs: Any) -> float:
+        """Run once on example inputs (compiling now rather than on the first real call).
+
+        Returns:
+            The seconds the call took (mostly compilation, the first time).
+        """
+        start = time.perf_counter()
+        self(*args, **kwargs)
+        return time.perf_counter() - start
+
+    def extra_repr(self) -> str:
+        return f"plan={self.fast_plan.summary()!r}"
+
+
+def fast_inference(
+    model: nn.Module,
+    precision: Precision = "auto",
+    channels_last: bool = True,
+    compile: bool = True,
+    calibration: Iterable[Any] | None = None,
+    min_agreement: float = 0.99,
+    example_inputs: Sequence[Any] | None = None,
+    cache_dir: str | Path | None = None,
+    dynamic: bool | None = None,
+) -> FastInferenceModel:
+    """The fastest correct inference form of ``model`` on its current device.
+
+    Args:
+        model: A zoo model (or any ``nn.Module`` taking image tensors), on its target device.
+        precision: ``"auto"`` (int8 when ``calibration`` is given and the agreement check passes,
+            else bf16 where the hardware has it, else fp32), or force ``"fp32"``, ``"bf16"``,
+            ``"int8"`` (int8 needs ``calibration`` and the ``fast`` extra: torchao).
+        channels_last: Use the channels-last memory format.
+        compile: Use ``torch.compile`` (Inductor; with weight freezing on CPU).
+        calibration: Representative inputs for int8: an iterable of argument tuples
+            (``(face, context)``) or of single tensors (face-only models). Real images, a few
+            hundred samples; the int8 model must agree with float32 on them (top-1).
+        min_agreement: Least top-1 agreement with float32 for int8 to be kept.
+        example_inputs: Arguments of one call, to compile now instead of on the first call.
+        cache_dir: Inductor's kernel cache directory (sets ``TORCHINDUCTOR_CACHE_DIR`` when it
+            is not already set); by default Inductor's own on-disk cache is used.
+        dynamic: ``torch.compile``'s ``dynamic`` (``None``: static first, then dynamic batch).
+
+    Returns:
+        A :class:`FastInferenceModel`; ``.fast_plan`` says what was chosen.
+
+    Raises:
+        ValueError: Unknown ``precision``, or ``"int8"`` without ``calibration``.
+        ImportError: ``precision="int8"`` without torchao installed.
+    """
+    if precision not in _PRECISIONS:
+        raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}")
+    if precision == "int8" and calibration is None:
+        raise ValueError("precision='int8' needs calibration= inputs (real images) to quantise")
+    if isinstance(model, FastInferenceModel):
+        model = model.model
+    if cache_dir is not None:
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(cache_dir).expanduser()))
+    model.eval()
+    device = _model_device(model)
+    notes: list[str] = []
+
+    if compile:
+        compile, reason = compiler_available(device)
+        if not compile:
+            notes.append(reason)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+
+    result: FastInferenceModel | None = None
+    if calibration is not None and precision in ("auto", "int8"):
+        result = _try_int8(
+            model, calibration, channels_last, compile, min_agreement, dynamic, device, notes
+        )
+        if result is None and precision == "int8":
+            _logger.warning("fast_inference: int8 not used (%s)", "; ".join(notes))
+    if result is None:
+        float_precision = "fp32" if precision == "fp32" else "bf16"
+        if float_precision == "bf16" and not bf16_supported(device):
+            float_precision = "fp32"
+            if precision in ("bf16", "int8"):
+                notes.append(f"{device.type} has no native bfloat16: float32 instead")
+        result = _float_model(model, float_precision, channels_last, compile, dynamic, notes)
+
+    _logger.info("fast_inference: %s", result.fast_plan.summary())
+    if example_inputs is not None:
+        result.warmup(*example_inputs)
+    return result
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _float_model(
+    model: nn.Module,
+    precision: str,
+    channels_last: bool,
+    compile: bool,
+    dynamic: bool | None,
+    notes: list[str],
+) -> FastInferenceModel:
+    device = _model_device(model)
+    freezing = compile and device.type == "cpu"
+    runner: Callable[..., Any] = model
+    if compile:
+        runner = torch.compile(model, dynamic=dynamic)
+    plan = FastInferencePlan(
+        device=device.type,
+        precision=precision,
+        channels_last=channels_last,
+        compiled=compile,
+        freezing=freezing,
+        notes=tuple(notes),
+    )
+    return FastInferenceModel(model, runner, plan, fallback=model)
+
+
+# ----------------------------------------------------------------------------- int8
+
+
+def _as_args(sample: Any) -> tuple[Any, ...]:
+    return tuple(sample) if isinstance(sample, (tuple, list)) else (sample,)
+
+
+def _try_int8(
+    model: nn.Module,
+    calibration: Iterable[Any],
+    channels_last: bool,
+    compile: bool,
+    min_agreement: float,
+    dynamic: bool | None,
+    device: torch.device,
+    notes: list[str],
+) -> FastInferenceModel | None:
+    if device.type != "cpu":
+        notes.append("int8 (x86 Inductor quantizer) is CPU-only")
+        return None
+    if not compile:
+        notes.append("int8 needs torch.compile (the quantised graph runs through Inductor)")
+        return None
+    try:
+        quantized = quantize_int8(model, calibration)
+    except ImportError as exc:
+        notes.append(str(exc))
+        return None
+    except Exception as exc:  # export or quantisation unsupported for this model
+        notes.append(f"int8 quantisation failed ({type(exc).__name__}: {str(exc)[:200]})")
+        return None
+    plan = FastInferencePlan(
+        device="cpu",
+        precision="int8",
+        channels_last=channels_last,
+        compiled=True,
+        freezing=True,
+        notes=tuple(notes),
+    )
+    fast = FastInferenceModel(model, torch.compile(quantized.graph, dynamic=dynamic), plan)
+    try:
+        agreement = _agreement(model, fast, quantized.samples)  # compiles the int8 graph
+    except Exception as exc:
+        notes.append(f"int8 compile failed ({type(exc).__name__}: {str(exc)[:200]})")
+        return None
+    if agreement < min_agreement:
+        notes.append(f"int8 top-1 agreement {agreement:.2%} < {min_agreement:.0%}: not used")
+        return None
+    fast.fast_plan = replace(plan, agreement=agreement)
+    return fast
+
+
+@dataclass
+class QuantizedGraph:
+    """An int8 PT2E graph and the calibration samples it was built from."""
+
+    graph: torch.fx.GraphModule
+    samples: list[tuple[Any, ...]]
+
+
+def quantize_int8(model: nn.Module, calibration: Iterable[Any]) -> QuantizedGraph:
+    """PT2E static int8 quantisation with torchao's x86 Inductor quantizer.
+
+    Convolutions and linear layers get int8 weights (per channel) and activations (per
+    tensor), calibrated on ``calibration``; the batch dimension stays dynamic.
+
+    Raises:
+        ImportError: torchao is not installed (``pip install 'glamor-zoo[fast]'``).
+        ValueError: ``calibration`` is empty.
+    """
+    try:
+        import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    except ImportError as exc:
+        raise ImportError(
+            f"int8 inference needs torchao: pip install 'glamor-zoo[fast]' (import failed: {exc})"
+        ) from exc
+    samples = [_as_args(s) for s in calibration]
+    if not samples:
+        raise ValueError("calibration is empty: give at least one batch of real inputs")
+    batch = torch.export.Dim.AUTO
+    dynamic_shapes = tuple(
+        {0: batch} if isinstance(a, torch.Tensor) and a.ndim > 0 else None for a in samples[0]
+    )
+    with torch.no_grad():
+        exported = torch.export.export(
+            copy.deepcopy(model), samples[0], dynamic_shapes=dynamic_shapes
+        ).module()
+        quantizer = xiq.X86InductorQuantizer()
+        quantizer.set_global(xiq.get_default_x86_inductor_quantization_config())
+        prepared = prepare_pt2e(exported, quantizer)
+        for args in samples:
+            prepared(*args)
+        _batch_norm_to_affine(prepared)
+        graph = convert_pt2e(prepared)
+    return QuantizedGraph(graph, samples)
+
+
+def _batch_norm_to_affine(gm: torch.fx.GraphModule) -> None:
+    """Rewrite the eval-mode BatchNorms left after conv-BN fusion as ``x * scale + shift``.
+
+    prepare_pt2e folds every BatchNorm that follows a convolution; others (e.g. GLA's
+    BatchNorm1d after ReLU) would otherwise send convert_pt2e through its QAT conv-BN folding,
+    which exports ~100 pattern graphs and takes minutes. The rewrite is exact in eval mode.
+    """
+    aten = torch.ops.aten
+    bn_ops = (aten.batch_norm.default, aten._native_batch_norm_legit_no_training.default)
+    graph = gm.graph
+    tensors = {**dict(gm.named_parameters()), **dict(gm.named_buffers())}
+    for index, node in enumerate(list(graph.nodes)):
+        if node.op != "call_function" or node.target not in bn_ops:
+            continue
+        x, weight, bias, mean, var = node.args[:5]
+        eps = node.args[7] if node.target is aten.batch_norm.default else node.args[6]
+
+        def value(arg: Any) -> torch.Tensor | None:
+            return None if arg is None else tensors[arg.target]
+
+        w, b, m, v = value(weight), value(bias), value(mean), value(var)
+        scale = torch.rsqrt(v + eps) * (w if w is not None else 1.0)
+        shift = (b if b is not None else 0.0) - m * scale
+        shape = (-1,) + (1,) * (x.meta["val"].ndim - 2)
+        names = (f"_bn_affine_scale_{index}", f"_bn_affine_shift_{index}")
+        gm.register_buffer(names[0], scale.detach().reshape(shape).clone())
+        gm.register_buffer(names[1], shift.detach().reshape(shape).clone())
+        with graph.inserting_before(node):
+            out = graph.call_function(aten.mul.Tensor, (x, graph.get_attr(names[0])))
+            out = graph.call_function(aten.add.Tensor, (out, graph.get_attr(names[1])))
+        if node.target is aten.batch_norm.default:
+            node.replace_all_uses_with(out)
+        else:  # returns (out, mean, rstd); only [0] is used in eval
+            for user in list(node.users):
+                user.replace_all_uses_with(out)
+                graph.erase_node(user)
+        graph.erase_node(node)
+    graph.eliminate_dead_code()
+    gm.recompile()
+
+
+def _agreement(model: nn.Module, fast: FastInferenceModel, samples: list[tuple[Any, ...]]) -> float:
+    agree = total = 0
+    for args in samples:
+        with torch.inference_mode():
+            reference = model(*args).argmax(dim=-1)
+        predicted = fast(*args).argmax(dim=-1)
+        agree += int((reference == predicted).sum())
+        total += reference.numel()
+    return agree / max(total, 1)

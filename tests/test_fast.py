@@ -1,0 +1,192 @@
+"""fast_inference: its output agrees with float32 eager, it keeps the model's interface, and
+every feature falls back cleanly where it is unavailable. Correctness only, no timing."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+import glamor_zoo
+from glamor_zoo import fast
+from glamor_zoo.fast import FastInferenceModel, fast_inference
+
+
+def _tiny_glamor(**kwargs) -> torch.nn.Module:
+    # Two encoder blocks: the smallest GLAMOR-Net, so that compiling it stays quick.
+    torch.manual_seed(0)
+    return glamor_zoo.create_model(
+        "glamor", encoder_widths=(4, 8), hidden_dim=8, drop_rate=0.0, **kwargs
+    ).eval()
+
+
+def _inputs(batch: int = 4, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(1)
+    return torch.rand(batch, 3, size, size, generator=gen), torch.rand(
+        batch, 3, size, size, generator=gen
+    )
+
+
+def _reference(model: torch.nn.Module, *args: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model(*args)
+
+
+def test_fp32_eager_channels_last_matches_plain_model() -> None:
+    model = _tiny_glamor()
+    face, context = _inputs()
+    ref = _reference(model, face, context)
+    fm = fast_inference(model, precision="fp32", compile=False)
+    assert isinstance(fm, FastInferenceModel)
+    assert fm.fast_plan.precision == "fp32" and fm.fast_plan.channels_last
+    assert not fm.fast_plan.compiled
+    torch.testing.assert_close(fm(face, context), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_keeps_call_signature_and_attributes() -> None:
+    model = glamor_zoo.create_model("glamor_test").eval()
+    fm = fast_inference(model, compile=False)
+    face, context = torch.rand(2, 3, 96, 96), torch.rand(2, 3, 112, 112)
+    out = fm(face, context)
+    assert out.shape == (2, 7) and out.dtype == torch.float32
+    assert fm(face=face, context=context).shape == (2, 7)
+    assert fm.num_classes == 7
+    assert fm.pretrained_cfg == model.pretrained_cfg
+    assert fm.preprocess_cfg() == model.preprocess_cfg()
+    assert fm.model is model
+    assert "plan=" in repr(fm)
+    with pytest.raises(RuntimeError, match="inference only"):
+        fm.train()
+    # A second call on the wrapper unwraps it instead of wrapping twice.
+    assert fast_inference(fm, compile=False).model is model
+
+
+@pytest.mark.skipif(not fast.bf16_supported("cpu"), reason="this CPU has no native bf16")
+def test_bf16_eager_agrees_with_fp32() -> None:
+    model = glamor_zoo.create_model("glamor_test").eval()
+    face, context = torch.rand(8, 3, 96, 96), torch.rand(8, 3, 112, 112)
+    ref = _reference(model, face, context)
+    fm = fast_inference(model, precision="bf16", compile=False)
+    assert fm.fast_plan.precision == "bf16"
+    out = fm(face, context)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, rtol=0.05, atol=0.05 * float(ref.abs().max()))
+
+
+def test_face_only_model_takes_one_input() -> None:
+    model = _tiny_glamor(inputs="face")
+    face, _ = _inputs()
+    ref = _reference(model, face)
+    fm = fast_inference(model, precision="fp32", compile=False)
+    torch.testing.assert_close(fm(face), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_deep_emotion_when_registered() -> None:
+    if "deep_emotion" not in glamor_zoo.list_models():
+        pytest.skip("deep_emotion is not registered in this checkout")
+    torch.manual_seed(0)
+    model = glamor_zoo.create_model("deep_emotion").eval()
+    faces = torch.rand(4, 1, 48, 48)
+    ref = _reference(model, faces)
+    fm = fast_inference(model, precision="fp32", compile=False)
+    torch.testing.assert_close(fm(faces), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_no_bf16_hardware_falls_back_to_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast, "bf16_supported", lambda device="cpu": False)
+    model = _tiny_glamor()
+    face, context = _inputs()
+    auto = fast_inference(model, compile=False)
+    assert auto.fast_plan.precision == "fp32" and not auto.fast_plan.notes
+    forced = fast_inference(model, precision="bf16", compile=False)
+    assert forced.fast_plan.precision == "fp32"
+    assert "no native bfloat16" in forced.fast_plan.notes[0]
+    torch.testing.assert_close(forced(face, context), _reference(model, face, context))
+
+
+def test_no_compiler_falls_back_to_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast, "compiler_available", lambda device="cpu": (False, "no g++ here"))
+    fm = fast_inference(_tiny_glamor(), precision="fp32")
+    assert not fm.fast_plan.compiled
+    assert fm.fast_plan.notes == ("no g++ here",)
+
+
+def test_failed_compile_runs_eagerly_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_compile(model, **kwargs):
+        def run(*args, **kw):
+            raise RuntimeError("inductor exploded")
+
+        return run
+
+    monkeypatch.setattr(fast, "compiler_available", lambda device="cpu": (True, ""))
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    model = _tiny_glamor()
+    face, context = _inputs()
+    fm = fast_inference(model, precision="fp32")
+    assert fm.fast_plan.compiled
+    torch.testing.assert_close(fm(face, context), _reference(model, face, context))
+    assert not fm.fast_plan.compiled
+    assert "inductor exploded" in fm.fast_plan.notes[-1]
+    # Input errors are the user's: they raise (from the eager model), they are not swallowed.
+    with pytest.raises(RuntimeError):
+        fm(face[:, :2], context)
+
+
+def test_bad_arguments() -> None:
+    model = _tiny_glamor()
+    with pytest.raises(ValueError, match="precision must be one of"):
+        fast_inference(model, precision="fp16")
+    with pytest.raises(ValueError, match="needs calibration"):
+        fast_inference(model, precision="int8")
+
+
+def test_int8_without_torchao_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_torchao(model, calibration):
+        raise ImportError("int8 inference needs torchao: pip install 'glamor-zoo[fast]'")
+
+    monkeypatch.setattr(fast, "quantize_int8", no_torchao)
+    monkeypatch.setattr(fast, "compiler_available", lambda device="cpu": (True, ""))
+    face, context = _inputs()
+    fm = fast_inference(_tiny_glamor(), precision="int8", calibration=[(face, context)])
+    assert fm.fast_plan.precision in ("bf16", "fp32")
+    assert any("torchao" in note for note in fm.fast_plan.notes)
+
+
+def test_compiled_bf16_agrees_with_fp32_eager() -> None:
+    model = _tiny_glamor()
+    face, context = _inputs(batch=8)
+    ref = _reference(model, face, context)
+    fm = fast_inference(model, example_inputs=(face, context))
+    assert fm.fast_plan.compiled and fm.fast_plan.freezing, fm.fast_plan
+    out = fm(face, context)
+    assert out.dtype == torch.float32
+    tol = 0.05 * float(ref.abs().max()) if fm.fast_plan.precision == "bf16" else 1e-4
+    torch.testing.assert_close(out, ref, rtol=0.05, atol=tol)
+    # Another batch size (recompiles with a dynamic batch) still agrees.
+    torch.testing.assert_close(fm(face[:3], context[:3]), ref[:3], rtol=0.05, atol=tol)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torchao") is None, reason="needs torchao (extra: fast)"
+)
+def test_int8_agrees_with_fp32_eager_and_rejects_poor_agreement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = _tiny_glamor()
+    face, context = _inputs(batch=8)
+    ref = _reference(model, face, context)
+    calibration = [(face[:4], context[:4]), (face[4:], context[4:])]
+    fm = fast_inference(model, precision="int8", calibration=calibration, min_agreement=0.0)
+    assert fm.fast_plan.precision == "int8", fm.fast_plan
+    assert fm.fast_plan.agreement is not None
+    out = fm(face, context)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, rtol=0.1, atol=0.1 * float(ref.abs().max()))
+    assert fm(face[:1], context[:1]).shape == (1, model.num_classes)
+
+    # The agreement gate: below min_agreement the float path is used, and the plan says why.
+    monkeypatch.setattr(fast, "_agreement", lambda model, fast_model, samples: 0.5)
+    rejected = fast_inference(model, precision="int8", calibration=calibration)
+    assert rejected.fast_plan.precision != "int8"
+    assert any("agreement 50.00%" in note for note in rejected.fast_plan.notes)
