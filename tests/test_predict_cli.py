@@ -213,3 +213,16 @@ def test_demo_runs_offline_with_the_packaged_model(capsys, monkeypatch) -> None:
     captured = capsys.readouterr()
     assert "deep_emotion.fer2013 (packaged weights, offline)" in captured.err
     assert "group.jpg: 5 faces" in captured.out
+
+
+def test_fast_path_only_where_compiling_pays(tmp_path: Path) -> None:
+    from glamor_zoo.cli import build_parser
+    from glamor_zoo.cli.predict import _want_fast
+
+    def want(*argv: str) -> bool:
+        return _want_fast(build_parser().parse_args(["predict", *argv]))
+
+    assert not want(str(PHOTO))
+    assert want(str(tmp_path))  # a folder
+    assert want(str(tmp_path / "clip.mp4"))
+    assert want(str(PHOTO), "--fast") and not want(str(tmp_path), "--no-fast")
