@@ -1,0 +1,167 @@
+"""Training throughput on CPU: the model step, the data pipeline, and where the time goes.
+
+For each model: images/s of a full training step (forward, cross-entropy, backward, SGD with
+momentum, as the recipes train) at the recipe batch size (4, the official code's) and at a larger
+batch, in float32 and in bf16 autocast + channels-last; the input pipeline's images/s per worker
+(decode a real photo, crop the face, mask/resize/crop the context, augment: the zoo's
+GlamorTransform in training mode); and a profile summary of one step (the top operators by
+self CPU time). The pipeline starves the model when workers × pipeline rate < step rate.
+
+    python benchmarks/bench_train.py --models glamor_original --batch-sizes 4 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from machine import machine_info
+from real_inputs import DATA, real_samples
+from torch import nn
+
+import glamor_zoo
+from glamor_zoo.data.images import list_images, load_image
+from glamor_zoo.data.transforms import GlamorTransform, to_uint8_tensor
+
+NCAER_S_TRAIN = 18_555  # NCAER-S training images (paper Table 1)
+
+
+def step_fn(model: nn.Module, bf16: bool, channels_last: bool, compile: bool = False):
+    model = copy.deepcopy(model).train()
+    device_type = next(model.parameters()).device.type
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=5e-4, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    forward = torch.compile(model) if compile else model
+
+    def step(args: tuple[torch.Tensor, ...], target: torch.Tensor) -> None:
+        if channels_last:
+            args = tuple(a.contiguous(memory_format=torch.channels_last) for a in args)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_fn(forward(*args).float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device_type == "cuda":
+            torch.cuda.synchronize()
+
+    return step
+
+
+def step_rate(step, args, target, min_time: float, rounds: int) -> float:
+    step(args, target)
+    rates = []
+    for _ in range(rounds):
+        runs, start = 0, time.perf_counter()
+        while time.perf_counter() - start < min_time:
+            step(args, target)
+            runs += 1
+        rates.append(len(target) * runs / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def pipeline_rate(preprocess_cfg: dict, seconds: float) -> float:
+    """Samples/s of one worker: decode a scene photo, box → face + masked context, augment."""
+    transform = GlamorTransform(preprocess_cfg, train=True)
+    paths = list_images(DATA / "scenes")
+    rng = random.Random(0)
+    gen = torch.Generator().manual_seed(0)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        pixels = to_uint8_tensor(load_image(paths[count % len(paths)]))
+        _, h, w = pixels.shape
+        side = int(min(h, w) * 0.25)
+        x, y = rng.randrange(w - side), rng.randrange(h - side)
+        transform(pixels, (x, y, x + side, y + side), gen)
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
+def profile_summary(step, args, target, rows: int) -> str:
+    from torch.profiler import ProfilerActivity, profile
+
+    step(args, target)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(3):
+            step(args, target)
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["glamor_original"])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[4, 64])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the GPU plan)")
+    parser.add_argument(
+        "--compile", action="store_true", help="add a bf16+CL+torch.compile step (slow to build)"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--min-time", type=float, default=3.0)
+    parser.add_argument("--profile-rows", type=int, default=12)
+    parser.add_argument("--profile-out", type=Path, help="write the profile tables here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    info = machine_info()
+    rows, profiles = [], []
+    for name in args.models:
+        torch.manual_seed(0)
+        device = torch.device(args.device)
+        model = glamor_zoo.create_model(name).to(device)
+        cfg = model.preprocess_cfg()
+        faces, contexts = real_samples(cfg, max(args.batch_sizes), seed=3)
+        faces = faces.to(device)
+        contexts = None if contexts is None else contexts.to(device)
+        target = torch.randint(0, model.num_classes, (len(faces),), device=device)
+        pipe = pipeline_rate(cfg, seconds=args.min_time)
+        for batch in args.batch_sizes:
+            batch_args = (faces[:batch],) if contexts is None else (faces[:batch], contexts[:batch])
+            rates = {}
+            setups = [("fp32", False, False, False), ("bf16+CL", True, True, False)]
+            if args.compile:
+                setups.append(("bf16+CL+compile", True, True, True))
+            for label, bf16, cl, compiled in setups:
+                step = step_fn(model, bf16, cl, compiled)
+                rates[label] = step_rate(
+                    step, batch_args, target[:batch], args.min_time, args.rounds
+                )
+                if batch == max(args.batch_sizes):
+                    profiles.append(
+                        f"### {name}, batch {batch}, {label}\n\n```\n"
+                        + profile_summary(step, batch_args, target[:batch], args.profile_rows)
+                        + "```\n"
+                    )
+            best = max(rates.values())
+            rows.append(
+                f"| {name} | {batch} | "
+                + " | ".join(f"{label} {rate:.1f}" for label, rate in rates.items())
+                + f" | {pipe:.1f} | {best / pipe:.1f} | {NCAER_S_TRAIN / best:.0f} |"
+            )
+        print(f"{name}: pipeline {pipe:.1f} samples/s per worker", file=sys.stderr)
+    print(
+        f"Machine: {info['cpu']}, {info['cores']} cores, torch threads {info['torch_threads']}, "
+        f"load average {info['load_average']}, {info['date_utc']} UTC; torch {info['torch']}.\n"
+    )
+    print(
+        "| model | batch | train step (img/s) | input pipeline per worker (img/s) | "
+        "workers needed | NCAER-S epoch at best (s) |"
+    )
+    print("|---|---:|---|---:|---:|---:|")
+    print("\n".join(rows))
+    text = "\n".join(profiles)
+    if args.profile_out:
+        args.profile_out.write_text(text)
+    else:
+        print("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

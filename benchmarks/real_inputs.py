@@ -1,0 +1,121 @@
+"""Real model inputs for speed and agreement measurements, and a non-degenerate model.
+
+Faces: FER-2013 validation faces and CK+ faces (48×48 grey, read in place from
+``../shared/data``: research-only data, never copied). Contexts: the real scene photos of
+``../shared/data/scenes`` with a random face-sized box zeroed, preprocessed exactly like the zoo
+does it (:class:`glamor_zoo.data.transforms.GlamorTransform`, evaluation crop); every fourth
+sample takes its face from the scene itself, so faces and contexts also come in matching pairs.
+
+No trained GLAMOR-Net weights exist yet, and a fresh model's logits are nearly constant, which
+makes "top-1 agreement" meaningless. :func:`calibrate_batchnorm` gives a random-init model the
+BatchNorm statistics of real inputs, so its predictions spread over the classes; the benchmark
+reports that spread next to the agreement.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from glamor_zoo.data.images import list_images, load_image
+from glamor_zoo.data.transforms import GlamorTransform, to_uint8_tensor
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+DATA = SHARED / "data"
+
+
+def face_files(limit: int, seed: int = 0) -> list[Path]:
+    """Up to ``limit`` real face images: FER-2013 validation and CK+, mixed, shuffled."""
+    files: list[Path] = []
+    for root in (DATA / "fer2013" / "validation", DATA / "ckplus48"):
+        if root.is_dir():
+            files.extend(list_images(root))
+    random.Random(seed).shuffle(files)
+    return files[:limit]
+
+
+def scene_images() -> list[torch.Tensor]:
+    """The scene photos as uint8 (3, H, W) tensors (a missing folder gives an empty list)."""
+    folder = DATA / "scenes"
+    if not folder.is_dir():
+        return []
+    return [to_uint8_tensor(load_image(p)) for p in list_images(folder)]
+
+
+def _random_box(height: int, width: int, rng: random.Random) -> tuple[int, int, int, int]:
+    side = int(min(height, width) * rng.uniform(0.12, 0.35))
+    x1 = rng.randrange(0, max(1, width - side))
+    y1 = rng.randrange(0, max(1, height - side))
+    return x1, y1, x1 + side, y1 + side
+
+
+def real_samples(
+    preprocess_cfg: dict, count: int, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``count`` preprocessed (face, context) inputs for a model's ``preprocess_cfg``.
+
+    Returns:
+        faces (N, C, Hf, Wf) and contexts (N, C, Hc, Wc), or ``None`` for face-only models.
+
+    Raises:
+        FileNotFoundError: ``../shared/data`` has no faces or no scenes.
+    """
+    transform = GlamorTransform(preprocess_cfg, train=False)
+    faces_paths = face_files(count, seed)
+    scenes = scene_images()
+    if not faces_paths or not scenes:
+        raise FileNotFoundError(
+            f"no real inputs under {DATA} (need fer2013/ or ckplus48/, and scenes/)"
+        )
+    rng = random.Random(seed)
+    faces, contexts = [], []
+    for i in range(count):
+        scene = scenes[rng.randrange(len(scenes))]
+        _, h, w = scene.shape
+        box = _random_box(h, w, rng)
+        if i % 4 == 3:
+            face = transform.face(scene, box)
+        else:
+            pixels = to_uint8_tensor(load_image(faces_paths[i % len(faces_paths)]))
+            face = transform.face(pixels, (0, 0, pixels.shape[2], pixels.shape[1]))
+        faces.append(face)
+        if transform.uses_context:
+            contexts.append(transform.context(scene, box))
+    return torch.stack(faces), (torch.stack(contexts) if contexts else None)
+
+
+def batches(
+    faces: torch.Tensor, contexts: torch.Tensor | None, batch_size: int
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Argument tuples of ``batch_size`` for ``model(*args)``."""
+    for start in range(0, len(faces), batch_size):
+        end = start + batch_size
+        yield (faces[start:end],) if contexts is None else (faces[start:end], contexts[start:end])
+
+
+def calibrate_batchnorm(model: nn.Module, batch_list: list[tuple[torch.Tensor, ...]]) -> None:
+    """Set every BatchNorm's running statistics to those of ``batch_list`` (then eval)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the calibration batches
+    model.train()
+    with torch.no_grad():
+        for args in batch_list:
+            model(*args)
+    model.eval()
+
+
+def class_spread(model: nn.Module, batch_list: list[tuple[torch.Tensor, ...]]) -> str:
+    """How the model's top-1 predictions spread over the classes, e.g. ``0:12% 3:40% …``."""
+    counts: Counter[int] = Counter()
+    with torch.inference_mode():
+        for args in batch_list:
+            counts.update(model(*args).argmax(-1).tolist())
+    total = sum(counts.values())
+    return " ".join(f"{k}:{v / total:.0%}" for k, v in sorted(counts.items()))
