@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not getattr(args, "verbose", False):
+        logging.getLogger("timm").setLevel(logging.WARNING)  # its loading chatter
     from glamor_zoo.inference.loading import ModelLoadError, load_model
     from glamor_zoo.inference.onnx_export import check_onnx, example_inputs, export_onnx
 

@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from glamor_zoo.inference.batch import InputFile, Prediction
     from glamor_zoo.inference.video import VideoWriter
 
-_logger = logging.getLogger(__name__)
-
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -148,6 +146,8 @@ def _build_recognizer(args: argparse.Namespace) -> EmotionRecognizer:
 
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
+    if not getattr(args, "verbose", False):
+        logging.getLogger("timm").setLevel(logging.WARNING)  # its loading chatter
     from glamor_zoo.inference.batch import expand_inputs
 
     recognizer = _build_recognizer(args)
