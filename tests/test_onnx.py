@@ -50,17 +50,23 @@ def test_glamor_both_inputs_dynamic_batch(tmp_path: Path) -> None:
 
 
 def test_face_only_model_and_the_cli(tmp_path: Path, capsys) -> None:
+    from glamor_zoo.models.deep_emotion import packaged_weights
     from glamor_zoo.serialization import save_pretrained
 
     out = tmp_path / "de.onnx"
     assert main(["export", "deep_emotion_no_stn", str(out)]) == 2  # no weights: refused
     assert "--random-weights" in capsys.readouterr().err
-    folder = save_pretrained(glamor_zoo.create_model("deep_emotion_no_stn"), tmp_path / "de")
-    assert main(["export", f"local-dir:{folder}", str(out)]) == 0
+    if packaged_weights("deep_emotion_fer2013.safetensors").is_file():
+        name = "deep_emotion.fer2013"  # the packaged model: spatial transformer, real weights
+    else:
+        torch.manual_seed(0)
+        model = glamor_zoo.create_model("deep_emotion")
+        name = f"local-dir:{save_pretrained(model, tmp_path / 'de')}"
+    assert main(["export", name, str(out)]) == 0
     assert "max |logit difference|" in capsys.readouterr().out
     proto = onnx.load(out)
     assert [i.name for i in proto.graph.input] == ["face"]
-    model = glamor_zoo.create_model(f"local-dir:{folder}").eval()
+    model = glamor_zoo.create_model(name, pretrained=True).eval()
     (face,) = real_inputs(model)
     assert face.shape[1:] == (1, 48, 48)
     assert check_onnx(model, out, (face,)) < 1e-4
