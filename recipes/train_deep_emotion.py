@@ -80,6 +80,7 @@ class RecipeConfig:
     seed: int = 0
     threads: int = 2
     channels_last: bool = True
+    device: str = "cpu"  # "cuda" to train on a GPU (augmentation stays on the CPU)
     cache_dir: str = "~/.cache/glamor_zoo/datasets"
     output_dir: str = "output/deep_emotion_fer2013"
     log_every: int = 0  # batches between progress lines (0: once per epoch)
@@ -295,16 +296,18 @@ def evaluate(
     model.eval()
     pcfg = model.preprocess_cfg()
     n_cls = model.num_classes
+    device = next(model.parameters()).device
     confusion = torch.zeros(n_cls, n_cls, dtype=torch.int64)
     loss_sum = 0.0
     for start in range(0, len(images), 512):
         x = to_input(
             images[start : start + 512], pcfg["face_mean"], pcfg["face_std"], model.in_chans
         )
+        x = x.to(device)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         y = labels[start : start + 512]
-        logits = model(x)
+        logits = model(x).float().cpu()
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         confusion += torch.bincount(y * n_cls + logits.argmax(1), minlength=n_cls * n_cls).view(
             n_cls, n_cls
@@ -341,6 +344,7 @@ def train_one(
     model = glamor_zoo.create_model(
         cfg.model, num_classes=num_classes, img_size=cfg.img_size, **cfg.model_args
     )
+    model = model.to(cfg.device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     pcfg = model.preprocess_cfg()
@@ -366,9 +370,10 @@ def train_one(
                 cfg,
                 generator,
             )
+            x = x.to(cfg.device, non_blocking=True)
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            y = labels[idx]
+            y = labels[idx].to(cfg.device, non_blocking=True)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, step, total, steps_per_epoch)
             logits = model(x)
@@ -413,7 +418,7 @@ def train_one(
                 planned, total = fit, fit * steps_per_epoch
     if best_state is not None:
         model.load_state_dict(best_state)
-    model = model.to(memory_format=torch.contiguous_format)
+    model = model.to("cpu", memory_format=torch.contiguous_format)
     return model, {
         "history": history,
         "best": best,
