@@ -8,6 +8,7 @@ __all__ = [
     "GlamorFeatures",
     "GlamorNet",
     "create_model",
+    "deep_emotion",
     "glamor",
     "is_zoo_model",
     "list_models",
