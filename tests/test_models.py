@@ -251,3 +251,18 @@ def test_keras_initialisation() -> None:
     bound = (6 / (fan_in + fan_out)) ** 0.5
     assert model.head.fc1.weight.abs().max() <= bound
     assert model.head.fc1.weight.abs().max() > 0.9 * bound
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"face_stn": "stn"}, {"inputs": "context"}])
+def test_shared_context_index_equals_repeated_contexts(kwargs: dict) -> None:
+    model = glamor_zoo.create_model("glamor_test", face_size=(32, 32), **kwargs).eval()
+    faces, contexts = torch.rand(3, 3, 32, 32), torch.rand(2, 3, 48, 48)
+    owners = torch.tensor([1, 0, 1])
+    with torch.no_grad():
+        shared = model.forward_features(faces, contexts, context_index=owners)
+        exact = model.forward_features(faces, contexts[owners])
+    assert shared.context_map.shape[0] == 2
+    torch.testing.assert_close(shared.fused, exact.fused)
+    torch.testing.assert_close(shared.attention, exact.attention)
+    with pytest.raises(ValueError, match="one entry per face"):
+        model.forward_features(faces, contexts, context_index=torch.tensor([0, 1]))

@@ -50,31 +50,4 @@ def shared_context_features(
     Returns:
         The features of the N faces (``context_map`` is the M shared maps, not per face).
     """
-    if model.context_encoder is None:
-        return model.forward_features(faces)
-    if owners.shape != (faces.shape[0],):
-        raise ValueError(
-            f"owners must have one entry per face ({faces.shape[0]}), got shape {tuple(owners.shape)}"
-        )
-    face_map = face_vector = None
-    if model.face_encoder is not None:
-        face_map = model.face_encoder(faces)
-        face_vector = face_map.mean(dim=(2, 3))
-    shared_maps = model.context_encoder(contexts)
-    context_vector, attention_map = model.attention(
-        face_vector, shared_maps.index_select(0, owners)
-    )
-    weights = None
-    if model.inputs == "both":
-        fused, weights = model.fusion(face_vector, context_vector)
-    else:
-        fused = face_vector if model.inputs == "face" else context_vector
-    return GlamorFeatures(
-        fused=fused,
-        face=face_vector,
-        context=context_vector,
-        attention=attention_map,
-        fusion_weights=weights,
-        face_map=face_map,
-        context_map=shared_maps,
-    )
+    return model.forward_features(faces, contexts, context_index=owners)

@@ -230,9 +230,21 @@ class GlamorNet(nn.Module):
         return encoder(x)
 
     def forward_features(
-        self, face: torch.Tensor | None, context: torch.Tensor | None = None
+        self,
+        face: torch.Tensor | None,
+        context: torch.Tensor | None = None,
+        context_index: torch.Tensor | None = None,
     ) -> GlamorFeatures:
-        """Encode, attend and fuse; returns every intermediate users visualise."""
+        """Encode, attend and fuse; returns every intermediate users visualise.
+
+        Args:
+            face: (B, C, Hf, Wf) faces.
+            context: (B, C, Hc, Wc) contexts, one per face; or (M, C, Hc, Wc) contexts shared
+                by several faces when ``context_index`` is given.
+            context_index: (B,) long tensor: which of the M contexts each face sees. The context
+                encoder then runs M times instead of B times (paper §3.2: a scene's context can
+                be encoded once for all its faces); ``context_map`` holds the M shared maps.
+        """
         face_map = face_vector = context_map = context_vector = attention_map = weights = None
         if self.face_encoder is not None:
             if face is None:
@@ -247,7 +259,15 @@ class GlamorNet(nn.Module):
                     f"this model (inputs={self.inputs!r}) needs a context image; got context=None"
                 )
             context_map = self._encode(self.context_encoder, context)
-            context_vector, attention_map = self.attention(face_vector, context_map)
+            cells = context_map
+            if context_index is not None:
+                if face is not None and context_index.shape != (face.shape[0],):
+                    raise ValueError(
+                        f"context_index must have one entry per face ({face.shape[0]}), "
+                        f"got shape {tuple(context_index.shape)}"
+                    )
+                cells = context_map.index_select(0, context_index)
+            context_vector, attention_map = self.attention(face_vector, cells)
         if self.inputs == "both":
             fused, weights = self.fusion(face_vector, context_vector)
         else:
@@ -349,7 +369,8 @@ def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> Gla
     model_kwargs = {
         k: v
         for k, v in kwargs.items()
-        if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir", "pretrained_model_args")
+        if k
+        not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir", "pretrained_model_args")
     }
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
     overlay.setdefault("first_conv", _first_convs(model_kwargs))
