@@ -215,10 +215,8 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
         "run.checkpoint_every=1",
         "run.keep_last=3",
     ]
+    # The uninterrupted reference and the run to kill go side by side (two cores).
     reference = _launch(recipe, *common, "run.output_dir=" + str(tmp_path / "ref"))
-    out, _ = reference.communicate(timeout=300)
-    assert reference.returncode == 0, out
-
     killed_dir = tmp_path / "killed"
     victim = _launch(recipe, *common, "run.output_dir=" + str(killed_dir))
     ckpts = killed_dir / "stages" / "main" / "checkpoints"
@@ -233,6 +231,8 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
     assert not (killed_dir / "model").exists(), "the run finished before the kill"
     step = int(latest_checkpoint(ckpts).name.split("-")[1])
     assert step < 12  # 2 epochs × 6 steps: killed mid-run
+    out, _ = reference.communicate(timeout=300)
+    assert reference.returncode == 0, out
 
     resumed = _launch(recipe, *common, "run.output_dir=" + str(killed_dir), "--resume")
     out, _ = resumed.communicate(timeout=300)
