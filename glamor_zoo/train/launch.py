@@ -79,9 +79,12 @@ def run_from_args(args: argparse.Namespace, argv: Sequence[str] | None = None) -
         command = shlex.join(["accelerate", "launch", "recipes/train.py", *argv])
     else:
         program = os.path.basename(sys.argv[0])
-        prefix = (
-            ["glamor-zoo"] if program == "glamor-zoo" else ["accelerate", "launch", sys.argv[0]]
-        )
+        if program == "glamor-zoo":
+            prefix = ["glamor-zoo"]
+        elif program == "__main__.py":
+            prefix = ["accelerate", "launch", "-m", "glamor_zoo"]
+        else:
+            prefix = ["accelerate", "launch", os.path.relpath(sys.argv[0])]
         command = shlex.join([*prefix, *sys.argv[1:]])
     result = train(config, resume=args.resume, push_to_hub=args.push_to_hub, command=command)
     from accelerate import PartialState
