@@ -18,6 +18,9 @@ augmentation on (seed, epoch, index) (the datasets' ``set_epoch``), dropout is r
 epoch, and checkpoints hold the weights, the optimiser state and the loop position. A run killed
 at any point and resumed from its last checkpoint ends with the same weights, bit for bit, as an
 uninterrupted run on the same hardware.
+
+With several processes, validation and test metrics cover the whole split (gathered); the
+per-epoch ``train_loss`` / ``train_acc`` in the history are those of the main process's shard.
 """
 
 from __future__ import annotations
