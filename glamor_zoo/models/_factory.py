@@ -22,9 +22,24 @@ from glamor_zoo.models._checkpoint import (
     verify_weights_digest,
 )
 
-__all__ = ["create_model", "is_zoo_model", "list_models", "register_model"]
+__all__ = [
+    "checkpoint_filter_fn",
+    "constructor_args",
+    "create_model",
+    "is_zoo_model",
+    "list_models",
+    "register_model",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Keyword arguments timm's builder consumes itself; never constructor arguments of a model.
+_BUILD_ONLY_KWARGS = (
+    "pretrained_cfg",
+    "pretrained_cfg_overlay",
+    "cache_dir",
+    "pretrained_model_args",
+)
 
 _ZOO_MODULES: set[str] = set()
 _ZOO_MODELS: set[str] = set()
@@ -35,6 +50,17 @@ def register_model(fn: F) -> F:
     _ZOO_MODULES.add(fn.__module__.split(".")[-1])
     _ZOO_MODELS.add(fn.__name__)
     return _timm_register_model(fn)
+
+
+def constructor_args(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The model-constructor part of an entrypoint's keyword arguments."""
+    return {k: v for k, v in kwargs.items() if k not in _BUILD_ONLY_KWARGS}
+
+
+def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, Any]:
+    """Accept zoo state dicts as saved, and ones wrapped by accelerate/DDP (``module.``)."""
+    state_dict = state_dict.get("state_dict", state_dict)
+    return {k.removeprefix("module."): v for k, v in state_dict.items()}
 
 
 def is_zoo_model(name: str) -> bool:

@@ -25,7 +25,7 @@ from torch import nn
 
 from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import canonical_label
-from glamor_zoo.models._factory import register_model
+from glamor_zoo.models._factory import checkpoint_filter_fn, constructor_args, register_model
 
 __all__ = ["FER2013_CLASSES", "DeepEmotion", "packaged_weights"]
 
@@ -240,20 +240,8 @@ class DeepEmotion(nn.Module):
         }
 
 
-def checkpoint_filter_fn(
-    state_dict: dict[str, torch.Tensor], model: DeepEmotion
-) -> dict[str, torch.Tensor]:
-    """Accept zoo state dicts as saved, and ones wrapped by accelerate/DDP (``module.``)."""
-    state_dict = state_dict.get("state_dict", state_dict)
-    return {k.removeprefix("module."): v for k, v in state_dict.items()}
-
-
 def _create_deep_emotion(variant: str, pretrained: bool = False, **kwargs: Any) -> DeepEmotion:
-    model_kwargs = {
-        k: v
-        for k, v in kwargs.items()
-        if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
-    }
+    model_kwargs = constructor_args(kwargs)
     if kwargs.get("face_transform", "stn") != "stn":
         overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
         overlay.setdefault("first_conv", "features.conv1")

@@ -25,7 +25,7 @@ from glamor_zoo.components.encoders import PAPER_WIDTHS, GlamorEncoder, TimmEnco
 from glamor_zoo.components.fusion import FUSION
 from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import PAPER_LABELS
-from glamor_zoo.models._factory import register_model
+from glamor_zoo.models._factory import checkpoint_filter_fn, constructor_args, register_model
 
 __all__ = ["GlamorFeatures", "GlamorNet", "InputSetting"]
 
@@ -357,21 +357,8 @@ def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def checkpoint_filter_fn(
-    state_dict: dict[str, torch.Tensor], model: GlamorNet
-) -> dict[str, torch.Tensor]:
-    """Accept zoo state dicts as saved, and ones wrapped by accelerate/DDP (``module.``)."""
-    state_dict = state_dict.get("state_dict", state_dict)
-    return {k.removeprefix("module."): v for k, v in state_dict.items()}
-
-
 def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> GlamorNet:
-    model_kwargs = {
-        k: v
-        for k, v in kwargs.items()
-        if k
-        not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir", "pretrained_model_args")
-    }
+    model_kwargs = constructor_args(kwargs)
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
     overlay.setdefault("first_conv", _first_convs(model_kwargs))
     if "face_backbone" in model_kwargs or "backbone" in model_kwargs:
