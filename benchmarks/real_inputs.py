@@ -6,10 +6,12 @@ Faces: FER-2013 validation faces and CK+ faces (48×48 grey, read in place from
 does it (:class:`glamor_zoo.data.transforms.GlamorTransform`, evaluation crop); every fourth
 sample takes its face from the scene itself, so faces and contexts also come in matching pairs.
 
-No trained GLAMOR-Net weights exist yet, and a fresh model's logits are nearly constant, which
-makes "top-1 agreement" meaningless. :func:`calibrate_batchnorm` gives a random-init model the
-BatchNorm statistics of real inputs, so its predictions spread over the classes; the benchmark
-reports that spread next to the agreement.
+No trained GLAMOR-Net weights exist yet, and a fresh model predicts nearly one class for
+everything, which makes "top-1 agreement" meaningless. So the benchmark model is random-init
+with :func:`calibrate_batchnorm` (BatchNorm statistics of real inputs) and then
+:func:`fit_head`: its head (the layers after the features) is briefly trained on the real
+emotion labels of the FER-2013 / CK+ faces. Its predictions then spread over the classes like
+the labels do; the benchmark reports that spread next to the agreement.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from torch import nn
 
 from glamor_zoo.data.images import list_images, load_image
 from glamor_zoo.data.transforms import GlamorTransform, to_uint8_tensor
+from glamor_zoo.labels import PAPER_LABELS, canonical_label
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 DATA = SHARED / "data"
@@ -54,13 +57,22 @@ def _random_box(height: int, width: int, rng: random.Random) -> tuple[int, int, 
     return x1, y1, x1 + side, y1 + side
 
 
+def face_label(path: Path) -> int:
+    """Index in PAPER_LABELS of a face file's class folder, -1 if not a paper class."""
+    try:
+        return PAPER_LABELS.index(canonical_label(path.parent.name))
+    except ValueError:
+        return -1
+
+
 def real_samples(
-    preprocess_cfg: dict, count: int, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+    preprocess_cfg: dict, count: int, seed: int = 0, with_labels: bool = False
+) -> tuple[torch.Tensor, ...]:
     """``count`` preprocessed (face, context) inputs for a model's ``preprocess_cfg``.
 
     Returns:
-        faces (N, C, Hf, Wf) and contexts (N, C, Hc, Wc), or ``None`` for face-only models.
+        faces (N, C, Hf, Wf) and contexts (N, C, Hc, Wc), or ``None`` for face-only models;
+        with ``with_labels``, also labels (N,): the face's PAPER_LABELS index, -1 if unknown.
 
     Raises:
         FileNotFoundError: ``../shared/data`` has no faces or no scenes.
@@ -73,20 +85,24 @@ def real_samples(
             f"no real inputs under {DATA} (need fer2013/ or ckplus48/, and scenes/)"
         )
     rng = random.Random(seed)
-    faces, contexts = [], []
+    faces, contexts, labels = [], [], []
     for i in range(count):
         scene = scenes[rng.randrange(len(scenes))]
         _, h, w = scene.shape
         box = _random_box(h, w, rng)
         if i % 4 == 3:
             face = transform.face(scene, box)
+            labels.append(-1)
         else:
-            pixels = to_uint8_tensor(load_image(faces_paths[i % len(faces_paths)]))
+            path = faces_paths[i % len(faces_paths)]
+            pixels = to_uint8_tensor(load_image(path))
             face = transform.face(pixels, (0, 0, pixels.shape[2], pixels.shape[1]))
+            labels.append(face_label(path))
         faces.append(face)
         if transform.uses_context:
             contexts.append(transform.context(scene, box))
-    return torch.stack(faces), (torch.stack(contexts) if contexts else None)
+    out = (torch.stack(faces), (torch.stack(contexts) if contexts else None))
+    return (*out, torch.tensor(labels)) if with_labels else out
 
 
 def batches(
@@ -109,6 +125,42 @@ def calibrate_batchnorm(model: nn.Module, batch_list: list[tuple[torch.Tensor, .
         for args in batch_list:
             model(*args)
     model.eval()
+
+
+def _features(model: nn.Module, args: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    out = model.forward_features(*args)
+    return out.fused if hasattr(out, "fused") else out
+
+
+def fit_head(
+    model: nn.Module,
+    batch_list: list[tuple[torch.Tensor, ...]],
+    labels: torch.Tensor,
+    steps: int = 300,
+    seed: int = 0,
+) -> float:
+    """Train only ``model.head`` on frozen features to ``labels`` (-1: ignored); eval after.
+
+    Returns:
+        The training accuracy reached (on the labelled samples).
+    """
+    model.eval()
+    with torch.no_grad():
+        feats = torch.cat([_features(model, args) for args in batch_list])
+    keep = labels >= 0
+    feats, target = feats[keep], labels[keep]
+    torch.manual_seed(seed)
+    head = model.head
+    optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
+    head.train()
+    for _ in range(steps):
+        loss = nn.functional.cross_entropy(model.forward_head(feats), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        return float((model.forward_head(feats).argmax(-1) == target).float().mean())
 
 
 def class_spread(model: nn.Module, batch_list: list[tuple[torch.Tensor, ...]]) -> str:

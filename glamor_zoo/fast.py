@@ -239,14 +239,17 @@ def fast_inference(
 
     Args:
         model: A zoo model (or any ``nn.Module`` taking image tensors), on its target device.
-        precision: ``"auto"`` (int8 when ``calibration`` is given and the agreement check passes,
-            else bf16 where the hardware has it, else fp32), or force ``"fp32"``, ``"bf16"``,
-            ``"int8"`` (int8 needs ``calibration`` and the ``fast`` extra: torchao).
+        precision: ``"auto"``: int8 when ``calibration`` is given and int8 passes the agreement
+            check, else bf16 where the hardware has it (with ``calibration``: only if bf16
+            passes the agreement check too), else fp32. Or force ``"fp32"``, ``"bf16"`` (no
+            check), ``"int8"`` (needs ``calibration`` and the ``fast`` extra: torchao).
         channels_last: Use the channels-last memory format.
         compile: Use ``torch.compile`` (Inductor; with weight freezing on CPU).
         calibration: Representative inputs for int8: an iterable of argument tuples
             (``(face, context)``) or of single tensors (face-only models). Real images, a few
-            hundred samples; the int8 model must agree with float32 on them (top-1).
+            hundred samples. With 4 or more batches every fourth one is held out of the
+            calibration and the int8 model must agree (top-1) with float32 on those; with
+            fewer, on all of them.
         min_agreement: Least top-1 agreement with float32 for int8 to be kept.
         example_inputs: Arguments of one call, to compile now instead of on the first call.
         cache_dir: Inductor's kernel cache directory (sets ``TORCHINDUCTOR_CACHE_DIR`` when it
@@ -279,10 +282,11 @@ def fast_inference(
     if channels_last:
         model.to(memory_format=torch.channels_last)
 
+    samples = None if calibration is None else [_as_args(s) for s in calibration]
     result: FastInferenceModel | None = None
-    if calibration is not None and precision in ("auto", "int8"):
+    if samples is not None and precision in ("auto", "int8"):
         result = _try_int8(
-            model, calibration, channels_last, compile, min_agreement, dynamic, device, notes
+            model, samples, channels_last, compile, min_agreement, dynamic, device, notes
         )
         if result is None and precision == "int8":
             _logger.warning("fast_inference: int8 not used (%s)", "; ".join(notes))
@@ -293,6 +297,14 @@ def fast_inference(
             if precision in ("bf16", "int8"):
                 notes.append(f"{device.type} has no native bfloat16: float32 instead")
         result = _float_model(model, float_precision, channels_last, compile, dynamic, notes)
+        if samples and float_precision == "bf16" and precision in ("auto", "int8"):
+            # With real inputs at hand, bf16 too must prove its agreement with float32.
+            agreement = _agreement(model, result, _held_out(samples))
+            if agreement < min_agreement:
+                notes.append(f"bf16 top-1 agreement {agreement:.2%} < {min_agreement:.0%}: float32")
+                result = _float_model(model, "fp32", channels_last, compile, dynamic, notes)
+            else:
+                result.fast_plan = replace(result.fast_plan, agreement=agreement)
 
     _logger.info("fast_inference: %s", result.fast_plan.summary())
     if example_inputs is not None:
@@ -384,7 +396,13 @@ def _try_int8(
 
 @dataclass
 class QuantizedGraph:
-    """An int8 PT2E graph and the calibration samples it was built from."""
+    """An int8 PT2E graph and the inputs held out of its calibration, to check it on.
+
+    Attributes:
+        graph: The quantised graph (run it through ``torch.compile`` for speed).
+        samples: Batches to measure agreement on: every fourth calibration batch, held out of
+            the calibration when there are at least 4 batches, else all of them.
+    """
 
     graph: torch.fx.GraphModule
     samples: list[tuple[Any, ...]]
@@ -410,6 +428,8 @@ def quantize_int8(model: nn.Module, calibration: Iterable[Any]) -> QuantizedGrap
     samples = [_as_args(s) for s in calibration]
     if not samples:
         raise ValueError("calibration is empty: give at least one batch of real inputs")
+    held_out = _held_out(samples)
+    calibrate = [s for i, s in enumerate(samples) if i % 4 != 3] if len(samples) >= 4 else samples
     batch = torch.export.Dim.AUTO
     dynamic_shapes = tuple(
         {0: batch} if isinstance(a, torch.Tensor) and a.ndim > 0 else None for a in samples[0]
@@ -421,11 +441,11 @@ def quantize_int8(model: nn.Module, calibration: Iterable[Any]) -> QuantizedGrap
         quantizer = xiq.X86InductorQuantizer()
         quantizer.set_global(xiq.get_default_x86_inductor_quantization_config())
         prepared = prepare_pt2e(exported, quantizer)
-        for args in samples:
+        for args in calibrate:
             prepared(*args)
         _batch_norm_to_affine(prepared)
         graph = convert_pt2e(prepared)
-    return QuantizedGraph(graph, samples)
+    return QuantizedGraph(graph, held_out)
 
 
 def _batch_norm_to_affine(gm: torch.fx.GraphModule) -> None:
@@ -467,6 +487,11 @@ def _batch_norm_to_affine(gm: torch.fx.GraphModule) -> None:
         graph.erase_node(node)
     graph.eliminate_dead_code()
     gm.recompile()
+
+
+def _held_out(samples: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Every fourth batch (kept out of the int8 calibration), or all when fewer than 4."""
+    return samples[3::4] if len(samples) >= 4 else samples
 
 
 def _agreement(model: nn.Module, fast: FastInferenceModel, samples: list[tuple[Any, ...]]) -> float:

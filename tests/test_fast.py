@@ -147,10 +147,34 @@ def test_int8_without_torchao_falls_back(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(fast, "quantize_int8", no_torchao)
     monkeypatch.setattr(fast, "compiler_available", lambda device="cpu": (True, ""))
+    monkeypatch.setattr(fast, "_agreement", lambda model, fast_model, samples: 1.0)
     face, context = _inputs()
     fm = fast_inference(_tiny_glamor(), precision="int8", calibration=[(face, context)])
     assert fm.fast_plan.precision in ("bf16", "fp32")
     assert any("torchao" in note for note in fm.fast_plan.notes)
+
+
+def test_bf16_must_agree_when_real_inputs_are_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast, "bf16_supported", lambda device="cpu": True)
+    face, context = _inputs(batch=8)
+    batches = [(face[i : i + 2], context[i : i + 2]) for i in range(0, 8, 2)]
+    seen = []
+
+    def agreement(model, fast_model, samples):
+        seen.append(samples)
+        return 0.5
+
+    monkeypatch.setattr(fast, "_agreement", agreement)
+    fm = fast_inference(_tiny_glamor(), calibration=batches, compile=False)
+    assert fm.fast_plan.precision == "fp32"
+    assert "bf16 top-1 agreement 50.00% < 99%: float32" in fm.fast_plan.notes
+    assert any("int8 needs torch.compile" in note for note in fm.fast_plan.notes)
+    assert len(seen) == 1 and len(seen[0]) == 1  # checked on the held-out fourth batch
+    # Forcing bf16 skips the check.
+    assert (
+        fast_inference(_tiny_glamor(), precision="bf16", compile=False).fast_plan.precision
+        == "bf16"
+    )
 
 
 def test_compiled_bf16_agrees_with_fp32_eager() -> None:
