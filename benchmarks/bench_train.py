@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             best = max(rates.values())
             rows.append(
                 f"| {name} | {batch} | "
-                + " | ".join(f"{label} {rate:.1f}" for label, rate in rates.items())
+                + ", ".join(f"{label} {rate:.1f}" for label, rate in rates.items())
                 + f" | {pipe:.1f} | {pipe_cached:.1f} | {best / pipe:.1f} | {NCAER_S_TRAIN / best:.0f} |"
             )
         print(f"{name}: pipeline {pipe:.1f} / {pipe_cached:.1f} samples/s", file=sys.stderr)
