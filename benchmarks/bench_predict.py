@@ -11,6 +11,7 @@ compilation happens; its time is reported apart), and the detector alone.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # benchmarks never wait on the network
     torch.set_num_threads(args.threads)
     info = machine_info()
     images = [load_image(p) for p in list_images(DATA / "scenes")]
@@ -45,7 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     detector_s = None
     for name in args.models:
         for fast in (False, True):
-            rec = EmotionRecognizer(name, detector=args.detector, device="cpu", fast=fast)
+            try:
+                rec = EmotionRecognizer(name, detector=args.detector, device="cpu", fast=fast)
+                weights = "pretrained"
+            except Exception:  # no weights offline: the same architecture, random init
+                rec = EmotionRecognizer(
+                    name, detector=args.detector, device="cpu", fast=fast, pretrained=False
+                )
+                weights = "random init"
             start = time.perf_counter()
             results = rec(images)
             warmup = time.perf_counter() - start
@@ -55,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                 detector_s = timed(lambda rec=rec: rec.detector.detect(images), args.rounds)
             plan = getattr(getattr(rec, "_runner", None), "fast_plan", None)
             rows.append(
-                f"| {name} | {'on' if fast else 'off'} | {plan.summary() if plan else 'plain model'} "
+                f"| {name} ({weights}) | {'on' if fast else 'off'} "
+                f"| {plan.summary() if plan else 'plain model'} "
                 f"| {len(images) / seconds:.2f} | {faces / seconds:.1f} | {warmup:.1f} |"
             )
     print(
