@@ -15,6 +15,8 @@ import os
 import statistics
 import time
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub loads: never wait on it
+
 import torch
 from machine import machine_info
 from real_inputs import DATA
@@ -39,7 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # benchmarks never wait on the network
     torch.set_num_threads(args.threads)
     info = machine_info()
     images = [load_image(p) for p in list_images(DATA / "scenes")]
