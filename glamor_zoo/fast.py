@@ -2,8 +2,9 @@
 
 ``fast_inference(model)`` returns a :class:`FastInferenceModel`: the same call signature
 (``model(face, context)`` for GLAMOR-Net, ``model(face)`` for face-only models), the same
-attributes (``pretrained_cfg``, ``preprocess_cfg()``, ``num_classes``…), logits in float32, and
-underneath, whatever measured fastest on CPUs of this kind:
+``forward_features`` / ``forward_head`` (GLAMOR-Net's attention maps and fusion weights), the
+same attributes (``pretrained_cfg``, ``preprocess_cfg()``, ``num_classes``…), outputs in
+float32, and underneath, whatever measured fastest on CPUs of this kind:
 
 - ``eval()``, no autograd, channels-last activations (oneDNN's native layout);
 - bfloat16 autocast where the hardware computes in bf16 natively (x86 AVX-512 BF16 / AMX, or
@@ -124,14 +125,16 @@ class FastInferenceModel(nn.Module):
     """A model wrapped for fast inference; call it exactly like the model it wraps.
 
     Attribute access falls through to the wrapped model (``pretrained_cfg``,
-    ``preprocess_cfg()``, ``num_classes``, ``forward_features``…); only ``__call__`` is
-    accelerated. Outputs are float32 whatever the internal precision.
+    ``preprocess_cfg()``, ``num_classes``…). The call (logits) and ``forward_features`` are
+    accelerated; ``forward_head`` runs the wrapped model's head (float32) on the features.
+    Outputs are float32 whatever the internal precision.
 
     Args:
         model: The float32 model (kept in eval mode; its weights are not changed).
         runner: The accelerated callable (a compiled module or a quantised graph).
         plan: What was chosen.
         fallback: The eager callable used if ``runner`` fails to compile.
+        features_runner: The accelerated ``model.forward_features`` (``None``: the eager one).
     """
 
     def __init__(
@@ -140,11 +143,13 @@ class FastInferenceModel(nn.Module):
         runner: Callable[..., Any],
         plan: FastInferencePlan,
         fallback: Callable[..., Any] | None = None,
+        features_runner: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__()
         self.model = model
         self._runner = runner
         self._fallback = fallback
+        self._features_runner = features_runner
         self.fast_plan = plan
 
     def __getattr__(self, name: str) -> Any:
@@ -165,10 +170,12 @@ class FastInferenceModel(nn.Module):
         return super().train(False)
 
     def _prepare(self, value: Any) -> Any:
-        if isinstance(value, torch.Tensor) and value.is_floating_point():
-            if self.fast_plan.channels_last and value.ndim == 4:
-                value = value.contiguous(memory_format=torch.channels_last)
+        if not (isinstance(value, torch.Tensor) and value.is_floating_point() and value.ndim == 4):
             return value
+        if value.shape[1] == 1:
+            return _plain_strides(value)
+        if self.fast_plan.channels_last:
+            return value.contiguous(memory_format=torch.channels_last)
         return value
 
     def _context(self) -> contextlib.ExitStack:
@@ -187,22 +194,51 @@ class FastInferenceModel(nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Logits (float32) from the same inputs the wrapped model takes."""
+        return self._run("_runner", self._fallback, args, kwargs)
+
+    def forward_features(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped model's ``forward_features`` (same arguments, e.g. ``context_index=``).
+
+        Returns:
+            What the wrapped model returns (GLAMOR-Net: ``GlamorFeatures``, with the attention
+            map and fusion weights), its floating tensors in float32.
+        """
+        fallback = self.model.forward_features
+        if self._features_runner is None:
+            self._features_runner = fallback
+        return self._run("_features_runner", fallback, args, kwargs)
+
+    def forward_head(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped model's ``forward_head`` (eager, float32) on :meth:`forward_features`."""
+        with torch.inference_mode():
+            return self.model.forward_head(*args, **kwargs)
+
+    def _run(
+        self,
+        runner: str,
+        fallback: Callable[..., Any] | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         args = tuple(self._prepare(a) for a in args)
         kwargs = {k: self._prepare(v) for k, v in kwargs.items()}
         with self._context():
             try:
-                out = self._runner(*args, **kwargs)
+                out = getattr(self, runner)(*args, **kwargs)
             except Exception as exc:
-                if not self.fast_plan.compiled or self._fallback is None:
+                if not self.fast_plan.compiled or fallback is None:
                     raise
-                out = self._fallback(*args, **kwargs)  # user errors raise here, uncompiled
+                out = fallback(*args, **kwargs)  # user errors raise here, uncompiled
                 self._drop_compilation(exc)
-        return out.float() if isinstance(out, torch.Tensor) else out
+            return _to_float32(out)
 
     def _drop_compilation(self, exc: Exception) -> None:
         reason = f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
         _logger.warning("fast_inference: %s; running eagerly from now on", reason)
-        self._runner = self._fallback
+        # The plan describes the whole wrapper: both the call and forward_features go eager.
+        if self._fallback is not None:
+            self._runner = self._fallback
+        self._features_runner = None
         self.fast_plan = replace(
             self.fast_plan,
             compiled=False,
@@ -280,7 +316,7 @@ def fast_inference(
         if not compile:
             notes.append(reason)
     if channels_last:
-        model.to(memory_format=torch.channels_last)
+        _to_channels_last(model)
 
     samples = None if calibration is None else [_as_args(s) for s in calibration]
     result: FastInferenceModel | None = None
@@ -329,8 +365,11 @@ def _float_model(
     device = _model_device(model)
     freezing = compile and device.type == "cpu"
     runner: Callable[..., Any] = model
+    features: Callable[..., Any] | None = None
     if compile:
         runner = torch.compile(model, dynamic=dynamic)
+        if callable(getattr(model, "forward_features", None)):
+            features = torch.compile(model.forward_features, dynamic=dynamic)
     plan = FastInferencePlan(
         device=device.type,
         precision=precision,
@@ -339,7 +378,51 @@ def _float_model(
         freezing=freezing,
         notes=tuple(notes),
     )
-    return FastInferenceModel(model, runner, plan, fallback=model)
+    return FastInferenceModel(model, runner, plan, fallback=model, features_runner=features)
+
+
+def _to_channels_last(model: nn.Module) -> None:
+    """Channels-last weights, except those of convolutions that read a single channel.
+
+    A tensor with one channel is contiguous in both memory formats, so its strides are
+    ambiguous. oneDNN's convolution writes channels-last output when its input *or* its weight
+    looks channels-last; Inductor's dynamic-shape lowering predicts the output layout from the
+    input alone, and calls a one-channel input contiguous. A channels-last (C_out, 1, kH, kW)
+    weight thus made the kernel disagree with the compiled graph (``assert_size_stride``) from
+    the first dynamic-batch call on: plain strides keep the two in step.
+    """
+    model.to(memory_format=torch.channels_last)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d) and module.in_channels == 1:
+            module.weight.data = _plain_strides(module.weight.data)
+
+
+def _plain_strides(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` with the row-major strides of its shape (a view when it is contiguous).
+
+    ``Tensor.contiguous()`` keeps any stride on a size-1 dimension, e.g. the channels-last
+    strides of a one-channel image; this gives the canonical ones.
+    """
+    if not tensor.is_contiguous():
+        return tensor.contiguous()
+    strides, step = [], 1
+    for size in reversed(tensor.shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tensor.as_strided(tensor.shape, tuple(reversed(strides)))
+
+
+def _to_float32(value: Any) -> Any:
+    """``value`` with every floating tensor in it (also in tuples, lists, dicts) as float32."""
+    if isinstance(value, torch.Tensor):
+        return value.float() if value.is_floating_point() else value
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # NamedTuple: GlamorFeatures
+        return type(value)(*(_to_float32(v) for v in value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_float32(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_float32(v) for k, v in value.items()}
+    return value
 
 
 # ----------------------------------------------------------------------------- int8

@@ -214,3 +214,144 @@ def test_int8_agrees_with_fp32_eager_and_rejects_poor_agreement(
     rejected = fast_inference(model, precision="int8", calibration=calibration)
     assert rejected.fast_plan.precision != "int8"
     assert any("agreement 50.00%" in note for note in rejected.fast_plan.notes)
+
+
+def _shared_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """5 faces seeing 2 contexts (shared-context mode)."""
+    gen = torch.Generator().manual_seed(2)
+    faces, contexts = (
+        torch.rand(5, 3, 32, 32, generator=gen),
+        torch.rand(2, 3, 32, 32, generator=gen),
+    )
+    return faces, contexts, torch.tensor([0, 0, 1, 1, 1])
+
+
+def _assert_features_close(fast_feats, plain_feats, rtol: float, atol: float) -> None:
+    assert type(fast_feats) is type(plain_feats)
+    for name, got, want in zip(plain_feats._fields, fast_feats, plain_feats, strict=True):
+        if want is None:
+            assert got is None, name
+            continue
+        assert got.dtype == torch.float32, name
+        torch.testing.assert_close(got, want, rtol=rtol, atol=atol * float(want.abs().max()))
+
+
+def test_forward_features_matches_plain_model() -> None:
+    model = _tiny_glamor()
+    face, context = _inputs()
+    faces, contexts, index = _shared_inputs()
+    with torch.no_grad():
+        plain = model.forward_features(face, context)
+        plain_shared = model.forward_features(faces, contexts, context_index=index)
+    fm = fast_inference(model, precision="fp32", compile=False)
+    feats = fm.forward_features(face, context)
+    _assert_features_close(feats, plain, rtol=1e-5, atol=1e-5)
+    shared = fm.forward_features(faces, contexts, context_index=index)
+    _assert_features_close(shared, plain_shared, rtol=1e-5, atol=1e-5)
+    assert shared.attention.shape[0] == 5 and shared.context_map.shape[0] == 2
+    # forward_head takes the features, also outside inference mode (weights require grad).
+    torch.testing.assert_close(fm.forward_head(feats), fm(face, context), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="one entry per face"):
+        fm.forward_features(faces, contexts, context_index=index[:3])
+
+
+@pytest.mark.skipif(not fast.bf16_supported("cpu"), reason="this CPU has no native bf16")
+def test_bf16_forward_features_are_float32_and_agree() -> None:
+    model = glamor_zoo.create_model("glamor_test").eval()
+    face, context = torch.rand(4, 3, 96, 96), torch.rand(4, 3, 112, 112)
+    with torch.no_grad():
+        plain = model.forward_features(face, context)
+    fm = fast_inference(model, precision="bf16", compile=False)
+    _assert_features_close(fm.forward_features(face, context), plain, rtol=0.05, atol=0.05)
+
+
+def test_compiled_forward_features_agree_with_plain_model() -> None:
+    """Compiled with the call's plan (bf16 where native, freezing), on shared contexts."""
+    model = _tiny_glamor()
+    faces, contexts, index = _shared_inputs()
+    with torch.no_grad():
+        plain = model.forward_features(faces, contexts, context_index=index)
+    fm = fast_inference(model)
+    tol = 0.05 if fm.fast_plan.precision == "bf16" else 1e-4
+    shared = fm.forward_features(faces, contexts, context_index=index)
+    _assert_features_close(shared, plain, rtol=0.05, atol=tol)
+    torch.testing.assert_close(
+        fm.forward_head(shared), model.forward_head(plain), rtol=0.05, atol=tol
+    )
+    assert fm.fast_plan.compiled and fm.fast_plan.freezing and not fm.fast_plan.notes, fm.fast_plan
+    assert fm._features_runner is not model.forward_features  # the compiled one ran
+
+
+def test_failed_compile_of_forward_features_runs_eagerly(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled = []
+
+    def broken_compile(fn, **kwargs):
+        def run(*args, **kw):
+            raise RuntimeError("inductor exploded")
+
+        compiled.append(fn)
+        return run
+
+    monkeypatch.setattr(fast, "compiler_available", lambda device="cpu": (True, ""))
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    model = _tiny_glamor()
+    faces, contexts, index = _shared_inputs()
+    fm = fast_inference(model, precision="fp32")
+    assert len(compiled) == 2  # the call and forward_features
+    with torch.no_grad():
+        plain = model.forward_features(faces, contexts, context_index=index)
+    _assert_features_close(
+        fm.forward_features(faces, contexts, context_index=index), plain, rtol=1e-5, atol=1e-5
+    )
+    assert not fm.fast_plan.compiled
+    assert "inductor exploded" in fm.fast_plan.notes[-1]
+    # The plan covers the whole wrapper: the call runs eagerly too, without another failure.
+    face, context = _inputs()
+    torch.testing.assert_close(fm(face, context), _reference(model, face, context))
+    assert len(fm.fast_plan.notes) == 1
+    with pytest.raises(ValueError, match="one entry per face"):
+        fm.forward_features(faces, contexts, context_index=index[:3])
+
+
+class _OneChannelNet(torch.nn.Module):
+    """The shape of Deep-Emotion's first convolutions: one grey input channel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3)
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x).relu().mean(dim=(2, 3)))
+
+
+def test_one_channel_layouts_are_unambiguous() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Conv2d(4, 4, 3)).eval()
+    fm = fast_inference(model, precision="fp32", compile=False)
+    assert model[0].weight.stride() == (9, 9, 3, 1)  # plain, not channels-last (9, 1, 3, 1)
+    assert model[1].weight.is_contiguous(memory_format=torch.channels_last)
+    grey = torch.rand(2, 1, 8, 8).to(memory_format=torch.channels_last)
+    assert grey.stride() == (64, 1, 8, 1)
+    assert fm._prepare(grey).stride() == (64, 64, 8, 1)
+    assert fm._prepare(torch.rand(2, 3, 8, 8)).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_one_channel_model_stays_compiled_across_batch_sizes() -> None:
+    """Regression: Deep-Emotion's grey input fell back to eager at the first dynamic batch.
+
+    From the second batch size on, Inductor compiles a dynamic-batch graph whose oneDNN
+    convolution it expects to write contiguous output for a one-channel input; the kernel wrote
+    channels-last (its weight, or a grey input, had channels-last strides), and the graph's
+    ``assert_size_stride`` failed.
+    """
+    torch.manual_seed(0)
+    model = _OneChannelNet().eval()
+    fm = fast_inference(model, precision="fp32")
+    gen = torch.Generator().manual_seed(3)
+    for batch, channels_last in ((4, False), (3, False), (5, True), (2, False)):
+        grey = torch.rand(batch, 1, 12, 12, generator=gen)
+        if channels_last:
+            grey = grey.to(memory_format=torch.channels_last)
+        torch.testing.assert_close(fm(grey), _reference(model, grey), rtol=1e-4, atol=1e-5)
+        assert fm.fast_plan.compiled and not fm.fast_plan.notes, (batch, fm.fast_plan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -243,9 +244,62 @@ def test_fast_inference_is_used_when_available(
     EmotionRecognizer(face_only, detector=FixedDetector(), device="cpu", fast=True)
     assert used == [face_only]
     EmotionRecognizer(face_only, detector=FixedDetector(), device="cpu", fast=False)
-    # Context models need forward_features (attention, fusion weights): the plain model.
-    EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu", fast=True)
-    assert len(used) == 1
+    assert used == [face_only]
+    # Context models too, by default: their forward_features is accelerated.
+    EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu")
+    assert used == [face_only, glamor_model]
+    EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu", fast=False)
+    assert len(used) == 2
+
+
+@pytest.mark.parametrize("mode", ["exact", "shared"])
+def test_context_model_runs_the_fast_path(
+    glamor_model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """fast=True gives the plain model's records, through FastInferenceModel.forward_features."""
+    from glamor_zoo.fast import FastInferenceModel, fast_inference
+
+    model = copy.deepcopy(glamor_model)  # fast_inference makes the weights channels-last
+    monkeypatch.setattr(
+        glamor_zoo, "fast_inference", lambda m: fast_inference(m, precision="fp32", compile=False)
+    )
+    fast_rec = EmotionRecognizer(model, detector=FixedDetector(), device="cpu", mode=mode)
+    assert isinstance(fast_rec._runner, FastInferenceModel)
+    seen = []
+
+    def features(*args: torch.Tensor, **kwargs: torch.Tensor | None) -> object:
+        seen.append(kwargs.get("context_index"))
+        return model.forward_features(*args, **kwargs)
+
+    fast_rec._runner._features_runner = features
+    images = [PHOTO, Image.open(PHOTO).transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    fast_results = fast_rec(images)
+    plain_results = make(glamor_model, mode=mode)(images)
+    assert len(seen) == 1 and (seen[0] is None) == (mode == "exact")
+    for got, want in zip(fast_results, plain_results, strict=True):
+        for fg, fw in zip(got.faces, want.faces, strict=True):
+            assert fg.label == fw.label
+            np.testing.assert_allclose(
+                list(fg.probabilities.values()), list(fw.probabilities.values()), atol=1e-5
+            )
+            np.testing.assert_allclose(fg.attention, fw.attention, atol=1e-6)
+            assert fg.fusion_weights == pytest.approx(fw.fusion_weights, abs=1e-5)
+
+
+def test_a_failing_fast_path_falls_back_to_the_plain_model(
+    glamor_model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken(torch.nn.Module):
+        def forward_features(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("fast path broke")
+
+    monkeypatch.setattr(glamor_zoo, "fast_inference", lambda m: Broken(), raising=False)
+    rec = EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu")
+    result = rec(PHOTO)
+    assert rec._runner is rec.model
+    want = make(glamor_model)(PHOTO)
+    for got, expected in zip(result.faces, want.faces, strict=True):
+        assert got.probabilities == pytest.approx(expected.probabilities, abs=1e-6)
 
 
 def test_top_level_export() -> None:

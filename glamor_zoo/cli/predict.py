@@ -82,7 +82,7 @@ def register(subparsers: Any) -> None:
         "--fast",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="run face-only models through fast_inference (torch.compile…); default: on for "
+        help="run the model through fast_inference (torch.compile…); default: on for "
         "folders and videos, off for single photos, where compiling costs more than it saves",
     )
     parser.add_argument(

@@ -28,7 +28,7 @@ from glamor_zoo.inference.loading import (
 )
 from glamor_zoo.inference.results import FaceRecord, ImageResult
 from glamor_zoo.inference.shared_context import mask_faces, shared_context_features
-from glamor_zoo.models.glamor import GlamorNet
+from glamor_zoo.models.glamor import GlamorFeatures, GlamorNet
 
 __all__ = ["ContextMode", "EmotionRecognizer", "ImageInput", "WholeImageDetector"]
 
@@ -111,9 +111,11 @@ class EmotionRecognizer:
             in one context that is encoded once; faster with many people, slightly different.
         batch_size: Faces per forward pass.
         image_batch_size: Images per detection call (and per chunk of work).
-        fast: Run face-only models through :func:`glamor_zoo.fast_inference` when the
-            installation has it (context models need ``forward_features`` for their attention
-            maps and run the plain model).
+        fast: Run the model through :func:`glamor_zoo.fast_inference` when the installation
+            has it (context models through its accelerated ``forward_features``, which gives
+            their attention maps and fusion weights too); ``False`` runs the plain model.
+            Compiling takes tens of seconds at the first batch (and once more at the first
+            batch of another size); it pays on folders and videos, not on a single photo.
         pretrained: Load pretrained weights (default: when the model name has any).
         detector_args: Keyword arguments for the detector (e.g. ``{"threshold": 0.95}``).
 
@@ -151,10 +153,10 @@ class EmotionRecognizer:
         self.batch_size = batch_size
         self.image_batch_size = image_batch_size
         self.detector = _create_detector(detector, detector_args)
-        # NOTE: fast_inference accelerates the model's call (logits) only. Context models
-        # report their attention maps and fusion weights, which come from forward_features,
-        # so they run the plain model; face-only models (the default) take the fast path.
-        self._runner = self.model if self.uses_context else _fast_runner(self.model, fast)
+        # NOTE: context models report their attention maps and fusion weights, so they go
+        # through forward_features + forward_head, which fast_inference accelerates as well as
+        # the call (logits) that face-only models use.
+        self._runner = _fast_runner(self.model, fast)
 
     @property
     def model_name(self) -> str:
@@ -324,19 +326,13 @@ class EmotionRecognizer:
         probs, attention, weights = [], [], []
         for start, stop, ctx_start, ctx_stop in self._batches(owners):
             face = torch.stack(faces[start:stop]).to(self.device)
+            context = local = None
+            if self.uses_context:
+                context = torch.stack(contexts[ctx_start:ctx_stop]).to(self.device)
+                if self.mode == "shared":
+                    local = torch.tensor(owners[start:stop], device=self.device) - ctx_start
             with torch.inference_mode():
-                if not self.uses_context:
-                    logits = self._face_logits(face)
-                    feats = None
-                else:
-                    context = torch.stack(contexts[ctx_start:ctx_stop]).to(self.device)
-                    if self.mode == "shared":
-                        local = torch.tensor(owners[start:stop], device=self.device) - ctx_start
-                        feats = shared_context_features(self.model, face, context, local)
-                        logits = self.model.forward_head(feats)
-                    else:
-                        feats = self.model.forward_features(face, context)
-                        logits = self.model.forward_head(feats)
+                logits, feats = self._forward(face, context, local)
                 probs.append(torch.softmax(logits.float(), dim=1).cpu())
                 if feats is not None and feats.attention is not None:
                     attention.append(feats.attention.float().cpu())
@@ -348,15 +344,18 @@ class EmotionRecognizer:
             torch.cat(weights).numpy() if weights else None,
         )
 
-    def _face_logits(self, face: torch.Tensor) -> torch.Tensor:
+    def _forward(
+        self, face: torch.Tensor, context: torch.Tensor | None, local: torch.Tensor | None
+    ) -> tuple[torch.Tensor, GlamorFeatures | None]:
+        """Logits, and the features of context models; the plain model if the fast one fails."""
         try:
-            return self._runner(face)
+            return _logits_and_features(self._runner, face, context, local)
         except Exception as exc:
             if self._runner is self.model:
                 raise
             _logger.warning("fast_inference failed (%s); running the plain model from now on", exc)
             self._runner = self.model
-            return self.model(face)
+            return _logits_and_features(self.model, face, context, local)
 
     def _batches(self, owners: list[int]) -> Iterator[tuple[int, int, int, int]]:
         """(face start, face stop, context start, context stop) of each forward pass.
@@ -409,6 +408,21 @@ class EmotionRecognizer:
                 else None
             ),
         )
+
+
+def _logits_and_features(
+    model: nn.Module,
+    face: torch.Tensor,
+    context: torch.Tensor | None,
+    local: torch.Tensor | None,
+) -> tuple[torch.Tensor, GlamorFeatures | None]:
+    if context is None:
+        return model(face), None
+    if local is None:
+        feats = model.forward_features(face, context)
+    else:
+        feats = shared_context_features(model, face, context, local)
+    return model.forward_head(feats), feats
 
 
 def _default_source(item: Any, index: int) -> str:

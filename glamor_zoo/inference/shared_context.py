@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 
 from glamor_zoo.data.transforms import mask_context
-from glamor_zoo.models.glamor import GlamorFeatures, GlamorNet
+from glamor_zoo.models.glamor import GlamorFeatures
 
 __all__ = ["mask_faces", "shared_context_features"]
 
@@ -33,7 +34,7 @@ def mask_faces(image: torch.Tensor, boxes: Sequence[Sequence[float]]) -> torch.T
 
 
 def shared_context_features(
-    model: GlamorNet, faces: torch.Tensor, contexts: torch.Tensor, owners: torch.Tensor
+    model: nn.Module, faces: torch.Tensor, contexts: torch.Tensor, owners: torch.Tensor
 ) -> GlamorFeatures:
     """:meth:`GlamorNet.forward_features` for N faces that share M < N context images.
 
@@ -42,7 +43,7 @@ def shared_context_features(
     ``forward_features``. With one face per context this equals ``forward_features``.
 
     Args:
-        model: A GlamorNet in eval mode.
+        model: A GlamorNet in eval mode, or its :func:`glamor_zoo.fast_inference` form.
         faces: (N, C, Hf, Wf) face inputs.
         contexts: (M, C, Hc, Wc) context inputs, one per photo, every face of it masked.
         owners: (N,) long tensor, the index in ``contexts`` of each face's photo.
