@@ -192,7 +192,8 @@ def verify(fixture: Path) -> dict[str, float]:
 def serve(threads: int, xla: bool) -> None:
     """Timing worker: one JSON request per stdin line, one JSON answer per stdout line."""
     tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    # inter-op parallelism stays TensorFlow's default (one per core): it runs the two
+    # encoders concurrently, measured 15-20 % faster than 1 on 2 cores.
     model = build()
     predict = tf.function(lambda f, c: model((f, c), training=False), jit_compile=xla)
     rng = np.random.default_rng(0)

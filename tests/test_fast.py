@@ -355,3 +355,73 @@ def test_one_channel_model_stays_compiled_across_batch_sizes() -> None:
             grey = grey.to(memory_format=torch.channels_last)
         torch.testing.assert_close(fm(grey), _reference(model, grey), rtol=1e-4, atol=1e-5)
         assert fm.fast_plan.compiled and not fm.fast_plan.notes, (batch, fm.fast_plan)
+
+
+def _stem() -> tuple[torch.nn.Sequential, torch.Tensor]:
+    """Conv(3→8) → BatchNorm on smooth [0, 1] images (as photos are), the BatchNorm calibrated
+    on them, so that it subtracts the convolution's large mean and scales up what is left, as
+    in the paper's encoder."""
+    torch.manual_seed(0)
+    stem = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8))
+    x = torch.nn.functional.interpolate(torch.rand(4, 3, 4, 4), size=(16, 16), mode="bilinear")
+    with torch.no_grad():
+        y = stem[0](x)
+        stem[1].running_mean.copy_(y.mean((0, 2, 3)))
+        stem[1].running_var.copy_(y.var((0, 2, 3)))
+    return stem.eval(), x
+
+
+def test_centred_image_conv_is_far_more_accurate_than_plain_bf16() -> None:
+    stem, x = _stem()
+    with torch.no_grad():
+        reference = stem(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            plain = stem(x).float()
+            centred = fast.CenteredBf16Conv2d(stem[0], stem[1])(x).float()
+    plain_error = (plain - reference).abs()
+    centred_error = (centred - reference).abs()
+    rounding_floor = (reference.bfloat16().float() - reference).abs().mean()
+    assert centred_error.mean() < plain_error.mean() / 1.5
+    assert centred_error.mean() < 3 * rounding_floor  # about one bf16 rounding of the output
+    # The zero-padded border is corrected exactly too (it gets its own constant offsets).
+    border = torch.ones(16, 16, dtype=torch.bool)
+    border[1:-1, 1:-1] = False
+    assert centred_error[..., border].max() < 0.05
+
+
+def test_center_image_convs_folds_batchnorm_and_keeps_timm_activation() -> None:
+    from timm.layers import BatchNormAct2d
+
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        BatchNormAct2d(8, act_layer=torch.nn.ReLU),
+        torch.nn.Conv2d(8, 8, 3, padding=1),  # reads 8 channels: left alone
+        torch.nn.BatchNorm2d(8),
+    ).eval()
+    assert fast.center_image_convs(model) == 1
+    assert isinstance(model[0], fast.CenteredBf16Conv2d)
+    assert isinstance(model[1], torch.nn.Sequential)
+    assert any(isinstance(m, torch.nn.ReLU) for m in model[1].modules())
+    assert type(model[2]) is torch.nn.Conv2d and type(model[3]) is torch.nn.BatchNorm2d
+
+    glamor = _tiny_glamor()
+    assert fast.center_image_convs(glamor) == 2  # the first convolution of each encoder
+    for encoder in (glamor.face_encoder, glamor.context_encoder):
+        assert isinstance(encoder.blocks[0].conv, fast.CenteredBf16Conv2d)
+        assert isinstance(encoder.blocks[0].bn, torch.nn.Identity)
+
+
+def test_bf16_plan_centres_a_copy_and_leaves_the_model_alone() -> None:
+    model = _tiny_glamor()
+    face, context = _inputs()
+    ref = _reference(model, face, context)
+    fm = fast_inference(model, precision="bf16", compile=False)
+    assert fm.fast_plan.centered_convs == 2
+    assert "centred-image-convs(2)" in fm.fast_plan.summary()
+    assert type(model.face_encoder.blocks[0].conv) is torch.nn.Conv2d  # the user's model
+    torch.testing.assert_close(fm(face, context), ref, atol=0.05, rtol=0.05)
+    features = fm.forward_features(face, context)  # the same centred copy runs features
+    torch.testing.assert_close(fm.forward_head(features), ref, atol=0.05, rtol=0.05)
+    plain = fast_inference(model, precision="bf16", compile=False, center_image_convs=False)
+    assert plain.fast_plan.centered_convs == 0
+    assert fast_inference(model, precision="fp32", compile=False).fast_plan.centered_convs == 0
