@@ -330,6 +330,8 @@ def fast_inference(
         compile, reason = compiler_available(device)
         if not compile:
             notes.append(reason)
+        else:
+            _raise_recompile_limit()
     if channels_last:
         _to_channels_last(model)
 
@@ -363,6 +365,23 @@ def fast_inference(
     if example_inputs is not None:
         result.warmup(*example_inputs)
     return result
+
+
+RECOMPILE_LIMIT = 64
+
+
+def _raise_recompile_limit() -> None:
+    """Let Dynamo keep up to ``RECOMPILE_LIMIT`` graphs per function (default 8).
+
+    The limit counts graphs per *code object*, shared by every instance of a model class: each
+    fast model holds up to three (first batch size, dynamic batch, batch 1) for its call and as
+    many for ``forward_features``, so a third fast GLAMOR-Net in one process would silently run
+    eagerly from then on.
+    """
+    from torch._dynamo import config as dynamo_config
+
+    if dynamo_config.recompile_limit < RECOMPILE_LIMIT:
+        dynamo_config.recompile_limit = RECOMPILE_LIMIT
 
 
 def _model_device(model: nn.Module) -> torch.device:

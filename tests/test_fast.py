@@ -425,3 +425,13 @@ def test_bf16_plan_centres_a_copy_and_leaves_the_model_alone() -> None:
     plain = fast_inference(model, precision="bf16", compile=False, center_image_convs=False)
     assert plain.fast_plan.centered_convs == 0
     assert fast_inference(model, precision="fp32", compile=False).fast_plan.centered_convs == 0
+
+
+def test_compiling_raises_dynamos_shared_recompile_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from torch._dynamo import config as dynamo_config
+
+    monkeypatch.setattr(dynamo_config, "recompile_limit", 8)
+    fast_inference(_tiny_glamor(), compile=False)
+    assert dynamo_config.recompile_limit == 8  # nothing to compile, nothing changed
+    fast_inference(_tiny_glamor())  # compiles lazily: no call needed
+    assert dynamo_config.recompile_limit >= fast.RECOMPILE_LIMIT
