@@ -251,6 +251,8 @@ class FastInferenceModel(nn.Module):
         self._features_runner = None
         self.fast_plan = replace(
             self.fast_plan,
+            # an int8 graph's fallback is the float32 model (see _try_int8)
+            precision="fp32" if self.fast_plan.precision == "int8" else self.fast_plan.precision,
             compiled=False,
             freezing=False,
             notes=(*self.fast_plan.notes, reason),
@@ -612,6 +614,9 @@ def _try_int8(
         notes.append(f"int8 top-1 agreement {agreement:.2%} < {min_agreement:.0%}: not used")
         return None
     fast.fast_plan = replace(plan, agreement=agreement)
+    # Only now: while agreement is measured, a failing int8 graph must not hide behind float32.
+    # Later (e.g. a new batch size that Inductor fails to compile) the float32 model takes over.
+    fast._fallback = model
     return fast
 
 

@@ -216,6 +216,44 @@ def test_int8_agrees_with_fp32_eager_and_rejects_poor_agreement(
     assert any("agreement 50.00%" in note for note in rejected.fast_plan.notes)
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("torchao") is None, reason="needs torchao (extra: fast)"
+)
+def test_int8_graph_failing_later_hands_over_to_float32() -> None:
+    model = _tiny_glamor()
+    face, context = _inputs(batch=8)
+    ref = _reference(model, face, context)
+    calibration = [(face[:4], context[:4]), (face[4:], context[4:])]
+    fm = fast_inference(model, precision="int8", calibration=calibration, min_agreement=0.0)
+    assert fm.fast_plan.precision == "int8", fm.fast_plan
+
+    class Broken(torch.nn.Module):
+        def forward(self, *args: object) -> torch.Tensor:
+            raise AssertionError("expected size 8==8, stride 1==1764 at dim=1")  # Inductor's
+
+    fm._runner = Broken()  # as when a new batch size fails to compile
+    torch.testing.assert_close(fm(face, context), ref, rtol=1e-4, atol=1e-4)
+    assert fm.fast_plan.precision == "fp32" and not fm.fast_plan.compiled
+    assert any("stride" in note for note in fm.fast_plan.notes)
+
+
+def test_int8_graph_failing_its_agreement_check_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # While int8 proves its agreement, a failure must not be papered over by float32.
+    def quantized(model: torch.nn.Module, calibration: object) -> fast.QuantizedGraph:
+        def graph(*args: object) -> torch.Tensor:
+            raise RuntimeError("int8 kernel failed")
+
+        return fast.QuantizedGraph(graph, [tuple(_inputs(batch=2))])
+
+    monkeypatch.setattr(fast, "quantize_int8", quantized)
+    monkeypatch.setattr(fast.torch, "compile", lambda fn, **kwargs: fn)
+    fm = fast_inference(_tiny_glamor(), precision="int8", calibration=[_inputs(batch=2)])
+    assert fm.fast_plan.precision != "int8"
+    assert any("int8 compile failed" in note for note in fm.fast_plan.notes)
+
+
 def _shared_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """5 faces seeing 2 contexts (shared-context mode)."""
     gen = torch.Generator().manual_seed(2)
