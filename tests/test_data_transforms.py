@@ -10,10 +10,12 @@ from PIL import Image
 from glamor_zoo.data.transforms import (
     PAPER_PREPROCESS_CFG,
     GlamorTransform,
+    affine,
     augment_face,
     center_crop_context,
     clip_box,
     crop_face,
+    face_augment_params,
     mask_context,
     random_crop_context,
     resize_context,
@@ -116,6 +118,78 @@ def test_face_augmentation_flips_and_rotates_within_20_degrees() -> None:
         expected = face.flip(-1) if flip_draw < 0.5 else face
         assert torch.allclose(out, rotate(expected, (2 * angle_draw - 1) * 20), atol=1e-6)
     assert min(angles) >= -20 and max(angles) <= 20 and len(angles) > 10
+
+
+def test_affine_zooms_and_shifts_by_the_given_amounts() -> None:
+    ramp = torch.arange(32, dtype=torch.float32).expand(1, 32, 32).clone()  # value = column
+    zoomed = affine(ramp, zoom=2.0)
+    torch.testing.assert_close(zoomed[0, 16, 9:23].diff(), torch.full((13,), 0.5))  # 2× larger
+    shifted = affine(ramp, shift=(0.25, 0.0))  # right by a quarter of the width: 8 pixels
+    torch.testing.assert_close(shifted[0, :, 8:], ramp[0, :, :24], atol=1e-4, rtol=0)
+    assert torch.equal(shifted[0, :, :8], torch.zeros(32, 8))  # the edge pixel repeated
+    assert affine(ramp) is ramp and torch.equal(affine(ramp, 30.0), rotate(ramp, 30.0))
+
+
+def test_face_augmentation_with_zoom_and_shift() -> None:
+    face = torch.rand(1, 48, 48)
+    zooms, shifts = set(), set()
+    for seed in range(20):
+        draws = torch.Generator().manual_seed(seed)
+        flip, angle = torch.rand(2, generator=draws).tolist()
+        zoom, dx, dy = torch.rand(3, generator=draws).tolist()
+        g = torch.Generator().manual_seed(seed)
+        out = augment_face(face, 0.5, 10.0, g, scale=(0.9, 1.1), translate=0.1)
+        expected = affine(
+            face.flip(-1) if flip < 0.5 else face,
+            (2 * angle - 1) * 10.0,
+            0.9 + 0.2 * zoom,
+            ((2 * dx - 1) * 0.1, (2 * dy - 1) * 0.1),
+        )
+        assert torch.equal(out, expected)
+        zooms.add(round(0.9 + 0.2 * zoom, 2))
+        shifts.add(round((2 * dx - 1) * 0.1, 2))
+    assert min(zooms) >= 0.9 and max(zooms) <= 1.1 and len(zooms) > 8
+    assert min(shifts) >= -0.1 and max(shifts) <= 0.1 and len(shifts) > 8
+    # Without zoom or shift, the flip-and-rotation stream is the one it always was.
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(
+        augment_face(face, 0.5, 20.0, g1, scale=(1.0, 1.0), translate=0.0),
+        augment_face(face, 0.5, 20.0, g2),
+    )
+
+
+def test_deep_emotion_training_transform_uses_its_zoom_and_shift() -> None:
+    import glamor_zoo
+
+    cfg = glamor_zoo.create_model("deep_emotion").preprocess_cfg()
+    assert cfg["face_augment"]["scale"] == [0.9, 1.1] and cfg["face_augment"]["translate"] == 0.1
+    image = torch.randint(0, 256, (3, 48, 48), dtype=torch.uint8)
+    box = (0, 0, 48, 48)
+    full = GlamorTransform(cfg, train=True)(image, box, torch.Generator().manual_seed(0))
+    flip_rotate = {**cfg, "face_augment": {"hflip": 0.5, "rotate_degrees": 10.0}}
+    partial = GlamorTransform(flip_rotate, train=True)(image, box, torch.Generator().manual_seed(0))
+    assert full["face"].shape == (1, 48, 48) and not torch.equal(full["face"], partial["face"])
+    evaluation = GlamorTransform(cfg, train=False)
+    assert torch.equal(evaluation(image, box)["face"], evaluation(image, box)["face"])
+
+
+@pytest.mark.parametrize(
+    ("augment", "message"),
+    [
+        ({"hflip": 1.5}, r"'hflip'.*\[0\.0, 1\.0\]"),
+        ({"rotate_degrees": -3}, "'rotate_degrees'"),
+        ({"scale": [1.1, 0.9]}, "low <= high"),
+        ({"scale": 1.1}, r"'scale'\] must be \[low, high\]"),
+        ({"translate": "0.1"}, "'translate'"),
+        ({"zoom": 1.2}, r"unknown face_augment key.*zoom"),
+    ],
+)
+def test_bad_face_augment_names_the_key(augment: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        face_augment_params(augment)
+    with pytest.raises(ValueError, match=message):
+        GlamorTransform({**PAPER_PREPROCESS_CFG, "face_augment": augment}, train=True)
+    assert face_augment_params(None)["scale"] == (1.0, 1.0)
 
 
 def test_training_is_deterministic_given_the_generator(photo: np.ndarray) -> None:

@@ -1,11 +1,11 @@
-"""Deep-Emotion: the model, the spatial transformer, occlusion saliency, the packaged weights,
-the FER-2013 / CK+ training recipe."""
+"""Deep-Emotion: the model, the spatial transformer, occlusion saliency, the packaged weights.
+
+Its training (the zoo trainer's L2 term, cosine schedule, time budget, k-fold driver and the
+two recipes) is tested in test_train_deep_emotion.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,16 +26,6 @@ DATA = Path(__file__).parent / "data"
 SHARED = ROOT.parent / "shared" / "data"
 FACES = sorted(DATA.glob("deep_emotion_face_*.png"))
 PACKAGED = packaged_weights("deep_emotion_fer2013.safetensors")
-
-
-def _recipe_module():
-    spec = importlib.util.spec_from_file_location(
-        "train_deep_emotion", ROOT / "recipes" / "train_deep_emotion.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["train_deep_emotion"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # ---------------------------------------------------------------------------- model
@@ -323,122 +313,3 @@ def test_cli_saliency_of_a_glamor_model_needs_a_box(
     with Image.open(tmp_path / f"{FACES[0].stem}_saliency.png") as png:
         assert png.size == (32 * 4 * 2, 32 * 4)
     assert main(["saliency", str(FACES[0]), "--model", "no_such_model"]) == 2
-
-
-# ---------------------------------------------------------------------------- recipe
-
-
-def test_subject_folds_are_disjoint_and_balanced() -> None:
-    recipe = _recipe_module()
-    files = [f"anger/S{s:03d}_001_0000000{f}.png" for s in range(23) for f in range(3 + s % 2)]
-    folds = recipe.subject_folds(files, 5, seed=1)
-    assert sorted(i for fold in folds for i in fold) == list(range(len(files)))
-    subjects = [{recipe.ck_subject(files[i]) for i in fold} for fold in folds]
-    for a in range(5):
-        for b in range(a + 1, 5):
-            assert not subjects[a] & subjects[b]
-    sizes = [len(f) for f in folds]
-    assert max(sizes) - min(sizes) <= 4
-    with pytest.raises(ValueError, match="CK\\+ file name"):
-        recipe.ck_subject("Training_123.jpg")
-    with pytest.raises(ValueError, match="subjects"):
-        recipe.subject_folds(files[:6], 5)
-
-
-def test_ckplus48_protocol_on_the_real_data() -> None:
-    root = SHARED / "ckplus48"
-    if not root.is_dir():
-        pytest.skip(f"CK+ is research-only and not in the repository; {root} is absent")
-    recipe = _recipe_module()
-    paths, _, names = recipe.list_image_folder(root)
-    files = [str(p.relative_to(root)) for p in paths]
-    folds = recipe.subject_folds(files, 10)
-    seen: set[str] = set()
-    for fold in folds:
-        subjects = {recipe.ck_subject(files[i]) for i in fold}
-        assert not subjects & seen
-        seen |= subjects
-    assert sum(len(f) for f in folds) == len(files) and len(names) == 7
-
-
-def test_augment_is_identity_without_randomness() -> None:
-    recipe = _recipe_module()
-    cfg = recipe.RecipeConfig(hflip=0.0, rotate_degrees=0.0, scale=(1.0, 1.0), translate=0.0)
-    x = torch.rand(4, 1, 48, 48)
-    out = recipe.augment(x, cfg, torch.Generator().manual_seed(0))
-    torch.testing.assert_close(out, x, atol=1e-5, rtol=0)
-    flipped = recipe.augment(
-        x,
-        recipe.RecipeConfig(hflip=1.0, rotate_degrees=0.0, scale=(1.0, 1.0), translate=0.0),
-        torch.Generator(),
-    )
-    torch.testing.assert_close(flipped, x.flip(-1), atol=1e-5, rtol=0)
-
-
-def test_recipe_yaml_files_parse(tmp_path: Path) -> None:
-    recipe = _recipe_module()
-    fer = recipe.RecipeConfig.from_yaml(ROOT / "recipes" / "deep_emotion_fer2013.yaml")
-    assert fer.lr == 0.005 and fer.l2_fc > 0 and fer.weight_decay > 0 and fer.protocol == "holdout"
-    assert fer.data_root == (ROOT.parent / "shared" / "data" / "fer2013").resolve()
-    assert fer.data_dir == "../../shared/data/fer2013"  # as written: the card shows no local path
-    ck = recipe.RecipeConfig.from_yaml(ROOT / "recipes" / "deep_emotion_ckplus.yaml", ["epochs=3"])
-    assert ck.protocol == "kfold" and ck.folds == 10 and ck.epochs == 3
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("lr: 0.1\nlearning_rate: 0.1\n")
-    with pytest.raises(ValueError, match="learning_rate"):
-        recipe.RecipeConfig.from_yaml(bad)
-
-
-def _fake_folder(root: Path, names: list[str], per_class: int, ck_names: bool = False) -> None:
-    gen = np.random.default_rng(0)
-    for c, name in enumerate(names):
-        (root / name).mkdir(parents=True)
-        for i in range(per_class):
-            pixels = gen.integers(0, 60, (48, 48)) + (150 if c else 0)
-            stem = f"S{i:03d}_001_0000000{c}" if ck_names else f"img_{i}"
-            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{stem}.png")
-    (root / names[0] / "corrupt.png").write_bytes(b"broken")
-
-
-def test_recipe_trains_selects_and_saves(tmp_path: Path) -> None:
-    recipe = _recipe_module()
-    for split in ("train", "validation"):
-        _fake_folder(tmp_path / "data" / split, ["angry", "happy"], 12)
-    cfg = recipe.RecipeConfig(
-        data_dir=str(tmp_path / "data"),
-        epochs=2,
-        batch_size=8,
-        cache_dir=str(tmp_path / "cache"),
-        output_dir=str(tmp_path / "out"),
-        threads=1,
-    )
-    metrics = recipe.run_holdout(cfg, export=False)
-    assert 1 <= metrics["best_epoch"] <= 2 and metrics["train_images"] == 24  # corrupt skipped
-    assert list((tmp_path / "cache").glob("*.safetensors"))  # decoded once, cached
-    model = glamor_zoo.create_model(f"local-dir:{tmp_path / 'out'}")
-    assert isinstance(model, DeepEmotion) and model.num_classes == 2
-    assert model.pretrained_cfg["label_names"] == ["Anger", "Happy"]
-    config = json.loads((tmp_path / "out" / "config.json").read_text())
-    assert config["metrics"]["val_accuracy"] == metrics["val_accuracy"]
-
-
-def test_recipe_kfold(tmp_path: Path) -> None:
-    recipe = _recipe_module()
-    _fake_folder(tmp_path / "ck", ["anger", "happy"], 6, ck_names=True)
-    cfg = recipe.RecipeConfig(
-        data_dir=str(tmp_path / "ck"),
-        protocol="kfold",
-        folds=3,
-        epochs=1,
-        batch_size=8,
-        cache_dir=str(tmp_path / "cache"),
-        output_dir=str(tmp_path / "out"),
-        threads=1,
-    )
-    metrics = recipe.run_kfold(cfg)
-    assert len(metrics["folds"]) == 3
-    assert sum(f["test_images"] for f in metrics["folds"]) == 12
-    assert 0.0 <= metrics["mean_accuracy"] <= 1.0
-    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["protocol"].startswith(
-        "3-fold"
-    )

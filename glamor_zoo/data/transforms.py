@@ -10,7 +10,8 @@ Exactly as the authors' ``data_utils.py`` / ``predict.py`` (see ARCHITECTURE.md)
   evaluation.
 - Training augmentation, face only: horizontal flip (p=0.5), rotation by an angle uniform in
   ±20° with edge pixels repeated into the corners (Keras ``random_rotation``'s
-  ``fill_mode="nearest"``).
+  ``fill_mode="nearest"``). Configurations may add a random zoom and shift (Deep-Emotion's
+  ``face_augment``: ±10°, zoom 0.9–1.1, shift ±10 %), applied in the same single resampling.
 - Finally each image is normalised with the model's mean/std (zeros/ones for the paper's
   encoder, the backbone's own values for timm backbones).
 
@@ -33,10 +34,12 @@ __all__ = [
     "PAPER_PREPROCESS_CFG",
     "Box",
     "GlamorTransform",
+    "affine",
     "augment_face",
     "center_crop_context",
     "clip_box",
     "crop_face",
+    "face_augment_params",
     "mask_context",
     "normalize",
     "random_crop_context",
@@ -198,16 +201,34 @@ def random_crop_context(
     return image[..., top : top + size[0], left : left + size[1]]
 
 
-def rotate(image: torch.Tensor, degrees: float) -> torch.Tensor:
-    """Rotate a float (C, H, W) image about its centre; corners take the nearest edge pixel."""
-    if degrees == 0:
+def affine(
+    image: torch.Tensor,
+    degrees: float = 0.0,
+    zoom: float = 1.0,
+    shift: Sequence[float] = (0.0, 0.0),
+) -> torch.Tensor:
+    """Rotate, zoom and shift a float (C, H, W) image about its centre in one resampling.
+
+    Args:
+        image: The image.
+        degrees: Rotation angle.
+        zoom: Magnification (> 1 enlarges the content, < 1 shrinks it).
+        shift: (dx, dy): the content moves right by ``dx``·W and down by ``dy``·H.
+
+    Pixels from outside the image take the nearest edge pixel.
+    """
+    if degrees == 0 and zoom == 1 and not any(shift):
         return image
     height, width = image.shape[-2:]
     theta = math.radians(degrees)
-    cos, sin = math.cos(theta), math.sin(theta)
+    cos, sin = math.cos(theta) / zoom, math.sin(theta) / zoom
     # Normalised coordinates differ per axis on non-square images: rescale the off-diagonal terms.
     matrix = torch.tensor(
-        [[cos, -sin * height / width, 0.0], [sin * width / height, cos, 0.0]], dtype=image.dtype
+        [
+            [cos, -sin * height / width, -2.0 * shift[0]],
+            [sin * width / height, cos, -2.0 * shift[1]],
+        ],
+        dtype=image.dtype,
     )
     grid = F.affine_grid(matrix.unsqueeze(0), [1, *image.shape], align_corners=False)
     return F.grid_sample(
@@ -215,23 +236,89 @@ def rotate(image: torch.Tensor, degrees: float) -> torch.Tensor:
     ).squeeze(0)
 
 
+def rotate(image: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Rotate a float (C, H, W) image about its centre; corners take the nearest edge pixel."""
+    return affine(image, degrees)
+
+
+def face_augment_params(augment: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A ``face_augment`` setting checked and completed: ``hflip`` (probability, 0–1),
+    ``rotate_degrees`` (>= 0), ``scale`` ((low, high) zoom range, 0 < low <= high) and
+    ``translate`` (largest shift as a fraction of the side, 0–1). ``None``: no augmentation.
+
+    Raises:
+        ValueError: an unknown key or a bad value, named.
+    """
+    out: dict[str, Any] = {
+        "hflip": 0.0,
+        "rotate_degrees": 0.0,
+        "scale": (1.0, 1.0),
+        "translate": 0.0,
+    }
+    if augment is None:
+        return out
+    if not isinstance(augment, Mapping):
+        raise ValueError(f"face_augment must be a mapping or null, got {augment!r}")
+    unknown = sorted(set(augment) - set(out))
+    if unknown:
+        raise ValueError(f"unknown face_augment key(s) {unknown}; valid: {sorted(out)}")
+
+    def number(key: str, value: Any, low: float, high: float) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not low <= value <= high
+        ):
+            raise ValueError(
+                f"face_augment[{key!r}] must be a number in [{low}, {high}], got {value!r}"
+            )
+        return float(value)
+
+    if "hflip" in augment:
+        out["hflip"] = number("hflip", augment["hflip"], 0.0, 1.0)
+    if "rotate_degrees" in augment:
+        out["rotate_degrees"] = number("rotate_degrees", augment["rotate_degrees"], 0.0, 180.0)
+    if "translate" in augment:
+        out["translate"] = number("translate", augment["translate"], 0.0, 1.0)
+    if "scale" in augment:
+        scale = augment["scale"]
+        if not isinstance(scale, Sequence) or isinstance(scale, str) or len(scale) != 2:
+            raise ValueError(f"face_augment['scale'] must be [low, high], got {scale!r}")
+        low, high = (number("scale", v, 1e-3, 1e3) for v in scale)
+        if low > high:
+            raise ValueError(
+                f"face_augment['scale'] must be [low, high] with low <= high, got {scale!r}"
+            )
+        out["scale"] = (low, high)
+    return out
+
+
 def augment_face(
     face: torch.Tensor,
     hflip: float = 0.5,
     rotate_degrees: float = 20.0,
     generator: torch.Generator | None = None,
+    scale: Sequence[float] = (1.0, 1.0),
+    translate: float = 0.0,
 ) -> torch.Tensor:
-    """Training augmentation of the face: random horizontal flip, then a random rotation.
+    """Training augmentation of the face: random horizontal flip, then one random affine warp
+    (:func:`affine`): rotation uniform in ±``rotate_degrees``, zoom uniform in ``scale``, shift
+    uniform in ±``translate`` of each side.
 
-    Both random numbers are always drawn (flip first), so the generator advances the same way
-    whatever the outcome.
+    The flip and the angle are always drawn first, so the generator advances the same way
+    whatever the outcome; the zoom and the two shifts are drawn after them only when ``scale``
+    or ``translate`` ask for them (a flip-and-rotation setting keeps its stream).
     """
     flip_draw, angle_draw = torch.rand(2, generator=generator).tolist()
     if flip_draw < hflip:
         face = face.flip(-1)
-    if rotate_degrees:
-        face = rotate(face, (2.0 * angle_draw - 1.0) * rotate_degrees)
-    return face
+    degrees = (2.0 * angle_draw - 1.0) * rotate_degrees
+    if tuple(scale) == (1.0, 1.0) and not translate:
+        return affine(face, degrees)
+    zoom_draw, dx_draw, dy_draw = torch.rand(3, generator=generator).tolist()
+    zoom = scale[0] + (scale[1] - scale[0]) * zoom_draw
+    shift = ((2.0 * dx_draw - 1.0) * translate, (2.0 * dy_draw - 1.0) * translate)
+    return affine(face, degrees, zoom, shift)
 
 
 def to_grayscale(image: torch.Tensor) -> torch.Tensor:
@@ -277,7 +364,8 @@ class GlamorTransform:
         preprocess_cfg: ``model.preprocess_cfg()`` (or a model folder's ``preprocess_cfg``):
             ``face_size``, ``context_size``, ``context_resize``, ``context_crop_offset``,
             ``face_mean``/``face_std``, ``context_mean``/``context_std``, ``interpolation``,
-            ``mask_face_in_context``, ``face_augment`` (``hflip``, ``rotate_degrees``),
+            ``mask_face_in_context``, ``face_augment`` (``hflip``, ``rotate_degrees``, ``scale``,
+            ``translate``: :func:`face_augment_params`),
             ``inputs`` (``"face"`` → no context is produced) and ``in_chans`` (1 → grey).
             ``None`` or missing keys take the paper's values (:data:`PAPER_PREPROCESS_CFG`).
         train: Random context crop and face augmentation (``True``) or the fixed evaluation
@@ -328,9 +416,14 @@ class GlamorTransform:
         if self.interpolation not in _INTERPOLATIONS:
             raise ValueError(f"preprocess_cfg['interpolation'] must be one of {_INTERPOLATIONS}")
         self.mask_face = bool(cfg.get("mask_face_in_context", True))
-        augment = cfg["face_augment"] or {}
-        self.hflip = float(augment.get("hflip", 0.0))
-        self.rotate_degrees = float(augment.get("rotate_degrees", 0.0))
+        try:
+            augment = face_augment_params(cfg["face_augment"])
+        except ValueError as exc:
+            raise ValueError(f"preprocess_cfg: {exc}") from exc
+        self.hflip = augment["hflip"]
+        self.rotate_degrees = augment["rotate_degrees"]
+        self.scale = augment["scale"]
+        self.translate = augment["translate"]
 
     @property
     def uses_context(self) -> bool:
@@ -347,8 +440,12 @@ class GlamorTransform:
     ) -> torch.Tensor:
         """The normalised face input from a uint8 (3, H, W) image."""
         face = crop_face(image, box, self.face_size, self.interpolation)
-        if self.train and (self.hflip or self.rotate_degrees):
-            face = augment_face(face, self.hflip, self.rotate_degrees, generator)
+        if self.train and (
+            self.hflip or self.rotate_degrees or self.scale != (1.0, 1.0) or self.translate
+        ):
+            face = augment_face(
+                face, self.hflip, self.rotate_degrees, generator, self.scale, self.translate
+            )
         return normalize(self._channels(face), self.face_mean, self.face_std)
 
     def context(

@@ -14,6 +14,9 @@ _LAZY: dict[str, str] = {
     "load_config": "glamor_zoo.train.config",
     "train": "glamor_zoo.train.trainer",
     "TrainResult": "glamor_zoo.train.trainer",
+    "train_folds": "glamor_zoo.train.folds",
+    "FoldsResult": "glamor_zoo.train.folds",
+    "L2Penalty": "glamor_zoo.train.regularization",
     "evaluate_model": "glamor_zoo.train.evaluate",
     "predict": "glamor_zoo.train.evaluate",
     "load_predictions": "glamor_zoo.train.compare",
@@ -22,6 +25,7 @@ _LAZY: dict[str, str] = {
     "stuart_maxwell": "glamor_zoo.train.stats",
     "stuart_maxwell_table": "glamor_zoo.train.stats",
     "lr_at_epoch": "glamor_zoo.train.schedule",
+    "lr_at_step": "glamor_zoo.train.schedule",
 }
 
 

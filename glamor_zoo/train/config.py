@@ -3,13 +3,15 @@
 A recipe is a YAML file with the sections of :class:`TrainConfig`. Command-line overrides use
 dotted keys and YAML values: ``optim.lr=1e-3``, ``stages.face.epochs=2``, ``data.root=/data``.
 Unknown keys are errors that name the key and list the valid ones, so a typo never trains the
-wrong model silently.
+wrong model silently. Numbers with an exponent and no dot (``1e-3``) are floats, as in YAML 1.2
+(PyYAML's YAML 1.1 would read them as text).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,17 @@ __all__ = [
 
 class ConfigError(ValueError):
     """A recipe or an override is invalid; the message names the offending key."""
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``1e-3`` as a float (YAML 1.2) instead of a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 @dataclass
@@ -68,6 +81,12 @@ class DataConfig:
         args: More keyword arguments for the dataset builder.
         name: The dataset's name in metrics and model cards (``ncaer_s``, ``caer_s``,
             ``fer2013``, ``ckplus``); empty: the recipe name tells it.
+        folds: Cross-validation over the folds of a k-fold dataset (``ckplus``, or a factory
+            taking ``fold`` and ``num_folds``): ``all`` (folds ``0 … data.args.num_folds-1``) or
+            a list of fold indices trains one complete run per fold, with ``data.args.fold=k``,
+            in ``<run.output_dir>/fold_<k>/``, scores each on its ``test_split``, and writes the
+            per-fold accuracies with their mean ± std to ``<run.output_dir>/summary.json``
+            (:mod:`glamor_zoo.train.folds`). ``null``: one run.
     """
 
     kind: str = "caer"
@@ -79,29 +98,44 @@ class DataConfig:
     preprocess: dict[str, Any] = field(default_factory=dict)
     args: dict[str, Any] = field(default_factory=dict)
     name: str = ""
+    folds: str | list[int] | None = None
 
 
 @dataclass
 class OptimConfig:
-    """Optimiser and learning-rate schedule (defaults: the paper's §4.2 / official config.py).
+    """Optimiser, learning-rate schedule and extra loss terms (defaults: the paper's §4.2 /
+    official config.py).
 
     Attributes:
         name: ``sgd`` or ``adam`` / ``adamw``.
         lr: Initial learning rate.
         momentum: SGD momentum.
-        weight_decay: L2 weight decay.
-        milestones: Epochs (0-based, at their start) where the rate is multiplied by ``gamma``.
-        gamma: Multiplier at each milestone.
-        min_lr: Floor of the learning rate.
+        weight_decay: L2 weight decay (the optimiser's).
+        schedule: ``step`` (``milestones``/``gamma``, the paper's) or ``cosine`` (from ``lr`` to
+            ``min_lr`` over the run, updated every step); see
+            :func:`glamor_zoo.train.schedule.lr_at_step`.
+        warmup_epochs: Epochs of linear warmup before the schedule (0: none).
+        milestones: ``step``: epochs (0-based, at their start) where the rate is multiplied by
+            ``gamma``.
+        gamma: ``step``: multiplier at each milestone.
+        min_lr: Floor of the ``step`` schedule; end of the ``cosine``.
+        l2_modules: Modules (names from ``model.named_modules()``, e.g. ``[head.fc1, head.fc]``)
+            whose ``weight`` parameters get an L2 penalty in the loss.
+        l2_weight: λ of that penalty: the loss is cross-entropy + λ·Σ‖W‖² (Deep-Emotion's
+            loss; :class:`glamor_zoo.train.regularization.L2Penalty`). 0: no penalty.
     """
 
     name: str = "sgd"
     lr: float = 5e-4
     momentum: float = 0.9
     weight_decay: float = 0.0
+    schedule: str = "step"
+    warmup_epochs: int = 0
     milestones: list[int] = field(default_factory=lambda: [25, 40])
     gamma: float = 0.1
     min_lr: float = 1e-5
+    l2_modules: list[str] = field(default_factory=list)
+    l2_weight: float = 0.0
 
 
 @dataclass
@@ -148,6 +182,10 @@ class RunConfig:
         progress: Show progress bars (main process only).
         channels_last: Use the channels-last memory format (faster on CPU).
         max_steps: Stop each stage after this many optimiser steps (0: no limit; smoke tests).
+        time_budget_min: Wall-clock minutes each stage may train (0: no limit). After every
+            epoch the mean epoch time so far decides how many epochs fit; the stage then ends
+            after the last one that fits (at least one), the ``cosine`` schedule shortened to end
+            there, and keeps its best (else last) weights as usual.
     """
 
     output_dir: str = "runs/glamor"
@@ -165,6 +203,7 @@ class RunConfig:
     progress: bool = True
     channels_last: bool = False
     max_steps: int = 0
+    time_budget_min: float = 0.0
 
 
 @dataclass
@@ -216,6 +255,20 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "eval_batch_size", "grad_accum_steps", "keep_last"):
             if getattr(self.run, key) < 1:
                 raise ConfigError(f"run.{key} must be >= 1, got {getattr(self.run, key)}")
+        if not _is_number(self.run.time_budget_min) or self.run.time_budget_min < 0:
+            raise ConfigError(
+                f"run.time_budget_min must be a number of minutes >= 0 (0: no limit), "
+                f"got {self.run.time_budget_min!r}"
+            )
+        self._validate_optim()
+        self._validate_folds()
+        if "face_augment" in self.data.preprocess:
+            from glamor_zoo.data.transforms import face_augment_params
+
+            try:
+                face_augment_params(self.data.preprocess["face_augment"])
+            except ValueError as exc:
+                raise ConfigError(f"data.preprocess.face_augment: {exc}") from exc
         names = list(self.stages)
         for i, (name, stage) in enumerate(self.stages.items()):
             for source in stage.init_from:
@@ -224,6 +277,71 @@ class TrainConfig:
                         f"stages.{name}.init_from names {source!r}, which is not an earlier stage "
                         f"(earlier: {names[:i] or 'none'})"
                     )
+
+    def _validate_optim(self) -> None:
+        from glamor_zoo.train.schedule import SCHEDULES
+
+        o = self.optim
+        if o.schedule not in SCHEDULES:
+            raise ConfigError(f"optim.schedule must be one of {SCHEDULES}, got {o.schedule!r}")
+        if not isinstance(o.warmup_epochs, int) or isinstance(o.warmup_epochs, bool):
+            raise ConfigError(f"optim.warmup_epochs must be an integer, got {o.warmup_epochs!r}")
+        if o.warmup_epochs < 0:
+            raise ConfigError(f"optim.warmup_epochs must be >= 0, got {o.warmup_epochs}")
+        if not _is_number(o.l2_weight) or o.l2_weight < 0:
+            raise ConfigError(f"optim.l2_weight must be a number >= 0, got {o.l2_weight!r}")
+        if not isinstance(o.l2_modules, list) or not all(
+            isinstance(m, str) and m for m in o.l2_modules
+        ):
+            raise ConfigError(
+                f"optim.l2_modules must be a list of module names (e.g. [head.fc1, head.fc]), "
+                f"got {o.l2_modules!r}"
+            )
+        if o.l2_weight > 0 and not o.l2_modules:
+            raise ConfigError(
+                f"optim.l2_weight is {o.l2_weight} but optim.l2_modules is empty: name the "
+                "modules whose weights the L2 penalty covers, e.g. [head.fc1, head.fc]"
+            )
+
+    def _validate_folds(self) -> None:
+        folds = self.data.folds
+        if folds is None:
+            return
+        num_folds = self.data.args.get("num_folds")
+        if not isinstance(num_folds, int) or isinstance(num_folds, bool) or num_folds < 2:
+            raise ConfigError(
+                "data.folds needs data.args.num_folds, the number of folds the dataset is cut "
+                f"into (an integer >= 2), got {num_folds!r}"
+            )
+        if folds != "all" and not (
+            isinstance(folds, list)
+            and folds
+            and all(isinstance(k, int) and not isinstance(k, bool) for k in folds)
+        ):
+            raise ConfigError(
+                f"data.folds must be 'all', a list of fold indices or null, got {folds!r}"
+            )
+        if isinstance(folds, list):
+            bad = [k for k in folds if not 0 <= k < num_folds]
+            if bad or len(set(folds)) != len(folds):
+                raise ConfigError(
+                    f"data.folds must list distinct folds in 0..{num_folds - 1} "
+                    f"(data.args.num_folds={num_folds}), got {folds}"
+                )
+        if "fold" in self.data.args:
+            raise ConfigError(
+                "data.args.fold and data.folds are both set: data.folds sets data.args.fold for "
+                "each fold it trains; remove data.args.fold (or set data.folds=null for one run)"
+            )
+        if not self.data.test_split:
+            raise ConfigError(
+                "data.folds scores each fold on data.test_split (its held-out fold), which is "
+                "null; set it (ckplus: test)"
+            )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:
@@ -271,7 +389,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. optim.lr=1e-3)")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = yaml.load(raw, Loader=_Loader) if raw.strip() else ""
         except yaml.YAMLError as exc:
             raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from exc
         node = data
@@ -305,7 +423,7 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         if not path.is_file():
             raise ConfigError(f"recipe {str(path)!r} does not exist")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"recipe {str(path)!r} is not valid YAML: {exc}") from exc
     apply_overrides(data, overrides)

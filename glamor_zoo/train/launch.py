@@ -21,12 +21,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "--config",
         "-c",
         required=True,
-        help="recipe YAML, e.g. recipes/glamor_original_ncaer_s.yaml",
+        help="recipe YAML, e.g. recipes/glamor_original_ncaer_s.yaml or "
+        "recipes/deep_emotion_ckplus.yaml (k-fold: data.folds)",
     )
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in run.output_dir from its last checkpoint",
+        help="continue the run in run.output_dir from its last checkpoint (k-fold recipes: "
+        "reuse the finished folds, resume the unfinished one)",
     )
     parser.add_argument(
         "--push-to-hub",
@@ -41,7 +43,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "overrides",
         nargs="*",
         metavar="KEY=VALUE",
-        help="recipe overrides with dotted keys and YAML values, e.g. optim.lr=1e-3 stages.face.epochs=2",
+        help="recipe overrides with dotted keys and YAML values, e.g. optim.lr=1e-3 "
+        "stages.face.epochs=2 data.folds=[0,1]",
     )
     return parser
 
@@ -66,9 +69,30 @@ def summary_lines(result: Any, paper_accuracy: float | None) -> list[str]:
     return lines
 
 
+def folds_summary_lines(result: Any, paper_accuracy: float | None) -> list[str]:
+    """Human-readable end of a k-fold run: one line per fold, then mean ± std."""
+    summary = result.summary
+    lines = [f"run directory: {result.run_dir}"]
+    for entry in summary.get("folds", []):
+        lines.append(
+            f"fold {entry['fold']} ({entry['run_dir']}): top-1 {entry['top1']:.2f}% on "
+            f"{entry['num_samples']} {entry['split']} images"
+        )
+    if summary.get("mean_top1") is not None:
+        lines.append(
+            f"mean over {summary['completed_folds']} fold(s): top-1 {summary['mean_top1']:.2f}% "
+            f"± {summary['std_top1']:.2f} -> {result.run_dir / 'summary.json'}"
+        )
+    if paper_accuracy is not None:
+        lines.append(f"paper: {paper_accuracy:.2f}%")
+    lines.append(f"wall time: {result.wall_time_s / 60:.1f} min")
+    return lines
+
+
 def run_from_args(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
     """Load the recipe, train, and print the summary (main process). Returns an exit code."""
-    from glamor_zoo.train.config import load_config
+    from glamor_zoo.train.config import ConfigError, load_config
+    from glamor_zoo.train.folds import train_folds
     from glamor_zoo.train.trainer import train
 
     overrides = list(args.overrides)
@@ -86,11 +110,21 @@ def run_from_args(args: argparse.Namespace, argv: Sequence[str] | None = None) -
         else:
             prefix = ["accelerate", "launch", os.path.relpath(sys.argv[0])]
         command = shlex.join([*prefix, *sys.argv[1:]])
-    result = train(config, resume=args.resume, push_to_hub=args.push_to_hub, command=command)
+    if config.data.folds is not None:
+        if args.push_to_hub:
+            raise ConfigError(
+                "--push-to-hub with data.folds: a k-fold run makes one model per fold; push the "
+                "one you want with glamor-zoo push RUN_DIR/fold_K/model ORG/NAME"
+            )
+        folds = train_folds(config, resume=args.resume, command=command)
+        lines = folds_summary_lines(folds, config.paper_accuracy)
+    else:
+        result = train(config, resume=args.resume, push_to_hub=args.push_to_hub, command=command)
+        lines = summary_lines(result, config.paper_accuracy)
     from accelerate import PartialState
 
     if PartialState().is_main_process:
-        for line in summary_lines(result, config.paper_accuracy):
+        for line in lines:
             _LOGGER.info(line)
     return 0
 

@@ -15,9 +15,10 @@ Run directory (``run.output_dir``)::
 Exact resume: the data order depends only on (seed, epoch) (:class:`EpochShuffleSampler`),
 augmentation on (seed, epoch, index) (the datasets' ``set_epoch``), dropout is reseeded from
 (seed, stage, epoch, batch, rank) before every batch, the learning rate is a function of the
-epoch, and checkpoints hold the weights, the optimiser state and the loop position. A run killed
+optimiser step, and checkpoints hold the weights, the optimiser state and the loop position. A run killed
 at any point and resumed from its last checkpoint ends with the same weights, bit for bit, as an
-uninterrupted run on the same hardware.
+uninterrupted run on the same hardware. (A ``run.time_budget_min`` cut depends on the wall clock;
+the cut, once made, is part of the checkpointed state.)
 
 With several processes, validation and test metrics cover the whole split (gathered); the
 per-epoch ``train_loss`` / ``train_acc`` in the history are those of the main process's shard.
@@ -52,13 +53,15 @@ from glamor_zoo.train.checkpoint import (
 from glamor_zoo.train.config import ConfigError, StageConfig, TrainConfig
 from glamor_zoo.train.data import build_split, preprocess_for
 from glamor_zoo.train.evaluate import collate_samples, forward_batch, predict, write_evaluation
+from glamor_zoo.train.regularization import L2Penalty
 from glamor_zoo.train.sampler import EpochShuffleSampler
-from glamor_zoo.train.schedule import lr_at_epoch
+from glamor_zoo.train.schedule import lr_at_step
 
 __all__ = ["TrainResult", "train"]
 
 _LOGGER = logging.getLogger(__name__)
 RESULT_NAME = "result.json"
+_clock = time.monotonic  # the time budget's clock (tests replace it)
 
 
 @dataclass
@@ -243,6 +246,8 @@ class _Run:
         state: dict[str, Any] = {
             "stage": name,
             "epoch": 0,
+            "budget_epochs": None,
+            "train_time_s": 0.0,
             "batches_done": 0,
             "global_step": 0,
             "best_value": None,
@@ -278,28 +283,58 @@ class _Run:
             collate_fn=collate_samples,
         )
         model, optimizer, loader = acc.prepare(model, optimizer, loader)
+        l2 = (
+            L2Penalty(acc.unwrap_model(model), config.optim.l2_modules, config.optim.l2_weight)
+            if config.optim.l2_weight
+            else None
+        )
         steps_per_epoch = math.ceil(len(loader) / config.run.grad_accum_steps)
+        o = config.optim
+
+        def planned() -> int:
+            cut = state["budget_epochs"]
+            return epochs if cut is None else min(epochs, cut)
+
+        def lr_of(epoch: int, batch_index: int) -> float:
+            step = epoch * steps_per_epoch + batch_index // config.run.grad_accum_steps
+            return lr_at_step(
+                step,
+                steps_per_epoch,
+                planned(),
+                base_lr,
+                schedule=o.schedule,
+                warmup_epochs=o.warmup_epochs,
+                milestones=o.milestones,
+                gamma=o.gamma,
+                min_lr=o.min_lr,
+            )
+
+        clock_start, time_before = _clock(), state["train_time_s"]
+
+        def checkpoint() -> None:
+            state["train_time_s"] = time_before + _clock() - clock_start
+            self._checkpoint(model, optimizer, ckpt_dir, state)
+
         _LOGGER.info(
             "stage %s: %d train / %s val images, %d classes, %d epochs × %d steps, %d process(es), "
-            "mixed precision %s",
+            "mixed precision %s, %s lr schedule%s",
             name,
             len(train_ds),
             len(val_ds) if val_ds is not None else "no",
             num_classes,
-            epochs,
+            planned(),
             steps_per_epoch,
             acc.num_processes,
             acc.mixed_precision,
+            o.schedule,
+            f", loss + {l2.weight:g}·L2({', '.join(l2.modules)})" if l2 is not None else "",
         )
         from tqdm.auto import tqdm
 
         stop = False
-        for epoch in range(state["epoch"], epochs):
-            lr = lr_at_epoch(
-                epoch, base_lr, config.optim.milestones, config.optim.gamma, config.optim.min_lr
-            )
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+        while state["epoch"] < planned():
+            epoch = state["epoch"]
+            lr = lr_of(epoch, state["batches_done"])
             sampler.set_epoch(epoch)
             if hasattr(train_ds, "set_epoch"):
                 train_ds.set_epoch(epoch)
@@ -313,7 +348,7 @@ class _Run:
             bar = tqdm(
                 total=len(loader),
                 initial=skip,
-                desc=f"{name} {epoch + 1}/{epochs}",
+                desc=f"{name} {epoch + 1}/{planned()}",
                 disable=not (config.run.progress and self.main),
                 leave=False,
                 dynamic_ncols=True,
@@ -328,10 +363,13 @@ class _Run:
                         else v
                         for k, v in batch.items()
                     }
+                lr = lr_of(epoch, batch_index)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
                 with acc.accumulate(model), acc.autocast():
                     logits = forward_batch(model, batch)
                     loss = nn.functional.cross_entropy(logits.float(), batch["label"])
-                    acc.backward(loss)
+                    acc.backward(loss + l2() if l2 is not None else loss)
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
                 batch_index += 1
@@ -358,7 +396,7 @@ class _Run:
                     and step % config.run.checkpoint_every == 0
                     and batch_index < len(loader)
                 ):
-                    self._checkpoint(model, optimizer, ckpt_dir, state)
+                    checkpoint()
                 if config.run.max_steps and step >= config.run.max_steps:
                     stop = True
                     break
@@ -406,7 +444,7 @@ class _Run:
                 "stage %s epoch %d/%d: lr %.1e, train loss %.4f acc %.2f%%%s",
                 name,
                 epoch + 1,
-                epochs,
+                planned(),
                 lr,
                 train_loss,
                 train_acc,
@@ -415,7 +453,9 @@ class _Run:
                 else "",
             )
             state.update(epoch=epoch + 1, batches_done=0, loss_sum=0.0, correct=0, count=0)
-            self._checkpoint(model, optimizer, ckpt_dir, state)
+            if config.run.time_budget_min:
+                self._fit_time_budget(name, state, planned(), time_before + _clock() - clock_start)
+            checkpoint()
             self.metrics["stages"][name] = {
                 "history": state["history"],
                 "best_value": state["best_value"],
@@ -426,10 +466,36 @@ class _Run:
             if stop:
                 break
 
-        result = self._finish_stage(name, stage_dir, model, classes, state)
+        result = self._finish_stage(name, stage_dir, model, classes, state, epochs)
         self.tracker_step += state["global_step"]
         acc.free_memory()
         return result
+
+    def _fit_time_budget(
+        self, name: str, state: dict[str, Any], planned: int, elapsed_s: float
+    ) -> None:
+        """Cut the stage's ``planned`` epochs to those that fit ``run.time_budget_min`` (at least
+        the ones done), from the mean epoch time so far (``state["budget_epochs"]``, which the
+        cosine schedule follows)."""
+        from accelerate.utils import broadcast_object_list
+
+        # Every process must cut at the same epoch: the main process's clock decides.
+        elapsed_s = broadcast_object_list([elapsed_s])[0]
+        budget_s = 60.0 * self.config.run.time_budget_min
+        done = state["epoch"]
+        per_epoch = max(elapsed_s / done, 1e-9)
+        fit = max(done, int(budget_s // per_epoch))
+        if fit < planned and self.main:
+            _LOGGER.info(
+                "stage %s: time budget %g min: %d epoch(s) of %d fit (%.1f s per epoch)",
+                name,
+                self.config.run.time_budget_min,
+                fit,
+                planned,
+                per_epoch,
+            )
+        if fit < planned:
+            state["budget_epochs"] = fit
 
     def _checkpoint(
         self, model: nn.Module, optimizer: Any, ckpt_dir: Path, state: dict[str, Any]
@@ -454,6 +520,7 @@ class _Run:
         model: nn.Module,
         classes: list[str],
         state: dict[str, Any],
+        epochs_planned: int,
     ) -> dict[str, Any]:
         acc = self.accelerator
         best = stage_dir / "best"
@@ -468,6 +535,8 @@ class _Run:
             "best_value": state["best_value"],
             "best_epoch": state["best_epoch"],
             "epochs_run": len(state["history"]),
+            "epochs_planned": epochs_planned,
+            "train_time_s": state["train_time_s"],
             "global_step": state["global_step"],
             "classes": classes,
         }
