@@ -412,9 +412,13 @@ def _float_model(
     runner: Callable[..., Any] = runtime
     features: Callable[..., Any] | None = None
     if compile:
-        runner = torch.compile(runtime, dynamic=dynamic)
+        # NOTE: options= makes the backend differ from a plain torch.compile's: Dynamo shares
+        # compiled graphs across instances of a class when the backends compare equal, and a
+        # graph compiled earlier without freezing would otherwise be reused here.
+        options = {"freezing": True} if freezing else None
+        runner = torch.compile(runtime, dynamic=dynamic, options=options)
         if callable(getattr(runtime, "forward_features", None)):
-            features = torch.compile(runtime.forward_features, dynamic=dynamic)
+            features = torch.compile(runtime.forward_features, dynamic=dynamic, options=options)
     plan = FastInferencePlan(
         device=device.type,
         precision=precision,
@@ -604,7 +608,8 @@ def _try_int8(
         freezing=True,
         notes=tuple(notes),
     )
-    fast = FastInferenceModel(model, torch.compile(quantized.graph, dynamic=dynamic), plan)
+    runner = torch.compile(quantized.graph, dynamic=dynamic, options={"freezing": True})
+    fast = FastInferenceModel(model, runner, plan)
     try:
         agreement = _agreement(model, fast, quantized.samples)  # compiles the int8 graph
     except Exception as exc:

@@ -473,3 +473,18 @@ def test_compiling_raises_dynamos_shared_recompile_limit(monkeypatch: pytest.Mon
     assert dynamo_config.recompile_limit == 8  # nothing to compile, nothing changed
     fast_inference(_tiny_glamor())  # compiles lazily: no call needed
     assert dynamo_config.recompile_limit >= fast.RECOMPILE_LIMIT
+
+
+def test_fast_model_is_not_served_a_plain_compiled_graph_of_its_class() -> None:
+    # Dynamo shares compiled graphs between instances of a class when the backends compare
+    # equal: a fast model must get its own frozen graph, not one compiled without freezing.
+    from torch._dynamo.utils import counters
+
+    plain = torch.compile(_tiny_glamor().to(memory_format=torch.channels_last))
+    face, context = (t.contiguous(memory_format=torch.channels_last) for t in _inputs())
+    with torch.inference_mode():  # as the fast model runs: the same guards
+        plain(face, context)
+    graphs = counters["stats"]["unique_graphs"]
+    fm = fast_inference(_tiny_glamor(), precision="fp32")
+    fm(face, context)
+    assert counters["stats"]["unique_graphs"] == graphs + 1
