@@ -7,6 +7,7 @@ Variants (each on its own copy of the model):
   compiled       float32, channels-last, torch.compile (Inductor defaults)
   compiled_bf16  bfloat16 autocast, channels-last, torch.compile (Inductor defaults)
   fast           glamor_zoo.fast_inference(model)                (what predict uses)
+  fast_uncentred fast_inference(model, center_image_convs=False) (plain bf16 image convs)
   fast_int8      glamor_zoo.fast_inference(model, calibration=…) (int8 PT2E if it passes the
                  99% agreement gate, else the float plan; needs torchao)
   int8           the same int8 model without the gate (min_agreement=0): int8's own speed
@@ -52,6 +53,7 @@ VARIANTS = (
     "compiled",
     "compiled_bf16",
     "fast",
+    "fast_uncentred",
     "fast_int8",
     "int8",
 )
@@ -80,9 +82,11 @@ def build_variant(
     m = copy.deepcopy(model).eval()
     if name == "eager":
         return m, "fp32 NCHW eager"
-    if name in ("fast", "fast_int8", "int8"):
+    if name in ("fast", "fast_uncentred", "fast_int8", "int8"):
         kwargs: dict[str, Any] = {}
-        if name != "fast":
+        if name == "fast_uncentred":
+            kwargs["center_image_convs"] = False
+        elif name != "fast":
             kwargs["calibration"] = calibration
         if name == "int8":
             kwargs.update(precision="int8", min_agreement=0.0)
@@ -186,6 +190,8 @@ def bench_model(name: str, args: argparse.Namespace, peaks: dict[str, float]) ->
         try:
             fn, plan = build_variant(variant, model, cal_batches)
             _call(fn, example)  # compile / warm up at the largest batch
+            if hasattr(fn, "fast_plan"):  # a failed compile may have changed the plan
+                plan = fn.fast_plan.summary()
         except Exception as exc:
             result["errors"][variant] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
             logging.warning("%s %s failed: %s", name, variant, result["errors"][variant])
