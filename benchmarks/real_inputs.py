@@ -250,7 +250,7 @@ def standin_model(
     contexts = None if contexts is None else contexts.to(device)
     calibration = list(batches(faces.to(device), contexts, 32))
     source = face_encoder_from if face_encoder_from and face_encoder_from.is_dir() else None
-    if source is not None and getattr(model, "face_encoder", None) is not None:
+    if source is not None and _encoder_fits(model, source):
         cached = STANDIN_CACHE / f"{name}-{source.parent.name}-{steps}.safetensors"
         what = (
             f"face encoder from `{source}`, then trained end to end for {steps} × 32 "
@@ -259,9 +259,7 @@ def standin_model(
         if cached.is_file():
             model.load_state_dict(load_file(cached, device=str(device)))
             return model.eval(), what + " [cached]"
-        donor = glamor_zoo.create_model(f"local-dir:{source}")
-        encoder = {k: v for k, v in donor.state_dict().items() if k.startswith("face_encoder.")}
-        model.load_state_dict(encoder, strict=False)
+        model.face_encoder.load_state_dict(_face_encoder_state(source))
         calibrate_batchnorm(model, calibration)
         train_standin(model, steps=steps, lr=3e-4)
         calibrate_batchnorm(model, calibration)
@@ -274,6 +272,20 @@ def standin_model(
         "random init, BatchNorm calibrated on 256 real inputs, head fitted to the faces' labels "
         f"(training accuracy {accuracy:.0%}; no trained weights offline)"
     )
+
+
+def _face_encoder_state(source: Path) -> dict[str, torch.Tensor]:
+    donor = glamor_zoo.create_model(f"local-dir:{source}")
+    return donor.face_encoder.state_dict() if donor.face_encoder is not None else {}
+
+
+def _encoder_fits(model: nn.Module, source: Path) -> bool:
+    """Whether ``source``'s face encoder has exactly ``model``'s face encoder's tensors."""
+    if getattr(model, "face_encoder", None) is None:
+        return False
+    ours = {k: v.shape for k, v in model.face_encoder.state_dict().items()}
+    theirs = {k: v.shape for k, v in _face_encoder_state(source).items()}
+    return ours == theirs
 
 
 def class_spread(model: nn.Module, batch_list: list[tuple[torch.Tensor, ...]]) -> str:
