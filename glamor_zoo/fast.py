@@ -48,6 +48,7 @@ __all__ = [
     "bf16_supported",
     "center_image_convs",
     "fast_inference",
+    "mid_grey",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -443,11 +444,16 @@ class CenteredBf16Conv2d(nn.Module):
     Args:
         conv: The convolution (``groups=1``, zero padding).
         norm: The eval-mode BatchNorm right after it, folded into the weights (or ``None``).
-        center: The value subtracted from the inputs (0.5 for [0, 1] pixels).
+        center: The value subtracted from the inputs, one per input channel or one for all: a
+            mid-grey pixel as the model sees it (0.5 for [0, 1] pixels; see
+            :func:`mid_grey`).
     """
 
     def __init__(
-        self, conv: nn.Conv2d, norm: nn.BatchNorm2d | None = None, center: float = 0.5
+        self,
+        conv: nn.Conv2d,
+        norm: nn.BatchNorm2d | None = None,
+        center: float | Sequence[float] = 0.5,
     ) -> None:
         super().__init__()
         if norm is not None:
@@ -455,25 +461,30 @@ class CenteredBf16Conv2d(nn.Module):
         self.register_buffer("weight", conv.weight.detach().float())
         bias = conv.bias.detach().float() if conv.bias is not None else None
         self.register_buffer("bias", bias)
+        values = [float(center)] if isinstance(center, (int, float)) else [*map(float, center)]
+        if len(values) != conv.in_channels:
+            values = [sum(values) / len(values)] * conv.in_channels
+        self.register_buffer("center", torch.tensor(values).reshape(1, -1, 1, 1))
         self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
-        self.center = center
 
-    def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> Any:
+    def _conv(
+        self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
         return nn.functional.conv2d(x, weight, bias, self.stride, self.padding, self.dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):
-            constant = torch.full(
-                (1, *x.shape[1:]), self.center, dtype=torch.float32, device=x.device
-            )
+            constant = self.center.expand(1, -1, *x.shape[2:])
             offset = self._conv(constant, self.weight, self.bias)  # float32, (1, C, H, W)
             centred = (x.float() - self.center).to(torch.bfloat16)
             out = self._conv(centred, self.weight.to(torch.bfloat16), None)
             return (out.float() + offset).to(torch.bfloat16)
 
 
-def center_image_convs(model: nn.Module) -> int:
+def center_image_convs(model: nn.Module, center: float | Sequence[float] | None = None) -> int:
     """Replace, in place, every convolution reading ≤ 3 channels by a :class:`CenteredBf16Conv2d`.
+
+    ``center`` defaults to :func:`mid_grey` of the model.
 
     Why: the paper's encoder takes un-normalised [0, 1] pixels, so its first convolution's
     outputs are dominated by their mean, which the BatchNorm after it subtracts. In bfloat16
@@ -490,6 +501,7 @@ def center_image_convs(model: nn.Module) -> int:
     Returns:
         How many convolutions were replaced.
     """
+    center = mid_grey(model) if center is None else center
     count = 0
     for parent in list(model.modules()):
         children = list(parent.named_children())
@@ -498,12 +510,26 @@ def center_image_convs(model: nn.Module) -> int:
                 continue
             following = children[index + 1] if index + 1 < len(children) else None
             norm = following[1] if following and _foldable(following[1], child) else None
-            setattr(parent, name, CenteredBf16Conv2d(child, norm))
+            setattr(parent, name, CenteredBf16Conv2d(child, norm, center))
             if following is not None and norm is not None:
                 rest = [m for m in (getattr(norm, "drop", None), getattr(norm, "act", None)) if m]
                 setattr(parent, following[0], nn.Sequential(*rest) if rest else nn.Identity())
             count += 1
     return count
+
+
+def mid_grey(model: nn.Module) -> tuple[float, ...]:
+    """A mid-grey pixel (0.5 in [0, 1]) after ``model``'s input normalisation, per channel.
+
+    From ``pretrained_cfg``'s ``mean``/``std`` (timm's convention): 0.5 for the paper's
+    encoder (no normalisation), about 0.07 / 0.20 / 0.42 for ImageNet statistics, 0 for
+    Deep-Emotion's mean 0.5 / std 0.5. Without them, 0.5.
+    """
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    mean, std = cfg.get("mean"), cfg.get("std")
+    if not mean or not std or len(mean) != len(std):
+        return (0.5,)
+    return tuple((0.5 - m) / s for m, s in zip(mean, std, strict=True))
 
 
 def _image_conv(module: nn.Module) -> bool:

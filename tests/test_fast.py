@@ -465,14 +465,15 @@ def test_bf16_plan_centres_a_copy_and_leaves_the_model_alone() -> None:
     assert fast_inference(model, precision="fp32", compile=False).fast_plan.centered_convs == 0
 
 
-def test_compiling_raises_dynamos_shared_recompile_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compiling_raises_dynamos_shared_recompile_limit() -> None:
     from torch._dynamo import config as dynamo_config
 
-    monkeypatch.setattr(dynamo_config, "recompile_limit", 8)
-    fast_inference(_tiny_glamor(), compile=False)
-    assert dynamo_config.recompile_limit == 8  # nothing to compile, nothing changed
-    fast_inference(_tiny_glamor())  # compiles lazily: no call needed
-    assert dynamo_config.recompile_limit >= fast.RECOMPILE_LIMIT
+    # NOTE: config.patch, not monkeypatch: monkeypatch's undo deletes the config entry.
+    with dynamo_config.patch(recompile_limit=8):
+        fast_inference(_tiny_glamor(), compile=False)
+        assert dynamo_config.recompile_limit == 8  # nothing to compile, nothing changed
+        fast_inference(_tiny_glamor())  # compiles lazily: no call needed
+        assert dynamo_config.recompile_limit >= fast.RECOMPILE_LIMIT
 
 
 def test_fast_model_is_not_served_a_plain_compiled_graph_of_its_class() -> None:
@@ -488,3 +489,23 @@ def test_fast_model_is_not_served_a_plain_compiled_graph_of_its_class() -> None:
     fm = fast_inference(_tiny_glamor(), precision="fp32")
     fm(face, context)
     assert counters["stats"]["unique_graphs"] == graphs + 1
+
+
+def test_centre_is_a_mid_grey_pixel_as_the_model_sees_it() -> None:
+    assert fast.mid_grey(_tiny_glamor()) == (0.5, 0.5, 0.5)  # the paper's [0, 1] inputs
+    imagenet = torch.nn.Module()
+    imagenet.pretrained_cfg = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+    assert fast.mid_grey(imagenet) == pytest.approx((0.0655, 0.1964, 0.4178), abs=1e-4)
+    assert fast.mid_grey(torch.nn.Module()) == (0.5,)
+
+    # Per-channel centres: the decomposition stays exact in float32 arithmetic.
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    centred = fast.CenteredBf16Conv2d(conv, center=(0.1, 0.2, 0.3))
+    x = torch.rand(2, 3, 8, 8)
+    with torch.no_grad():
+        split = centred._conv(x - centred.center, centred.weight, None) + centred._conv(
+            centred.center.expand(1, -1, 8, 8), centred.weight, centred.bias
+        )
+        torch.testing.assert_close(split, conv(x), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(centred(x).float(), conv(x), atol=0.03, rtol=0.02)
