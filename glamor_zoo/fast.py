@@ -48,7 +48,7 @@ __all__ = [
     "bf16_supported",
     "center_image_convs",
     "fast_inference",
-    "mid_grey",
+    "input_centre",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -444,9 +444,8 @@ class CenteredBf16Conv2d(nn.Module):
     Args:
         conv: The convolution (``groups=1``, zero padding).
         norm: The eval-mode BatchNorm right after it, folded into the weights (or ``None``).
-        center: The value subtracted from the inputs, one per input channel or one for all: a
-            mid-grey pixel as the model sees it (0.5 for [0, 1] pixels; see
-            :func:`mid_grey`).
+        center: The value subtracted from the inputs, one per input channel or one for all
+            (0.5 for [0, 1] pixels; see :func:`input_centre`).
     """
 
     def __init__(
@@ -484,7 +483,8 @@ class CenteredBf16Conv2d(nn.Module):
 def center_image_convs(model: nn.Module, center: float | Sequence[float] | None = None) -> int:
     """Replace, in place, every convolution reading ≤ 3 channels by a :class:`CenteredBf16Conv2d`.
 
-    ``center`` defaults to :func:`mid_grey` of the model.
+    ``center`` defaults to :func:`input_centre` of the model; when that is ``None`` (inputs
+    normalised around 0 already) nothing is replaced.
 
     Why: the paper's encoder takes un-normalised [0, 1] pixels, so its first convolution's
     outputs are dominated by their mean, which the BatchNorm after it subtracts. In bfloat16
@@ -501,7 +501,9 @@ def center_image_convs(model: nn.Module, center: float | Sequence[float] | None 
     Returns:
         How many convolutions were replaced.
     """
-    center = mid_grey(model) if center is None else center
+    center = input_centre(model) if center is None else center
+    if center is None:
+        return 0
     count = 0
     for parent in list(model.modules()):
         children = list(parent.named_children())
@@ -518,18 +520,19 @@ def center_image_convs(model: nn.Module, center: float | Sequence[float] | None 
     return count
 
 
-def mid_grey(model: nn.Module) -> tuple[float, ...]:
-    """A mid-grey pixel (0.5 in [0, 1]) after ``model``'s input normalisation, per channel.
+def input_centre(model: nn.Module) -> tuple[float, ...] | None:
+    """Where ``model``'s image inputs are centred, per channel; ``None`` if already around 0.
 
-    From ``pretrained_cfg``'s ``mean``/``std`` (timm's convention): 0.5 for the paper's
-    encoder (no normalisation), about 0.07 / 0.20 / 0.42 for ImageNet statistics, 0 for
-    Deep-Emotion's mean 0.5 / std 0.5. Without them, 0.5.
+    From ``pretrained_cfg``'s ``mean``/``std`` (timm's convention). A normalisation that
+    subtracts a mean (ImageNet statistics for timm backbones, Deep-Emotion's 0.5 / 0.5)
+    already centres the inputs: ``None``. Without one (the paper's encoder: [0, 1] pixels,
+    mean 0, std 1) the centre is a mid-grey pixel, ``0.5 / std``.
     """
     cfg = getattr(model, "pretrained_cfg", None) or {}
-    mean, std = cfg.get("mean"), cfg.get("std")
-    if not mean or not std or len(mean) != len(std):
-        return (0.5,)
-    return tuple((0.5 - m) / s for m, s in zip(mean, std, strict=True))
+    mean, std = cfg.get("mean") or (0.0,), cfg.get("std") or (1.0,)
+    if any(m != 0 for m in mean):
+        return None
+    return tuple(0.5 / s for s in std)
 
 
 def _image_conv(module: nn.Module) -> bool:

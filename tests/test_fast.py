@@ -491,12 +491,18 @@ def test_fast_model_is_not_served_a_plain_compiled_graph_of_its_class() -> None:
     assert counters["stats"]["unique_graphs"] == graphs + 1
 
 
-def test_centre_is_a_mid_grey_pixel_as_the_model_sees_it() -> None:
-    assert fast.mid_grey(_tiny_glamor()) == (0.5, 0.5, 0.5)  # the paper's [0, 1] inputs
+def test_only_uncentred_inputs_get_centred_convolutions() -> None:
+    assert fast.input_centre(_tiny_glamor()) == (0.5, 0.5, 0.5)  # the paper's [0, 1] pixels
     imagenet = torch.nn.Module()
     imagenet.pretrained_cfg = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
-    assert fast.mid_grey(imagenet) == pytest.approx((0.0655, 0.1964, 0.4178), abs=1e-4)
-    assert fast.mid_grey(torch.nn.Module()) == (0.5,)
+    assert fast.input_centre(imagenet) is None  # normalised around 0 already
+    assert fast.input_centre(torch.nn.Module()) == (0.5,)
+    deep_emotion = glamor_zoo.create_model("deep_emotion").eval()  # mean 0.5, std 0.5
+    assert fast.input_centre(deep_emotion) is None
+    assert fast.center_image_convs(deep_emotion) == 0
+    assert (
+        fast_inference(deep_emotion, precision="bf16", compile=False).fast_plan.centered_convs == 0
+    )
 
     # Per-channel centres: the decomposition stays exact in float32 arithmetic.
     torch.manual_seed(0)
