@@ -12,7 +12,15 @@ from typing import Any
 
 from glamor_zoo import components as components
 from glamor_zoo.labels import PAPER_LABELS, canonical_label
-from glamor_zoo.models import GlamorFeatures, GlamorNet, create_model, is_zoo_model, list_models
+from glamor_zoo.models import (
+    GlamorFeatures,
+    GlamorNet,
+    WeightsNotPublishedError,
+    create_model,
+    is_published,
+    is_zoo_model,
+    list_models,
+)
 from glamor_zoo.registry import UnknownComponentError, get_registry
 
 __version__ = "0.1.0"
@@ -65,9 +73,11 @@ __all__ = [
     "GlamorFeatures",
     "GlamorNet",
     "UnknownComponentError",
+    "WeightsNotPublishedError",
     "__version__",
     "canonical_label",
     "create_model",
+    "is_published",
     "is_zoo_model",
     "list_components",
     "list_models",

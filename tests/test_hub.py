@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import timm
 import torch
 from huggingface_hub import ModelCard, constants
 from safetensors.torch import load_file, save_file
@@ -196,9 +197,56 @@ def test_reload_offline_from_cache_and_cache_dir(hub, tmp_path, monkeypatch):
         assert torch.equal(_logits(loaded), _logits(model))
 
 
-def test_pretrained_tag_loads_through_hf_hub_id_and_pins(hub):
+def _publish(monkeypatch, name: str) -> None:
+    """What publishing a tag is: its cfg loses ``published=False``."""
+    from glamor_zoo.models import _factory
+
+    monkeypatch.setattr(_factory, "_UNPUBLISHED", _factory._UNPUBLISHED - {name})
+
+
+def test_unpublished_tag_fails_at_once_without_network(monkeypatch):
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a network connection was attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert not glamor_zoo.is_published("glamor_original.ncaer_s")
+    assert not glamor_zoo.is_published("glamor_original")  # its default tag
+    assert glamor_zoo.is_published("deep_emotion.fer2013")
+    assert glamor_zoo.is_published("hf-hub:glamor-zoo/glamor_original.ncaer_s")
+    for name in ("glamor_original.ncaer_s", "glamor_original", "caer_net_s.caer_s"):
+        with pytest.raises(glamor_zoo.WeightsNotPublishedError, match="not published yet"):
+            glamor_zoo.create_model(name, pretrained=True)
+    with pytest.raises(glamor_zoo.WeightsNotPublishedError, match="convert-tf"):
+        timm.create_model("glamor_resnet18.caer_s", pretrained=True)
+    assert glamor_zoo.create_model("glamor_original.ncaer_s").num_classes == 7  # random weights
+    published = glamor_zoo.list_models(pretrained=True)
+    assert "glamor_original.ncaer_s" not in published and "deep_emotion.fer2013" in published
+    assert "glamor_original.ncaer_s" in glamor_zoo.list_models(pretrained=True, unpublished=True)
+
+
+def test_unpublished_tag_loads_from_a_populated_cache(hub, monkeypatch):
+    repo = "glamor-zoo/glamor_face_only.ncaer_s"
+    torch.manual_seed(0)
+    model = glamor_zoo.create_model("glamor_face_only").eval()
+    glamor_zoo.push_to_hub(model, repo, validate=False)
+    with pytest.raises(glamor_zoo.WeightsNotPublishedError):
+        glamor_zoo.create_model("glamor_face_only.ncaer_s", pretrained=True)
+    glamor_zoo.create_model(f"hf-hub:{repo}")  # hf-hub: names are never refused; fills the cache
+    hub.close()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    cached = glamor_zoo.create_model("glamor_face_only.ncaer_s", pretrained=True).eval()
+    face = torch.rand(2, 3, 96, 96)
+    with torch.no_grad():
+        assert torch.equal(cached(face), model(face))
+
+
+def test_pretrained_tag_loads_through_hf_hub_id_and_pins(hub, monkeypatch):
     """``create_model("glamor_original.ncaer_s", pretrained=True)`` downloads the cfg's repo."""
     repo = "glamor-zoo/glamor_original.ncaer_s"
+    _publish(monkeypatch, "glamor_original.ncaer_s")
     torch.manual_seed(0)
     v1 = glamor_zoo.create_model("glamor_original").eval()
     assert v1.pretrained_cfg["hf_hub_id"] == repo
@@ -216,8 +264,9 @@ def test_pretrained_tag_loads_through_hf_hub_id_and_pins(hub):
 
 
 @pytest.mark.slow
-def test_glamor_resnet18_caer_s_loads_through_hf_hub_id(hub):
+def test_glamor_resnet18_caer_s_loads_through_hf_hub_id(hub, monkeypatch):
     """The issue's example, with the real 22.9M-parameter model (about 90 MB of weights)."""
+    _publish(monkeypatch, "glamor_resnet18.caer_s")
     model = glamor_zoo.create_model("glamor_resnet18").eval()
     assert model.pretrained_cfg["hf_hub_id"] == "glamor-zoo/glamor_resnet18.caer_s"
     glamor_zoo.push_to_hub(model, "glamor-zoo/glamor_resnet18.caer_s", validate=False)

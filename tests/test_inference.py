@@ -329,6 +329,11 @@ def test_a_download_that_cannot_happen_says_what_to_do(
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
+    with pytest.raises(ModelLoadError, match=r"not published yet.*convert-tf"):
+        load_model("glamor_original.ncaer_s")
+    from glamor_zoo.models import _factory  # once published, a failed download says so
+
+    monkeypatch.setattr(_factory, "_UNPUBLISHED", set())
     with pytest.raises(ModelLoadError) as info:
         load_model("glamor_original.ncaer_s")
     message = str(info.value)

@@ -40,8 +40,9 @@ def test_registry_lists_the_papers_models() -> None:
         assert name in ALL_MODELS
     assert set(glamor_zoo.list_models("glamor_*")) <= set(ALL_MODELS)
     assert "resnet18" not in ALL_MODELS
-    pretrained = glamor_zoo.list_models(pretrained=True)
+    pretrained = glamor_zoo.list_models(pretrained=True, unpublished=True)
     assert "glamor_original.ncaer_s" in pretrained and "glamor_resnet18.caer_s" in pretrained
+    assert "face_resnet18.fer2013" in glamor_zoo.list_models(pretrained=True)
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)

@@ -8,18 +8,26 @@ PAPER_PARAMS_M = {"glamor_original": 2.23, "glamor_mobilenetv2": 5.83, "glamor_r
 
 
 def model_table(names: Iterable[str], num_classes: int = 7) -> str:
-    """One row per model: trainable parameters, the paper's count, pretrained tags."""
+    """One row per model: trainable parameters, the paper's count, pretrained tags (a tag whose
+    weights are not published yet is starred)."""
     import torch
 
     import glamor_zoo
 
-    pretrained = glamor_zoo.list_models(pretrained=True)
-    rows = ["| model | params (M) | paper (M) | pretrained tags |", "|---|---:|---:|---|"]
+    pretrained = glamor_zoo.list_models(pretrained=True, unpublished=True)
+    rows = [
+        "| model | params (M) | paper (M) | pretrained tags (* = not published yet) |",
+        "|---|---:|---:|---|",
+    ]
     with torch.device("meta"):
         for name in names:
             model = glamor_zoo.create_model(name, num_classes=num_classes)
             params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-            tags = ", ".join(t.split(".", 1)[1] for t in pretrained if t.split(".", 1)[0] == name)
+            tags = ", ".join(
+                t.split(".", 1)[1] + ("" if glamor_zoo.is_published(t) else "*")
+                for t in pretrained
+                if t.split(".", 1)[0] == name
+            )
             paper = PAPER_PARAMS_M.get(name)
             rows.append(
                 f"| {name} | {params / 1e6:.3f} | {paper if paper else '–'} | {tags or '–'} |"

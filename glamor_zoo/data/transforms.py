@@ -11,7 +11,8 @@ Exactly as the authors' ``data_utils.py`` / ``predict.py`` (see ARCHITECTURE.md)
 - Training augmentation, face only: horizontal flip (p=0.5), rotation by an angle uniform in
   ±20° with edge pixels repeated into the corners (Keras ``random_rotation``'s
   ``fill_mode="nearest"``). Configurations may add a random zoom and shift (Deep-Emotion's
-  ``face_augment``: ±10°, zoom 0.9–1.1, shift ±10 %), applied in the same single resampling.
+  ``face_augment``: ±10°, zoom 0.9–1.1, shift ±10 %), applied in the same single resampling,
+  and random erasing (``erase``: a rectangle of the normalised face replaced by noise).
 - Finally each image is normalised with the model's mean/std (zeros/ones for the paper's
   encoder, the backbone's own values for timm backbones).
 
@@ -43,6 +44,7 @@ __all__ = [
     "mask_context",
     "normalize",
     "random_crop_context",
+    "random_erase",
     "resize",
     "resize_context",
     "rotate",
@@ -244,7 +246,8 @@ def rotate(image: torch.Tensor, degrees: float) -> torch.Tensor:
 def face_augment_params(augment: Mapping[str, Any] | None) -> dict[str, Any]:
     """A ``face_augment`` setting checked and completed: ``hflip`` (probability, 0–1),
     ``rotate_degrees`` (>= 0), ``scale`` ((low, high) zoom range, 0 < low <= high) and
-    ``translate`` (largest shift as a fraction of the side, 0–1). ``None``: no augmentation.
+    ``translate`` (largest shift as a fraction of the side, 0–1) and ``erase`` (probability of
+    :func:`random_erase`, 0–1). ``None``: no augmentation.
 
     Raises:
         ValueError: an unknown key or a bad value, named.
@@ -254,6 +257,7 @@ def face_augment_params(augment: Mapping[str, Any] | None) -> dict[str, Any]:
         "rotate_degrees": 0.0,
         "scale": (1.0, 1.0),
         "translate": 0.0,
+        "erase": 0.0,
     }
     if augment is None:
         return out
@@ -280,6 +284,8 @@ def face_augment_params(augment: Mapping[str, Any] | None) -> dict[str, Any]:
         out["rotate_degrees"] = number("rotate_degrees", augment["rotate_degrees"], 0.0, 180.0)
     if "translate" in augment:
         out["translate"] = number("translate", augment["translate"], 0.0, 1.0)
+    if "erase" in augment:
+        out["erase"] = number("erase", augment["erase"], 0.0, 1.0)
     if "scale" in augment:
         scale = augment["scale"]
         if not isinstance(scale, Sequence) or isinstance(scale, str) or len(scale) != 2:
@@ -319,6 +325,37 @@ def augment_face(
     zoom = scale[0] + (scale[1] - scale[0]) * zoom_draw
     shift = ((2.0 * dx_draw - 1.0) * translate, (2.0 * dy_draw - 1.0) * translate)
     return affine(face, degrees, zoom, shift)
+
+
+def random_erase(
+    image: torch.Tensor,
+    probability: float,
+    generator: torch.Generator | None = None,
+    area: Sequence[float] = (0.02, 1 / 3),
+    aspect: Sequence[float] = (0.3, 3.3),
+    attempts: int = 10,
+) -> torch.Tensor:
+    """Random erasing (Zhong et al. 2020; timm's ``RandomErasing`` in ``pixel`` mode): with
+    ``probability``, a rectangle of ``area`` (fraction of the image) and ``aspect`` ratio
+    (log-uniform) is replaced by standard-normal noise; meant for normalised images.
+    """
+    if float(torch.rand(1, generator=generator)) >= probability:
+        return image
+    height, width = image.shape[-2:]
+    log_aspect = (math.log(aspect[0]), math.log(aspect[1]))
+    for _ in range(attempts):
+        area_draw, aspect_draw = torch.rand(2, generator=generator).tolist()
+        target = (area[0] + (area[1] - area[0]) * area_draw) * height * width
+        ratio = math.exp(log_aspect[0] + (log_aspect[1] - log_aspect[0]) * aspect_draw)
+        h, w = round(math.sqrt(target * ratio)), round(math.sqrt(target / ratio))
+        if 0 < h < height and 0 < w < width:
+            top = int(torch.randint(0, height - h + 1, (1,), generator=generator))
+            left = int(torch.randint(0, width - w + 1, (1,), generator=generator))
+            noise = torch.randn((image.shape[0], h, w), generator=generator, dtype=image.dtype)
+            image = image.clone()
+            image[:, top : top + h, left : left + w] = noise
+            return image
+    return image
 
 
 def to_grayscale(image: torch.Tensor) -> torch.Tensor:
@@ -424,6 +461,7 @@ class GlamorTransform:
         self.rotate_degrees = augment["rotate_degrees"]
         self.scale = augment["scale"]
         self.translate = augment["translate"]
+        self.erase = augment["erase"]
 
     @property
     def uses_context(self) -> bool:
@@ -446,7 +484,10 @@ class GlamorTransform:
             face = augment_face(
                 face, self.hflip, self.rotate_degrees, generator, self.scale, self.translate
             )
-        return normalize(self._channels(face), self.face_mean, self.face_std)
+        face = normalize(self._channels(face), self.face_mean, self.face_std)
+        if self.train and self.erase:
+            face = random_erase(face, self.erase, generator)
+        return face
 
     def context(
         self,

@@ -154,8 +154,8 @@ def load_model(model: str | nn.Module | None = None, pretrained: bool | None = N
         _check_packaged_file(name)
     try:
         built = glamor_zoo.create_model(name, pretrained=pretrained)
-    except glamor_zoo.CheckpointError as exc:  # names the file and what to do
-        raise ModelLoadError(str(exc)) from exc
+    except (glamor_zoo.CheckpointError, glamor_zoo.WeightsNotPublishedError) as exc:
+        raise ModelLoadError(str(exc)) from exc  # names the file or tag, and what to do
     except Exception as exc:
         if _is_download_error(exc):
             raise ModelLoadError(

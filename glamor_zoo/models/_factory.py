@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import timm
+from timm.models import generate_default_cfgs
 from timm.models import register_model as _timm_register_model
 from torch import nn
 
@@ -23,11 +24,15 @@ from glamor_zoo.models._checkpoint import (
 )
 
 __all__ = [
+    "WeightsNotPublishedError",
     "checkpoint_filter_fn",
     "constructor_args",
     "create_model",
+    "default_cfgs_of",
+    "is_published",
     "is_zoo_model",
     "list_models",
+    "raise_if_unpublished",
     "register_model",
 ]
 
@@ -43,6 +48,77 @@ _BUILD_ONLY_KWARGS = (
 
 _ZOO_MODULES: set[str] = set()
 _ZOO_MODELS: set[str] = set()
+_UNPUBLISHED: set[str] = set()
+
+
+class WeightsNotPublishedError(RuntimeError):
+    """A pretrained tag names weights that are not published yet (no Hub repository)."""
+
+
+def default_cfgs_of(cfgs: dict[str, dict[str, Any]]) -> Any:
+    """timm's ``generate_default_cfgs`` for a family file, reading the zoo's own cfg field
+    ``published`` (default ``True``): ``False`` marks a tag whose weights exist nowhere yet,
+    so that loading it fails at once with a message that says how to make them (no network
+    call), and the catalogue says so. Publishing the tag later is removing that field."""
+    plain = {}
+    for name, cfg in cfgs.items():
+        cfg = dict(cfg)
+        if not cfg.pop("published", True):
+            _UNPUBLISHED.add(name)
+        plain[name] = cfg
+    return generate_default_cfgs(plain)
+
+
+def _tagged_name(name: str) -> str:
+    """``arch.tag`` for ``name``, completing a bare architecture with its default tag."""
+    if "." in name:
+        return name
+    cfg = timm.models.get_pretrained_cfg(name, allow_unregistered=True)
+    tag = getattr(cfg, "tag", None) if cfg is not None else None
+    return f"{name}.{tag}" if tag else name
+
+
+def is_published(name: str) -> bool:
+    """Whether the pretrained weights ``name`` (``arch.tag``, or ``arch`` for its default tag)
+    names are published; ``hf-hub:`` / ``local-dir:`` names always are."""
+    if name.startswith(("hf-hub:", "local-dir:")):
+        return True
+    return _tagged_name(name) not in _UNPUBLISHED
+
+
+def raise_if_unpublished(variant: str, pretrained: bool, kwargs: dict[str, Any]) -> None:
+    """Called by the family builders (with their keyword arguments) before timm looks for
+    weights: a tag marked unpublished fails here, unless the Hub cache (``cache_dir`` or the
+    default) already holds its repository (a user's own copy).
+
+    Raises:
+        WeightsNotPublishedError: the tag's weights are not published; the message says how
+            to make them.
+    """
+    pretrained_cfg = kwargs.get("pretrained_cfg")
+    if not pretrained or not (pretrained_cfg is None or isinstance(pretrained_cfg, str)):
+        return  # no weights wanted, or a cfg read from a model folder / Hub config.json
+    name = f"{variant}.{pretrained_cfg}" if pretrained_cfg else _tagged_name(variant)
+    if name not in _UNPUBLISHED:
+        return
+    cfg = timm.models.get_pretrained_cfg(name)
+    if cfg is not None and cfg.hf_hub_id:
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, revision = split_revision(cfg.hf_hub_id)
+        cached = try_to_load_from_cache(
+            repo, "config.json", cache_dir=kwargs.get("cache_dir"), revision=revision
+        )
+        if isinstance(cached, str):
+            return
+    recipe = name.replace(".", "_")
+    raise WeightsNotPublishedError(
+        f"the pretrained weights {name!r} are not published yet (no Hub repository holds "
+        f"them). Make them: train `glamor-zoo train --config recipes/{recipe}.yaml` (or "
+        "convert the authors' TF2 checkpoint with `glamor-zoo convert-tf PREFIX DIR` for "
+        "glamor_original) and load the folder as 'local-dir:DIR'; or build the architecture "
+        "with random weights (pretrained=False, --random-weights on the command line)."
+    )
 
 
 def register_model(fn: F) -> F:
@@ -72,6 +148,7 @@ def list_models(
     filter: str | Iterable[str] = "",
     pretrained: bool = False,
     exclude_filters: str | Iterable[str] = "",
+    unpublished: bool = False,
 ) -> list[str]:
     """The zoo's registered models, as ``timm.list_models`` spells them.
 
@@ -79,10 +156,15 @@ def list_models(
         filter: Wildcard pattern(s), e.g. ``"glamor_*"``.
         pretrained: List ``arch.tag`` names that have pretrained weights instead of architectures.
         exclude_filters: Wildcard pattern(s) to leave out.
+        unpublished: With ``pretrained``, also list the tags whose weights are not published
+            yet (:func:`is_published` tells them apart).
     """
-    return timm.list_models(
+    names = timm.list_models(
         filter, module=sorted(_ZOO_MODULES), pretrained=pretrained, exclude_filters=exclude_filters
     )
+    if pretrained and not unpublished:
+        names = [n for n in names if n not in _UNPUBLISHED]
+    return names
 
 
 def create_model(

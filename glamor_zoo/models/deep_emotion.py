@@ -20,12 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from timm.models import build_model_with_cfg, generate_default_cfgs
+from timm.models import build_model_with_cfg
 from torch import nn
 
 from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import canonical_label
-from glamor_zoo.models._factory import checkpoint_filter_fn, constructor_args, register_model
+from glamor_zoo.models._factory import (
+    checkpoint_filter_fn,
+    constructor_args,
+    default_cfgs_of,
+    raise_if_unpublished,
+    register_model,
+)
 
 __all__ = ["FER2013_CLASSES", "DeepEmotion", "packaged_weights"]
 
@@ -241,6 +247,7 @@ class DeepEmotion(nn.Module):
 
 
 def _create_deep_emotion(variant: str, pretrained: bool = False, **kwargs: Any) -> DeepEmotion:
+    raise_if_unpublished(variant, pretrained, kwargs)
     model_kwargs = constructor_args(kwargs)
     if kwargs.get("face_transform", "stn") != "stn":
         overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
@@ -274,7 +281,7 @@ def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:
     }
 
 
-default_cfgs = generate_default_cfgs(
+default_cfgs = default_cfgs_of(
     {
         "deep_emotion.fer2013": _cfg(
             f"{HUB_ORG}/deep_emotion.fer2013",

@@ -16,16 +16,30 @@ from __future__ import annotations
 from typing import Any, Literal, NamedTuple
 
 import torch
-from timm.models import build_model_with_cfg, generate_default_cfgs
+from timm.models import build_model_with_cfg
 from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
 from glamor_zoo.components.attention import ATTENTION
-from glamor_zoo.components.encoders import PAPER_WIDTHS, GlamorEncoder, TimmEncoder, create_encoder
+from glamor_zoo.components.encoders import (
+    ENCODERS,
+    PAPER_WIDTHS,
+    FaceResNetEncoder,
+    GlamorEncoder,
+    TimmEncoder,
+    create_encoder,
+)
 from glamor_zoo.components.fusion import FUSION
 from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import PAPER_LABELS
-from glamor_zoo.models._factory import checkpoint_filter_fn, constructor_args, register_model
+from glamor_zoo.models._factory import (
+    checkpoint_filter_fn,
+    constructor_args,
+    default_cfgs_of,
+    raise_if_unpublished,
+    register_model,
+)
+from glamor_zoo.models.deep_emotion import FER2013_LABELS, packaged_weights
 
 __all__ = ["GlamorFeatures", "GlamorNet", "InputSetting"]
 
@@ -100,6 +114,8 @@ class GlamorNet(nn.Module):
         fusion_args: Extra keyword arguments for the fusion module.
         face_stn: A face transform in front of the face encoder: ``"stn"`` (Deep-Emotion's
             spatial transformer, an ablation the zoo adds), ``"none"``/``None``, or a class.
+        test_flip: In evaluation mode, average the face vector of the face and of its mirror
+            image (test-time flip augmentation, not in the paper); training is unchanged.
     """
 
     def __init__(
@@ -121,6 +137,7 @@ class GlamorNet(nn.Module):
         attention_args: dict[str, Any] | None = None,
         fusion_args: dict[str, Any] | None = None,
         face_stn: str | type[nn.Module] | None = None,
+        test_flip: bool = False,
     ) -> None:
         super().__init__()
         if inputs not in ("both", "face", "context"):
@@ -133,6 +150,7 @@ class GlamorNet(nn.Module):
         self.face_backbone = face_backbone or backbone
         self.context_backbone = context_backbone or backbone
         self.grad_checkpointing = False
+        self.test_flip = bool(test_flip)
 
         attention_cls = ATTENTION.get(attention)
         uses_context = inputs != "face"
@@ -142,7 +160,7 @@ class GlamorNet(nn.Module):
             extra: dict[str, Any] = {}
             if name == "glamor":
                 extra["widths"] = encoder_widths
-            else:
+            elif name not in ENCODERS.names():  # a timm model
                 extra["pretrained"] = pretrained_backbone
             return create_encoder(name, in_chans=in_chans, **extra)
 
@@ -210,7 +228,7 @@ class GlamorNet(nn.Module):
         """Recompute encoder activations in the backward pass to save memory."""
         self.grad_checkpointing = enable
         for enc in (self.face_encoder, self.context_encoder):
-            if isinstance(enc, TimmEncoder):
+            if hasattr(enc, "set_grad_checkpointing"):
                 enc.set_grad_checkpointing(enable)
 
     @torch.jit.ignore
@@ -253,6 +271,10 @@ class GlamorNet(nn.Module):
                 face = self.face_stn(face)
             face_map = self._encode(self.face_encoder, face)
             face_vector = face_map.mean(dim=(2, 3))
+            if self.test_flip and not self.training:
+                # NOTE: test-time flip averaging, a zoo addition (off for the paper's models).
+                mirrored = self._encode(self.face_encoder, face.flip(-1)).mean(dim=(2, 3))
+                face_vector = 0.5 * (face_vector + mirrored)
         if self.context_encoder is not None:
             if context is None:
                 raise ValueError(
@@ -305,8 +327,8 @@ class GlamorNet(nn.Module):
         """
         ch, cw = self.context_size
         rh, rw = round(ch * CONTEXT_RESIZE_RATIO[0]), round(cw * CONTEXT_RESIZE_RATIO[1])
-        face_mean, face_std = _backbone_norm(self.face_backbone)
-        context_mean, context_std = _backbone_norm(self.context_backbone)
+        face_mean, face_std = _backbone_norm(self.face_backbone, self.in_chans)
+        context_mean, context_std = _backbone_norm(self.context_backbone, self.in_chans)
         return {
             "inputs": self.inputs,
             "in_chans": self.in_chans,
@@ -324,9 +346,20 @@ class GlamorNet(nn.Module):
         }
 
 
-def _backbone_norm(backbone: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _zoo_encoder(backbone: str) -> Any:
+    """The zoo's registered encoder class named ``backbone`` (``None`` for timm names)."""
+    return ENCODERS.get(backbone) if backbone in ENCODERS.names() else None
+
+
+def _backbone_norm(backbone: str, in_chans: int = 3) -> tuple[tuple[float, ...], tuple[float, ...]]:
     if backbone == "glamor":
         return PAPER_ENCODER_MEAN, PAPER_ENCODER_STD
+    encoder = _zoo_encoder(backbone)
+    if encoder is not None and hasattr(encoder, "mean"):
+        mean, std = tuple(encoder.mean), tuple(encoder.std)
+        if len(mean) == 1:
+            mean, std = mean * in_chans, std * in_chans
+        return mean, std
     from timm.models import get_pretrained_cfg
 
     cfg = get_pretrained_cfg(backbone)
@@ -347,8 +380,11 @@ def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
         ) or (branch == "context" and inputs == "face"):
             continue
         backbone = model_kwargs.get(f"{branch}_backbone") or model_kwargs.get("backbone", "glamor")
+        encoder = _zoo_encoder(backbone)
         if backbone == "glamor":
             names.append(f"{branch}_encoder.blocks.0.conv")
+        elif encoder is not None and hasattr(encoder, "first_conv"):
+            names.append(f"{branch}_encoder.{encoder.first_conv}")
         else:
             from timm.models import get_pretrained_cfg
 
@@ -358,12 +394,13 @@ def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    raise_if_unpublished(variant, pretrained, kwargs)
     model_kwargs = constructor_args(kwargs)
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
     overlay.setdefault("first_conv", _first_convs(model_kwargs))
     if "face_backbone" in model_kwargs or "backbone" in model_kwargs:
         backbone = model_kwargs.get("face_backbone") or model_kwargs.get("backbone")
-        mean, std = _backbone_norm(backbone)
+        mean, std = _backbone_norm(backbone, model_kwargs.get("in_chans", 3))
         overlay.setdefault("mean", mean)
         overlay.setdefault("std", std)
     model = build_model_with_cfg(
@@ -401,49 +438,73 @@ def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:
     }
 
 
-def _hub(name: str) -> str:
-    return f"{HUB_ORG}/{name}"
+def _hub_cfg(name: str, **kwargs: Any) -> dict[str, Any]:
+    """A tag whose weights will live in the Hub repository ``glamor-zoo/<name>``.
+
+    NOTE: none of these repositories exists yet (no CAER-S / NCAER-S training has been run and
+    the authors' checkpoint is not converted and pushed): ``published=False`` makes loading them
+    fail at once with what to do instead. Drop it when the repository is pushed.
+    """
+    return _cfg(f"{HUB_ORG}/{name}", published=False, **kwargs)
 
 
 _IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 _MNV2_STEMS = ("face_encoder.model.conv_stem", "context_encoder.model.conv_stem")
 _R18_STEMS = ("face_encoder.model.conv1", "context_encoder.model.conv1")
+_FER_NOTE = (
+    "Trained by glamor_zoo on FER-2013 train (recipes/face_resnet18_fer2013.yaml); shipped inside "
+    "the package, so it loads with no network. FER-2013 is for research use only, and so are "
+    "these weights."
+)
 _OFFICIAL_NOTE = (
     "The authors' TF2 checkpoint (glamor-net repository, weights/glamor-net/Model), converted "
     "with `glamor-zoo convert-tf`; official preprocessing: pixels / 255, face 96×96, context "
     "resized to 128×171 and centre-cropped to 112×112."
 )
 
-default_cfgs = generate_default_cfgs(
+default_cfgs = default_cfgs_of(
     {
-        "glamor_original.ncaer_s": _cfg(
-            _hub("glamor_original.ncaer_s"),
+        "glamor_original.ncaer_s": _hub_cfg(
+            "glamor_original.ncaer_s",
             origin_url="https://github.com/minhnhatvt/glamor-net",
             description=_OFFICIAL_NOTE,
         ),
-        "glamor_original.caer_s": _cfg(_hub("glamor_original.caer_s")),
-        "glamor_mobilenetv2.caer_s": _cfg(
-            _hub("glamor_mobilenetv2.caer_s"), first_conv=_MNV2_STEMS, **_IMAGENET
+        "glamor_original.caer_s": _hub_cfg("glamor_original.caer_s"),
+        "glamor_mobilenetv2.caer_s": _hub_cfg(
+            "glamor_mobilenetv2.caer_s", first_conv=_MNV2_STEMS, **_IMAGENET
         ),
-        "glamor_mobilenetv2.ncaer_s": _cfg(
-            _hub("glamor_mobilenetv2.ncaer_s"), first_conv=_MNV2_STEMS, **_IMAGENET
+        "glamor_mobilenetv2.ncaer_s": _hub_cfg(
+            "glamor_mobilenetv2.ncaer_s", first_conv=_MNV2_STEMS, **_IMAGENET
         ),
-        "glamor_resnet18.caer_s": _cfg(
-            _hub("glamor_resnet18.caer_s"), first_conv=_R18_STEMS, **_IMAGENET
+        "glamor_resnet18.caer_s": _hub_cfg(
+            "glamor_resnet18.caer_s", first_conv=_R18_STEMS, **_IMAGENET
         ),
-        "glamor_resnet18.ncaer_s": _cfg(
-            _hub("glamor_resnet18.ncaer_s"), first_conv=_R18_STEMS, **_IMAGENET
+        "glamor_resnet18.ncaer_s": _hub_cfg(
+            "glamor_resnet18.ncaer_s", first_conv=_R18_STEMS, **_IMAGENET
         ),
-        "caer_net_s.caer_s": _cfg(_hub("caer_net_s.caer_s")),
-        "glamor_face_only.ncaer_s": _cfg(
-            _hub("glamor_face_only.ncaer_s"), first_conv="face_encoder.blocks.0.conv"
+        "caer_net_s.caer_s": _hub_cfg("caer_net_s.caer_s"),
+        "glamor_face_only.ncaer_s": _hub_cfg(
+            "glamor_face_only.ncaer_s", first_conv="face_encoder.blocks.0.conv"
         ),
-        "glamor_context_only.ncaer_s": _cfg(_hub("glamor_context_only.ncaer_s")),
-        "glamor_no_attention.ncaer_s": _cfg(_hub("glamor_no_attention.ncaer_s")),
-        "glamor_context_attention.ncaer_s": _cfg(_hub("glamor_context_attention.ncaer_s")),
-        "glamor_fusion_add.ncaer_s": _cfg(_hub("glamor_fusion_add.ncaer_s")),
-        "glamor_fusion_max.ncaer_s": _cfg(_hub("glamor_fusion_max.ncaer_s")),
-        "glamor_fusion_concat.ncaer_s": _cfg(_hub("glamor_fusion_concat.ncaer_s")),
+        "glamor_context_only.ncaer_s": _hub_cfg("glamor_context_only.ncaer_s"),
+        "glamor_no_attention.ncaer_s": _hub_cfg("glamor_no_attention.ncaer_s"),
+        "glamor_context_attention.ncaer_s": _hub_cfg("glamor_context_attention.ncaer_s"),
+        "glamor_fusion_add.ncaer_s": _hub_cfg("glamor_fusion_add.ncaer_s"),
+        "glamor_fusion_max.ncaer_s": _hub_cfg("glamor_fusion_max.ncaer_s"),
+        "glamor_fusion_concat.ncaer_s": _hub_cfg("glamor_fusion_concat.ncaer_s"),
+        "face_resnet18.fer2013": _cfg(
+            file=str(packaged_weights("face_resnet18_fer2013.safetensors")),
+            input_size=(1, 48, 48),
+            fixed_input_size=False,
+            mean=FaceResNetEncoder.mean,
+            std=FaceResNetEncoder.std,
+            first_conv="face_encoder.model.conv1.0",
+            label_names=FER2013_LABELS,
+            license="other",
+            paper_ids="",
+            paper_name="",
+            description=_FER_NOTE,
+        ),
         "glamor": _cfg(),
         "glamor_test": _cfg(input_size=(3, 32, 32)),
     }
@@ -545,6 +606,20 @@ def glamor_fusion_concat(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     return _create_glamor(
         "glamor_fusion_concat", pretrained=pretrained, **dict(model_args, **kwargs)
     )
+
+
+@register_model
+def face_resnet18(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """Face-only classifier for 48-px grey faces: the compact ResNet-18 face encoder
+    (``face_resnet18``), the GLAMOR head, test-time flip averaging (the zoo's FER-2013 model)."""
+    model_args: dict[str, Any] = {
+        "backbone": "face_resnet18",
+        "inputs": "face",
+        "in_chans": 1,
+        "face_size": (48, 48),
+        "test_flip": True,
+    }
+    return _create_glamor("face_resnet18", pretrained=pretrained, **dict(model_args, **kwargs))
 
 
 @register_model

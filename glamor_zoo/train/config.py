@@ -56,12 +56,19 @@ class ModelConfig:
         args: Keyword arguments for the entrypoint (``attention``, ``fusion``, ``inputs``…).
         pretrained: Load the entrypoint's pretrained weights before training.
         num_classes: Output classes; ``None`` takes the training set's class count.
+        init_from: ``{pretrained model: [module prefixes]}``: before training (each stage),
+            copy those modules' weights from a pretrained model, e.g.
+            ``{face_resnet18.fer2013: [face_encoder]}`` starts a GLAMOR model built with
+            ``face_backbone: face_resnet18`` from the zoo's FER-2013 face encoder (a grey stem
+            is adapted to RGB as timm adapts pretrained stems; see
+            :mod:`glamor_zoo.train.init`).
     """
 
     name: str = "glamor_original"
     args: dict[str, Any] = field(default_factory=dict)
     pretrained: bool = False
     num_classes: int | None = None
+    init_from: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,7 +80,8 @@ class DataConfig:
             callable with ``build_dataset``'s signature) for a dataset of your own.
         root: Dataset folder (relative paths are resolved against the working directory).
         train_split: Split trained on.
-        val_split: Split used to pick the best checkpoint (``null``: no validation).
+        val_split: Split used to pick the best checkpoint (``null``: no validation);
+            ``holdout`` names the part of ``train_split`` that ``holdout`` sets aside.
         test_split: Split evaluated once at the end with the best weights (``null``: none).
         num_workers: DataLoader worker processes.
         preprocess: Overrides of the model's ``preprocess_cfg()`` (e.g.
@@ -87,6 +95,10 @@ class DataConfig:
             in ``<run.output_dir>/fold_<k>/``, scores each on its ``test_split``, and writes the
             per-fold accuracies with their mean ± std to ``<run.output_dir>/summary.json``
             (:mod:`glamor_zoo.train.folds`). ``null``: one run.
+        holdout: Fraction of ``train_split`` set aside, stratified by class, as the split named
+            ``holdout`` (model selection without touching a published split); the rest is
+            trained on. 0: none.
+        holdout_seed: Seed of that stratified draw (the hold-out is fixed by it and the data).
     """
 
     kind: str = "caer"
@@ -99,6 +111,8 @@ class DataConfig:
     args: dict[str, Any] = field(default_factory=dict)
     name: str = ""
     folds: str | list[int] | None = None
+    holdout: float = 0.0
+    holdout_seed: int = 0
 
 
 @dataclass
@@ -123,6 +137,7 @@ class OptimConfig:
             whose ``weight`` parameters get an L2 penalty in the loss.
         l2_weight: λ of that penalty: the loss is cross-entropy + λ·Σ‖W‖² (Deep-Emotion's
             loss; :class:`glamor_zoo.train.regularization.L2Penalty`). 0: no penalty.
+        label_smoothing: Label smoothing of the training cross-entropy (0: none).
     """
 
     name: str = "sgd"
@@ -136,6 +151,7 @@ class OptimConfig:
     min_lr: float = 1e-5
     l2_modules: list[str] = field(default_factory=list)
     l2_weight: float = 0.0
+    label_smoothing: float = 0.0
 
 
 @dataclass
@@ -181,6 +197,8 @@ class RunConfig:
         log_every: Log training loss every this many optimiser steps.
         progress: Show progress bars (main process only).
         channels_last: Use the channels-last memory format (faster on CPU).
+        compile: ``torch.compile`` the model (in place, so checkpoints keep their names); the
+            first steps of training and of evaluation pay the compilation.
         max_steps: Stop each stage after this many optimiser steps (0: no limit; smoke tests).
         time_budget_min: Wall-clock minutes each stage may train (0: no limit). After every
             epoch the mean epoch time so far decides how many epochs fit; the stage then ends
@@ -202,6 +220,7 @@ class RunConfig:
     log_every: int = 50
     progress: bool = True
     channels_last: bool = False
+    compile: bool = False
     max_steps: int = 0
     time_budget_min: float = 0.0
 
@@ -260,8 +279,21 @@ class TrainConfig:
                 f"run.time_budget_min must be a number of minutes >= 0 (0: no limit), "
                 f"got {self.run.time_budget_min!r}"
             )
+        init = self.model.init_from
+        if not isinstance(init, Mapping) or not all(
+            isinstance(src, str)
+            and isinstance(prefixes, list)
+            and prefixes
+            and all(isinstance(p, str) and p for p in prefixes)
+            for src, prefixes in init.items()
+        ):
+            raise ConfigError(
+                "model.init_from must map a pretrained model to a list of module prefixes, e.g. "
+                f"{{face_resnet18.fer2013: [face_encoder]}}, got {init!r}"
+            )
         self._validate_optim()
         self._validate_folds()
+        self._validate_holdout()
         if "face_augment" in self.data.preprocess:
             from glamor_zoo.data.transforms import face_augment_params
 
@@ -297,10 +329,27 @@ class TrainConfig:
                 f"optim.l2_modules must be a list of module names (e.g. [head.fc1, head.fc]), "
                 f"got {o.l2_modules!r}"
             )
+        if not _is_number(o.label_smoothing) or not 0 <= o.label_smoothing < 1:
+            raise ConfigError(
+                f"optim.label_smoothing must be a number in [0, 1), got {o.label_smoothing!r}"
+            )
         if o.l2_weight > 0 and not o.l2_modules:
             raise ConfigError(
                 f"optim.l2_weight is {o.l2_weight} but optim.l2_modules is empty: name the "
                 "modules whose weights the L2 penalty covers, e.g. [head.fc1, head.fc]"
+            )
+
+    def _validate_holdout(self) -> None:
+        d = self.data
+        if not _is_number(d.holdout) or not 0 <= d.holdout < 1:
+            raise ConfigError(f"data.holdout must be a fraction in [0, 1), got {d.holdout!r}")
+        if not isinstance(d.holdout_seed, int) or isinstance(d.holdout_seed, bool):
+            raise ConfigError(f"data.holdout_seed must be an integer, got {d.holdout_seed!r}")
+        uses = [k for k in ("val_split", "test_split") if getattr(d, k) == "holdout"]
+        if uses and not d.holdout:
+            raise ConfigError(
+                f"data.{uses[0]} is 'holdout' but data.holdout is 0: set the fraction of "
+                f"data.train_split to hold out, e.g. data.holdout=0.1"
             )
 
     def _validate_folds(self) -> None:

@@ -2,15 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch.utils.data import Dataset
 
 from glamor_zoo.train.config import ConfigError, DataConfig
 
-__all__ = ["build_split", "preprocess_for"]
+__all__ = ["HOLDOUT_SPLIT", "DatasetSubset", "build_split", "preprocess_for", "stratified_holdout"]
+
+HOLDOUT_SPLIT = "holdout"
+
+
+def stratified_holdout(targets: Sequence[int], fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices of a stratified random ``fraction`` of the samples: in every class,
+    ``round(fraction · n_class)`` samples drawn without replacement by ``seed``."""
+    targets = np.asarray(targets)
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(targets):
+        members = np.flatnonzero(targets == label)
+        chosen.append(rng.permutation(members)[: round(fraction * members.size)])
+    return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, dtype=np.int64)
+
+
+class DatasetSubset(Dataset):
+    """The samples ``indices`` of an emotion dataset, with its ``classes``, ``targets`` and
+    ``set_epoch`` (augmentation stays keyed by the parent's sample index)."""
+
+    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+        self.classes = list(dataset.classes)
+
+    @property
+    def targets(self) -> list[int]:
+        parent = self.dataset.targets
+        return [parent[i] for i in self.indices]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.dataset[self.indices[index]]
 
 
 def preprocess_for(model: Any, data: DataConfig) -> dict[str, Any]:
@@ -34,6 +74,8 @@ def build_split(
     ``module:function`` naming a factory called as ``factory(root, split=, preprocess_cfg=,
     train=, seed=, **data.args)``. ``classes`` fixes the class vocabulary (evaluation splits
     use the training split's, so a split missing a class keeps the same label indices).
+    With ``data.holdout``, ``train_split`` is the training split without its stratified
+    hold-out and ``holdout`` is that hold-out (:func:`stratified_holdout`).
 
     Raises:
         ConfigError: the root does not exist or the factory cannot be imported.
@@ -50,6 +92,17 @@ def build_split(
     }
     if classes is not None:
         kwargs["classes"] = list(classes)
+    if data.holdout and split in (data.train_split, HOLDOUT_SPLIT):
+        # The hold-out and the rest are both cut from the training split, by the same draw.
+        full = _build(data, root, {**kwargs, "split": data.train_split})
+        held = stratified_holdout(full.targets, data.holdout, data.holdout_seed)
+        if split == HOLDOUT_SPLIT:
+            return DatasetSubset(full, held)
+        return DatasetSubset(full, np.setdiff1d(np.arange(len(full)), held))
+    return _build(data, root, kwargs)
+
+
+def _build(data: DataConfig, root: Path, kwargs: dict[str, Any]) -> Dataset:
     if ":" in data.kind:
         module_name, _, attr = data.kind.partition(":")
         try:

@@ -53,6 +53,7 @@ from glamor_zoo.train.checkpoint import (
 from glamor_zoo.train.config import ConfigError, StageConfig, TrainConfig
 from glamor_zoo.train.data import build_split, preprocess_for
 from glamor_zoo.train.evaluate import collate_samples, forward_batch, predict, write_evaluation
+from glamor_zoo.train.init import copy_weights, init_from_pretrained
 from glamor_zoo.train.regularization import L2Penalty
 from glamor_zoo.train.sampler import EpochShuffleSampler
 from glamor_zoo.train.schedule import lr_at_step
@@ -116,22 +117,12 @@ def _init_from(
 ) -> dict[str, int]:
     from safetensors.torch import load_file
 
-    own = model.state_dict()
     copied: dict[str, int] = {}
     for source, prefixes in stage.init_from.items():
         weights = load_file(str(run_dir / "stages" / source / "model" / "model.safetensors"))
-        for prefix in prefixes:
-            keys = [k for k in weights if k.startswith(prefix + ".")]
-            usable = [k for k in keys if k in own and own[k].shape == weights[k].shape]
-            if not usable:
-                raise ConfigError(
-                    f"stages.{stage_name}.init_from: stage {source!r} has no weights under "
-                    f"{prefix!r} that fit this model"
-                )
-            for k in usable:
-                own[k] = weights[k]
-            copied[f"{source}:{prefix}"] = len(usable)
-    model.load_state_dict(own)
+        where = f"stages.{stage_name}.init_from[{source!r}]"
+        for prefix, count in copy_weights(model, weights, prefixes, where).items():
+            copied[f"{source}:{prefix}"] = count
     return copied
 
 
@@ -232,6 +223,13 @@ class _Run:
         num_classes = config.model.num_classes or len(classes)
         if num_classes != model.num_classes:
             model.reset_classifier(num_classes)
+        if config.model.init_from:
+            copied = init_from_pretrained(model, config.model.init_from)
+            _LOGGER.info(
+                "stage %s: initialised %s",
+                name,
+                ", ".join(f"{k} ({n} tensors)" for k, n in copied.items()),
+            )
         if stage.init_from:
             copied = _init_from(model, self.run_dir, name, stage)
             _LOGGER.info(
@@ -241,6 +239,8 @@ class _Run:
             )
         if config.run.channels_last:
             model = model.to(memory_format=torch.channels_last)
+        if config.run.compile:
+            model.compile()
         optimizer = _make_optimizer(config, model, base_lr)
 
         state: dict[str, Any] = {
@@ -368,7 +368,9 @@ class _Run:
                     group["lr"] = lr
                 with acc.accumulate(model), acc.autocast():
                     logits = forward_batch(model, batch)
-                    loss = nn.functional.cross_entropy(logits.float(), batch["label"])
+                    loss = nn.functional.cross_entropy(
+                        logits.float(), batch["label"], label_smoothing=o.label_smoothing
+                    )
                     acc.backward(loss + l2() if l2 is not None else loss)
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
