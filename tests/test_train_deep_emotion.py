@@ -51,6 +51,18 @@ def clocked_dataset(root: str, **kwargs: object) -> TinyEmotionDataset:
     return Clocked(root, **kwargs)
 
 
+def slow_start_dataset(root: str, **kwargs: object) -> TinyEmotionDataset:
+    """Like :func:`clocked_dataset`, but the first epoch takes 150 s (compilation, warm-up)."""
+
+    class SlowStart(TinyEmotionDataset):
+        def set_epoch(self, epoch: int) -> None:
+            super().set_epoch(epoch)
+            if self.train:
+                CLOCK["now"] = 90.0 + 60.0 * (epoch + 1)
+
+    return SlowStart(root, **kwargs)
+
+
 def _tiny_recipe(
     tmp_path: Path,
     optim: dict | None = None,
@@ -58,7 +70,8 @@ def _tiny_recipe(
     factory: str = "tiny_dataset",
 ) -> Path:
     """Deep-Emotion (3-channel 32-px faces) on the tiny synthetic dataset of test_train."""
-    module = "test_train_deep_emotion" if factory == "clocked_dataset" else "test_train"
+    here = ("clocked_dataset", "slow_start_dataset")
+    module = "test_train_deep_emotion" if factory in here else "test_train"
     recipe = {
         "name": "tiny_deep_emotion",
         "model": {"name": "deep_emotion", "args": {"in_chans": 3, "img_size": 32}},
@@ -206,6 +219,23 @@ def test_time_budget_stops_training_and_keeps_the_best_model(
     best = load_file(str(result.run_dir / "stages" / "main" / "best" / "model.safetensors"))
     final = load_file(str(result.model_dir / "model.safetensors"))
     assert all(torch.equal(best[k], final[k]) for k in best)
+
+
+def test_time_budget_is_not_cut_by_a_slow_first_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    CLOCK["now"] = 0.0
+    monkeypatch.setattr(trainer, "_clock", lambda: CLOCK["now"])
+    recipe = _tiny_recipe(
+        tmp_path,
+        optim={"name": "adam", "lr": 0.01, "schedule": "cosine", "min_lr": 0.0},
+        run={"epochs": 10, "time_budget_min": 5},
+        factory="slow_start_dataset",
+    )
+    stage = train(load_config(recipe)).metrics["stages"]["main"]
+    # 150 s + 60 s + 60 s fit 5 minutes; judged by the first epoch, only 2 would.
+    assert stage["epochs_run"] == 3
+    assert [round(h["elapsed_s"]) for h in stage["history"]] == [150, 210, 270]
 
 
 # ---------------------------------------------------------------------------- k-fold

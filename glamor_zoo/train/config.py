@@ -200,10 +200,11 @@ class RunConfig:
         compile: ``torch.compile`` the model (in place, so checkpoints keep their names); the
             first steps of training and of evaluation pay the compilation.
         max_steps: Stop each stage after this many optimiser steps (0: no limit; smoke tests).
-        time_budget_min: Wall-clock minutes each stage may train (0: no limit). After every
-            epoch the mean epoch time so far decides how many epochs fit; the stage then ends
-            after the last one that fits (at least one), the ``cosine`` schedule shortened to end
-            there, and keeps its best (else last) weights as usual.
+        time_budget_min: Wall-clock minutes each stage may train (0: no limit). From the second
+            epoch on, the pace of the epochs after the first (which also pays compilation and
+            warm-up) decides how many epochs fit; the stage then ends after the last one that
+            fits (at least two), the ``cosine`` schedule shortened to end there, and keeps its
+            best (else last) weights as usual.
     """
 
     output_dir: str = "runs/glamor"

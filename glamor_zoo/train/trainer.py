@@ -425,6 +425,7 @@ class _Run:
                 )
                 record["val_loss"] = pred.loss
                 record["val_acc"] = 100.0 * float((pred.predictions == pred.targets).mean())
+            record["elapsed_s"] = time_before + _clock() - clock_start
             state["history"].append(record)
             value = record.get(config.run.best_metric)
             if value is not None and _is_better(value, state["best_value"], config.run.best_metric):
@@ -456,7 +457,7 @@ class _Run:
             )
             state.update(epoch=epoch + 1, batches_done=0, loss_sum=0.0, correct=0, count=0)
             if config.run.time_budget_min:
-                self._fit_time_budget(name, state, planned(), time_before + _clock() - clock_start)
+                self._fit_time_budget(name, state, planned(), record["elapsed_s"])
             checkpoint()
             self.metrics["stages"][name] = {
                 "history": state["history"],
@@ -477,16 +478,22 @@ class _Run:
         self, name: str, state: dict[str, Any], planned: int, elapsed_s: float
     ) -> None:
         """Cut the stage's ``planned`` epochs to those that fit ``run.time_budget_min`` (at least
-        the ones done), from the mean epoch time so far (``state["budget_epochs"]``, which the
-        cosine schedule follows)."""
+        the ones done; ``state["budget_epochs"]``, which the cosine schedule follows), from the
+        pace of the epochs after the first.
+
+        NOTE: the first epoch also pays one-off costs (``torch.compile``, caches, data decoding)
+        and can take twice as long as the others: no cut is made on it alone."""
         from accelerate.utils import broadcast_object_list
 
         # Every process must cut at the same epoch: the main process's clock decides.
         elapsed_s = broadcast_object_list([elapsed_s])[0]
         budget_s = 60.0 * self.config.run.time_budget_min
         done = state["epoch"]
-        per_epoch = max(elapsed_s / done, 1e-9)
-        fit = max(done, int(budget_s // per_epoch))
+        if done < 2:
+            return
+        first_end = state["history"][0]["elapsed_s"]
+        per_epoch = max((elapsed_s - first_end) / (done - 1), 1e-9)
+        fit = max(done, done + int((budget_s - elapsed_s) // per_epoch))
         if fit < planned and self.main:
             _LOGGER.info(
                 "stage %s: time budget %g min: %d epoch(s) of %d fit (%.1f s per epoch)",
