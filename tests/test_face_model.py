@@ -21,7 +21,7 @@ TESTS = Path(__file__).resolve().parent
 
 def test_face_resnet18_architecture_and_cfg() -> None:
     model = glamor_zoo.create_model("face_resnet18").eval()
-    assert sum(p.numel() for p in model.parameters()) == 2_835_095
+    assert sum(p.numel() for p in model.parameters()) == 2_803_095
     cfg = model.pretrained_cfg
     assert cfg["input_size"] == (1, 48, 48)
     assert tuple(cfg["mean"]) == (0.5,) and tuple(cfg["std"]) == (0.5,)
@@ -29,7 +29,8 @@ def test_face_resnet18_architecture_and_cfg() -> None:
     assert tuple(cfg["first_conv"]) == ("face_encoder.model.conv1.0",)
     assert "face_encoder.model.conv1.0.weight" in state and f"{cfg['classifier']}.weight" in state
     features = model.forward_features(torch.rand(2, 1, 48, 48))
-    assert features.face_map.shape == (2, 256, 6, 6)  # stride-1 stem, no max-pool: 8× reduction
+    assert features.face_map.shape == (2, 256, 3, 3)  # stride-2 deep stem, no max-pool: 16×
+    assert isinstance(model.head.fc1, torch.nn.Identity)  # a linear classifier
     pre = model.preprocess_cfg()
     assert (pre["inputs"], pre["in_chans"], pre["face_size"]) == ("face", 1, [48, 48])
 

