@@ -45,7 +45,9 @@ def test_architecture_is_the_papers() -> None:
     assert [(c.out_channels, c.kernel_size) for c in loc] == [(8, (7, 7)), (10, (5, 5))]
     assert (model.stn.fc1.in_features, model.stn.fc1.out_features) == (640, 32)
     assert (model.head.fc1.in_features, model.head.fc1.out_features) == (810, 50)
-    assert model.num_features == 810 and model.head_hidden_size == 50
+    # timm's convention: num_features is the width of the forward_features map (10 channels);
+    # the pre_logits width stays 50.
+    assert model.num_features == 10 and model.head_hidden_size == 50
 
 
 def test_timm_interface() -> None:
@@ -223,6 +225,46 @@ def test_packaged_fer2013_weights_load_offline(monkeypatch: pytest.MonkeyPatch) 
     assert config["metrics"]["val_accuracy"] > 0.5
     default = timm.create_model("deep_emotion", pretrained=True)  # default tag = fer2013
     torch.testing.assert_close(default.head.fc.weight, model.head.fc.weight)
+
+
+# Logits of the packaged model on the three faces of tests/data (48-px grey, bilinear, (x-0.5)/0.5),
+# computed by the code before num_features became the channel count (commit f010fcf).
+LOGITS_BEFORE_NUM_FEATURES_FIX = [
+    [2.34591, -1.34282, 0.71682, -0.98162, -0.49843, 1.77223, -4.69691],
+    [-0.47172, -1.3054, -0.17535, 2.76533, -0.87752, -0.02766, -1.92014],
+    [0.12387, -1.15546, 0.312, 0.18246, -0.28517, 0.15449, -0.43934],
+]
+
+
+@needs_packaged
+def test_a_folder_written_before_the_num_features_fix_loads_identically(tmp_path: Path) -> None:
+    """The packaged config records num_features=810 (flattened); it loads to the same outputs,
+    with the timm num_features (10 channels) and the same pre_logits width (50)."""
+    import shutil
+
+    config = json.loads(PACKAGED.with_suffix(".json").read_text())
+    assert config["num_features"] == 810 and config["pretrained_cfg"]["pool_size"] is None
+    shutil.copy(PACKAGED.with_suffix(".json"), tmp_path / "config.json")
+    shutil.copy(PACKAGED, tmp_path / "model.safetensors")
+    model = glamor_zoo.create_model(f"local-dir:{tmp_path}").eval()
+    faces = [
+        np.asarray(
+            Image.open(DATA / f"deep_emotion_face_{name}.png")
+            .convert("L")
+            .resize((48, 48), Image.BILINEAR),
+            dtype=np.float32,
+        )
+        / 255.0
+        for name in ("angry", "happy", "surprised")
+    ]
+    x = (torch.from_numpy(np.stack(faces))[:, None] - 0.5) / 0.5
+    with torch.no_grad():
+        logits = model(x)
+        pre_logits = model.forward_head(model.forward_features(x), pre_logits=True)
+    torch.testing.assert_close(
+        logits, torch.tensor(LOGITS_BEFORE_NUM_FEATURES_FIX), rtol=0, atol=1e-5
+    )
+    assert model.num_features == 10 and pre_logits.shape == (3, 50)
 
 
 @needs_packaged

@@ -119,7 +119,8 @@ def test_card_parses_and_carries_the_metrics(hub):
     assert data.library_name == "glamor-zoo"
     assert data.pipeline_tag == "image-classification"
     assert data.license == "mit"
-    assert data.datasets == ["ncaer-s"]
+    # NCAER-S has no Hub dataset: no datasets: entry; the model-index names it.
+    assert data.datasets is None and data.metrics == ["accuracy"]
     assert data.base_model == "glamor-zoo/glamor_original.caer_s"
     assert {"glamor-zoo", "emotion-recognition", "glamor_test"} <= set(data.tags)
     (result,) = data.eval_results
@@ -467,7 +468,18 @@ def test_card_without_metrics_shows_the_paper_number_unevaluated():
     config = model_config(glamor_zoo.create_model("glamor_original"), dataset="caer_s")
     card = ModelCard(render_model_card(config, "org/original"))
     assert "not evaluated | 77.90" in card.text
-    assert card.data.eval_results is None and card.data.datasets == ["caer-s"]
+    assert card.data.eval_results is None and card.data.datasets is None
+    assert card.data.metrics is None
+
+
+def test_a_hub_dataset_id_is_listed_as_given():
+    config = model_config(
+        glamor_zoo.create_model("glamor_test"),
+        metrics={"top1": 51.0, "dataset": "my-org/Faces-2026", "split": "test"},
+    )
+    card = ModelCard(render_model_card(config, "org/name"))
+    assert card.data.datasets == ["my-org/Faces-2026"] and card.data.metrics == ["accuracy"]
+    assert card.data.eval_results[0].dataset_type == "my-org/Faces-2026"
 
 
 def test_training_style_metrics_are_normalised():
@@ -508,7 +520,9 @@ def test_training_run_folder_gets_its_dataset_metrics_and_paper_number(tmp_path)
         ("test", "accuracy"): 46.2,
         ("test", "balanced_accuracy"): 45.0,
     }
-    assert card.data.datasets == ["ncaer-s"]
+    assert card.data.datasets is None
+    assert card.data.metrics == ["accuracy", "balanced_accuracy", "loss"]
+    assert {r.dataset_type for r in card.data.eval_results} == {"ncaer_s"}
     assert (
         "| NCAER-S | test | Top-1 accuracy (%) | 46.20 | 46.91 (Le et al. 2021, Table 3) | -0.71 |"
         in card.text

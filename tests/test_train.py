@@ -231,6 +231,11 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
     assert not (killed_dir / "model").exists(), "the run finished before the kill"
     step = int(latest_checkpoint(ckpts).name.split("-")[1])
     assert step < 12  # 2 epochs × 6 steps: killed mid-run
+    # The wall time so far is on disk (written with every checkpoint), and so are the loop's
+    # partial-epoch sums of each process (one process here).
+    killed_wall = json.loads((killed_dir / "metrics.json").read_text())["wall_time_s"]
+    saved = json.loads((latest_checkpoint(ckpts) / "state.json").read_text())
+    assert len(saved["rank_totals"]) == 1
     out, _ = reference.communicate(timeout=300)
     assert reference.returncode == 0, out
 
@@ -245,8 +250,9 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
     ref_hist = json.loads((tmp_path / "ref" / "metrics.json").read_text())["stages"]["main"][
         "history"
     ]
-    got_hist = json.loads((killed_dir / "metrics.json").read_text())["stages"]["main"]["history"]
-    assert ref_hist == got_hist
+    got_metrics = json.loads((killed_dir / "metrics.json").read_text())
+    assert ref_hist == got_metrics["stages"]["main"]["history"]
+    assert got_metrics["wall_time_s"] > killed_wall > 0  # both invocations counted
 
 
 def test_two_process_ddp_on_cpu(tmp_path: Path) -> None:
@@ -313,3 +319,41 @@ def test_push_to_hub_at_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     card = files["README.md"].decode()
     top1 = result.metrics["final"]["val"]["top1"]
     assert f"{top1:.2f}" in card and "glamor-zoo train -c tiny.yaml" in card
+
+
+def test_each_process_resumes_its_own_partial_epoch_sums() -> None:
+    from glamor_zoo.train.trainer import _own_totals
+
+    saved = {"loss_sum": 9.0, "correct": 5, "count": 8, "rank_totals": [[6.0, 3, 4], [3.0, 2, 4]]}
+    assert _own_totals(saved, 1, 2) == {"loss_sum": 3.0, "correct": 2, "count": 4}
+    assert _own_totals(saved, 0, 2) == {"loss_sum": 6.0, "correct": 3, "count": 4}
+    # Another number of processes: the main process carries the run's sums.
+    assert _own_totals(saved, 0, 3) == {"loss_sum": 9.0, "correct": 5, "count": 8}
+    assert _own_totals(saved, 2, 3) == {"loss_sum": 0.0, "correct": 0, "count": 0}
+    old = {"loss_sum": 9.0, "correct": 5, "count": 8}  # a checkpoint from before rank_totals
+    assert _own_totals(old, 0, 1) == {"loss_sum": 9.0, "correct": 5, "count": 8}
+    assert _own_totals(old, 1, 2) == {"loss_sum": 0.0, "correct": 0, "count": 0}
+
+
+def test_the_launcher_command_is_recorded_with_its_flags(tmp_path: Path) -> None:
+    from glamor_zoo.train.launch import launcher_command
+
+    fake = tmp_path / "accelerate"  # stands in for the accelerate console script
+    fake.write_text("import time\ntime.sleep(60)\n")
+    argv = ["--config", "tiny.yaml", "run.epochs=1"]
+    flags = ["launch", "--multi_gpu", "--num_processes", "2", "recipes/train.py"]
+    env = {"PATH": os.environ.get("PATH", ""), "ACCELERATE_USE_CPU": "1"}
+    launcher = subprocess.Popen([sys.executable, str(fake), *flags, *argv], env=env)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and launcher_command(launcher.pid, argv) is None:
+            time.sleep(0.05)
+        assert launcher_command(launcher.pid, argv) == (
+            "ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 "
+            "recipes/train.py --config tiny.yaml run.epochs=1"
+        )
+        assert launcher_command(launcher.pid, ["--config", "other.yaml"]) is None
+    finally:
+        launcher.kill()
+        launcher.wait()
+    assert launcher_command(os.getpid(), argv) is None  # pytest is no launcher

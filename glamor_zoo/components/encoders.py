@@ -6,12 +6,13 @@ paper's 5-block encoder; any other name that timm knows is that timm model's las
 feature map (its ``forward_features``), with the width read from timm.
 """
 
-from __future__ import annotations
-
+# NOTE: no ``from __future__ import annotations``: TorchScript reads the forward annotations.
 from collections.abc import Sequence
 from typing import Any
 
 import torch
+from timm.layers import register_notrace_function
+from timm.models import checkpoint_seq
 from torch import nn
 
 from glamor_zoo.registry import new_registry
@@ -101,12 +102,16 @@ class GlamorEncoder(nn.Module):
         self.widths = widths
         self.out_channels = widths[-1]
         self.reduction = 2 ** (len(widths) - (0 if pool_last else 1))
+        self.grad_checkpointing = False
 
-    @property
-    def stem(self) -> nn.Conv2d:
-        return self.blocks[0].conv
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each block's activations in the backward pass (saves memory)."""
+        self.grad_checkpointing = enable
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
+            return checkpoint_seq(self.blocks, x)
         return self.blocks(x)
 
 
@@ -144,14 +149,12 @@ class TimmEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.model.forward_features(x)
-        if features.ndim != 4:
-            raise ValueError(
-                f"timm model {self.model_name!r} returns features of shape {tuple(features.shape)}; "
-                "a GLAMOR encoder needs a spatial (B, C, H, W) map (use a convolutional model)"
-            )
+        check_spatial_map(features, self.model_name)
         return features
 
+    @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Turn on the timm model's own gradient checkpointing (where it has one)."""
         if hasattr(self.model, "set_grad_checkpointing"):
             self.model.set_grad_checkpointing(enable)
 
@@ -211,6 +214,17 @@ class FaceResNetEncoder(nn.Module):
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         self.model.set_grad_checkpointing(enable)
+
+
+# A shape check that torch.fx keeps as a call (timm's notrace registry; fx wraps public names).
+@register_notrace_function
+def check_spatial_map(features: torch.Tensor, model_name: str) -> None:
+    """Raise unless ``features`` (a timm model's ``forward_features``) is a (B, C, H, W) map."""
+    if features.dim() != 4:
+        raise ValueError(
+            f"timm model '{model_name}' returns features of shape {list(features.shape)}; "
+            "a GLAMOR encoder needs a spatial (B, C, H, W) map (use a convolutional model)"
+        )
 
 
 def create_encoder(encoder: str | type[nn.Module], in_chans: int = 3, **kwargs: Any) -> nn.Module:

@@ -12,12 +12,12 @@ encoder. Transforms are chosen by name through :data:`FACE_TRANSFORM` and built 
 - ``none``: the identity.
 """
 
-from __future__ import annotations
-
+# NOTE: no ``from __future__ import annotations``: TorchScript reads these annotations.
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from timm.layers import register_notrace_function
 from torch import nn
 
 from glamor_zoo.registry import new_registry
@@ -100,18 +100,32 @@ class SpatialTransformer(nn.Module):
 
     def theta(self, x: torch.Tensor) -> torch.Tensor:
         """The affine transforms (B, 2, 3) regressed for the batch ``x``."""
-        if tuple(x.shape[-2:]) != self.input_size:
-            raise ValueError(
-                f"spatial transformer built for {self.input_size} inputs got {tuple(x.shape[-2:])}"
-            )
+        check_input_size(x, self.input_size)
         xs = self.localization(x).flatten(1)
         return self.fc2(self.act(self.fc1(xs))).view(-1, 2, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Warp ``x`` (B, C, H, W) with its regressed affine transform; same shape out."""
-        theta = self.theta(x)
-        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=self.align_corners)
-        return F.grid_sample(x, grid, align_corners=self.align_corners)
+        return affine_warp(x, self.theta(x), self.align_corners)
+
+
+# Shape-dependent code in functions that torch.fx keeps as calls (timm's notrace registry;
+# torch.fx wraps only public names).
+@register_notrace_function
+def check_input_size(x: torch.Tensor, size: tuple[int, int]) -> None:
+    """Raise if the (H, W) of ``x`` is not ``size``."""
+    if x.shape[-2] != size[0] or x.shape[-1] != size[1]:
+        raise ValueError(
+            f"spatial transformer built for {size} inputs got {(x.shape[-2], x.shape[-1])}; "
+            "resize the faces to the model's input size"
+        )
+
+
+@register_notrace_function
+def affine_warp(x: torch.Tensor, theta: torch.Tensor, align_corners: bool) -> torch.Tensor:
+    """Resample ``x`` (B, C, H, W) through the affine transforms ``theta`` (B, 2, 3)."""
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=align_corners)
+    return F.grid_sample(x, grid, align_corners=align_corners)
 
 
 @FACE_TRANSFORM.register("none")

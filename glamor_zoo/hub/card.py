@@ -148,9 +148,13 @@ def _dataset_name(key: str) -> str:
     return info.name if info else key
 
 
-def _dataset_hub_id(key: str) -> str:
+def _dataset_hub_id(key: str) -> str | None:
+    """The Hub dataset id of ``key``: the known id (``None`` if not on the Hub), or ``key`` as
+    given when it already is one (``org/name``)."""
     info = DATASETS.get(key)
-    return info.hub_id if info else key.replace("_", "-")
+    if info is not None:
+        return info.hub_id
+    return key if "/" in key else None
 
 
 def _recipe_dict(config: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -255,7 +259,8 @@ def card_metadata(config: Mapping[str, Any], repo_id: str) -> Any:
         EvalResult(
             task_type="image-classification",
             task_name="Emotion recognition",
-            dataset_type=_dataset_hub_id(m.dataset),
+            # model-index requires a type: the Hub id, else the zoo's dataset key.
+            dataset_type=_dataset_hub_id(m.dataset) or m.dataset,
             dataset_name=_dataset_name(m.dataset),
             dataset_split=m.split,
             metric_type=m.type,
@@ -270,7 +275,8 @@ def card_metadata(config: Mapping[str, Any], repo_id: str) -> Any:
         pipeline_tag="image-classification",
         license=pretrained_cfg.get("license") or "mit",
         tags=tags,
-        datasets=[_dataset_hub_id(d) for d in datasets] or None,
+        datasets=[hub_id for d in datasets if (hub_id := _dataset_hub_id(d))] or None,
+        metrics=sorted({m.type for m in metrics}) or None,
         base_model=base_model,
         base_model_relation="finetune" if base_model else None,
         model_name=repo_id.split("/")[-1],

@@ -25,12 +25,13 @@ class DatasetInfo(NamedTuple):
 
     Attributes:
         name: Display name (``"NCAER-S"``).
-        hub_id: The id listed under ``datasets:`` in the card's metadata.
+        hub_id: The dataset's Hugging Face Hub id, listed under ``datasets:`` in the card's
+            metadata; ``None`` when the release the zoo trains on is not on the Hub.
         description: One line for the card.
     """
 
     name: str
-    hub_id: str
+    hub_id: str | None
     description: str
 
 
@@ -41,23 +42,28 @@ class PaperResult(NamedTuple):
     source: str
 
 
+# NOTE: none of these releases has an official Hub dataset (November 2026): CAER-S, CK+, JAFFE
+# and FERG are distributed by their authors under research-use terms, FER-2013 through the
+# challenge (Kaggle), and NCAER-S is rebuilt from CAER-S; the Hub's community re-uploads are not
+# the releases the zoo's splits come from. Cards therefore list no ``datasets:`` for them (a
+# non-Hub id there links to a missing page) and name the dataset in the model-index only.
 DATASETS: dict[str, DatasetInfo] = {
     "caer_s": DatasetInfo(
-        "CAER-S", "caer-s", "static frames of TV-show clips, 7 emotions (Lee et al., ICCV 2019)"
+        "CAER-S", None, "static frames of TV-show clips, 7 emotions (Lee et al., ICCV 2019)"
     ),
     "ncaer_s": DatasetInfo(
         "NCAER-S",
-        "ncaer-s",
+        None,
         "CAER-S rebuilt without near-duplicate frames, video-disjoint splits (Le et al. 2021)",
     ),
     "fer2013": DatasetInfo(
-        "FER-2013", "fer2013", "48×48 grayscale faces, 7 emotions (ICML 2013 challenge)"
+        "FER-2013", None, "48×48 grayscale faces, 7 emotions (ICML 2013 challenge)"
     ),
     "ckplus": DatasetInfo(
-        "CK+", "ckplus", "posed expression sequences of the extended Cohn-Kanade set"
+        "CK+", None, "posed expression sequences of the extended Cohn-Kanade set"
     ),
-    "jaffe": DatasetInfo("JAFFE", "jaffe", "posed expressions of 10 Japanese female subjects"),
-    "ferg": DatasetInfo("FERG", "ferg", "expressions of stylised animated characters"),
+    "jaffe": DatasetInfo("JAFFE", None, "posed expressions of 10 Japanese female subjects"),
+    "ferg": DatasetInfo("FERG", None, "expressions of stylised animated characters"),
 }
 
 _GLAMOR = "Le et al. 2021"
@@ -86,8 +92,11 @@ PAPER_RESULTS: dict[tuple[str, str], PaperResult] = {
 def canonical_dataset(name: str) -> str:
     """``"NCAER-S"``, ``"ncaer-s"``, ``"ncaer_s"`` → ``"ncaer_s"``; ``"CK+"`` → ``"ckplus"``.
 
-    Unknown names come back lower-cased with ``-``/spaces as ``_``, so any dataset can be named.
+    Unknown names come back lower-cased with ``-``/spaces as ``_``, so any dataset can be named;
+    a Hub dataset id (``org/name``) comes back as it is.
     """
+    if "/" in name:
+        return name.strip()
     key = re.sub(r"[\s\-]+", "_", name.strip().lower()).replace("+", "plus")
     aliases = {"fer_2013": "fer2013", "ck_plus": "ckplus", "ck": "ckplus"}
     return aliases.get(key, key)

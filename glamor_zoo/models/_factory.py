@@ -7,11 +7,15 @@ Every glamor_zoo entrypoint is a timm entrypoint (``timm.create_model`` builds i
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import timm
+import torch
 from timm.models import generate_default_cfgs
 from timm.models import register_model as _timm_register_model
 from torch import nn
@@ -34,16 +38,24 @@ __all__ = [
     "list_models",
     "raise_if_unpublished",
     "register_model",
+    "with_factory_kwargs",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Keyword arguments timm's builder consumes itself; never constructor arguments of a model.
+# Keyword arguments timm's builder consumes itself, and where the tensors go: never model
+# arguments that a saved config.json needs to rebuild a model.
 _BUILD_ONLY_KWARGS = (
     "pretrained_cfg",
     "pretrained_cfg_overlay",
     "cache_dir",
     "pretrained_model_args",
+    "features_only",
+    "out_indices",
+    "feature_cls",
+    "feature_cfg",
+    "device",
+    "dtype",
 )
 
 _ZOO_MODULES: set[str] = set()
@@ -129,8 +141,47 @@ def register_model(fn: F) -> F:
 
 
 def constructor_args(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The model-constructor part of an entrypoint's keyword arguments."""
+    """The part of an entrypoint's keyword arguments that rebuilds the model (no placement)."""
     return {k: v for k, v in kwargs.items() if k not in _BUILD_ONLY_KWARGS}
+
+
+def with_factory_kwargs(init: Callable[..., None]) -> Callable[..., None]:
+    """Give a model's ``__init__`` timm's factory keyword arguments ``device`` and ``dtype``.
+
+    ``timm.create_model(name, device=..., dtype=...)`` passes both to every model. The wrapped
+    constructor builds the model under ``torch.device(device)``, so every parameter and buffer
+    is created there (``"meta"`` allocates nothing), then casts its floating-point tensors to
+    ``dtype``. The zoo's components are plain ``nn`` layers and timm models, which all honour the
+    device context; one wrapper replaces threading both arguments through every component.
+    """
+    signature = inspect.signature(init)
+    placement = [
+        inspect.Parameter("device", inspect.Parameter.KEYWORD_ONLY, default=None),
+        inspect.Parameter("dtype", inspect.Parameter.KEYWORD_ONLY, default=None),
+    ]
+
+    @functools.wraps(init)
+    def init_on(
+        self: nn.Module,
+        *args: Any,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if dtype is not None and not dtype.is_floating_point:
+            raise ValueError(
+                f"dtype={dtype} is not a floating-point type; pass e.g. torch.float32 or "
+                "torch.bfloat16 (integer models come from quantisation, see glamor_zoo.fast)"
+            )
+        with torch.device(device) if device is not None else contextlib.nullcontext():
+            init(self, *args, **kwargs)
+        if dtype is not None:
+            self.to(dtype=dtype)
+
+    init_on.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *placement]
+    )
+    return init_on
 
 
 def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[str, Any]:

@@ -7,21 +7,26 @@ A face-only model on 48×48 grayscale faces. A spatial transformer (the paper's 
 localisation net of two convolutions and two fully connected layers regressing an affine warp,
 :class:`glamor_zoo.components.stn.SpatialTransformer`) resamples the face; the feature path is
 four 3×3 convolutions of 10 channels with ReLU and a max-pool after each pair, then dropout and
-two fully connected layers (810 → 50 → classes). The paper trains it with Adam (lr 0.005, weight
+two fully connected layers (810 → 50 → classes) on the flattened 10×9×9 map. The paper trains it with Adam (lr 0.005, weight
 decay) on cross-entropy plus an L2 penalty on the last two fully connected layers
 (:meth:`DeepEmotion.l2_penalty`), from Gaussian(0, 0.05) initial weights.
 
-Unlike GLAMOR-Net, ``forward`` takes one input: ``model(face)``.
+Unlike GLAMOR-Net, ``forward`` takes one input: ``model(face)``. The timm interface holds as for
+timm's convolutional families: ``num_features`` is the width of the ``forward_features`` map
+(10 channels), ``global_pool`` is the head's reduction of that map (``"flatten"``, the paper's;
+``""`` returns the map itself), ``head_hidden_size`` is the ``pre_logits`` width (50), and
+``features_only=True`` returns the maps after the first convolution and after each max-pool.
 """
 
-from __future__ import annotations
-
+# NOTE: no ``from __future__ import annotations`` here: TorchScript and FX → TorchScript read the
+# forward signatures' annotations, and strings ("torch.Tensor") defeat them.
 from pathlib import Path
 from typing import Any
 
 import torch
 from timm.models import build_model_with_cfg
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import canonical_label
@@ -31,6 +36,7 @@ from glamor_zoo.models._factory import (
     default_cfgs_of,
     raise_if_unpublished,
     register_model,
+    with_factory_kwargs,
 )
 
 __all__ = ["FER2013_CLASSES", "DeepEmotion", "packaged_weights"]
@@ -47,6 +53,7 @@ FER2013_CLASSES: tuple[str, ...] = (
     "surprise",
 )
 FER2013_LABELS: tuple[str, ...] = tuple(canonical_label(name) for name in FER2013_CLASSES)
+GLOBAL_POOLS = ("flatten", "")  # the paper's flattened map, or no reduction (the map itself)
 # Grayscale pixels / 255 mapped to [-1, 1].
 DEEP_EMOTION_MEAN = (0.5,)
 DEEP_EMOTION_STD = (0.5,)
@@ -59,9 +66,12 @@ def packaged_weights(name: str) -> Path:
     return _WEIGHTS_DIR / name
 
 
-class DeepEmotionFeatures(nn.Module):
+class DeepEmotionFeatures(nn.Sequential):
     """Conv → ReLU → Conv → MaxPool → ReLU, twice (the paper's "each two followed by max-pooling
     and ReLU"); an optional BatchNorm after the fourth convolution.
+
+    A ``Sequential`` (run in registration order), so that timm's ``features_only`` wrapper can
+    tap its stages.
 
     Args:
         in_chans: Input channels.
@@ -84,18 +94,29 @@ class DeepEmotionFeatures(nn.Module):
         self.act4 = nn.ReLU(inplace=True)
         self.out_channels = width
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act2(self.pool2(self.conv2(self.act1(self.conv1(x)))))
-        return self.act4(self.pool4(self.norm(self.conv4(self.act3(self.conv3(x))))))
-
 
 class DeepEmotionHead(nn.Module):
-    """Dropout → flatten → FC(hidden) → ReLU → FC(num_classes)."""
+    """Dropout → flatten → FC(hidden) → ReLU → FC(num_classes).
+
+    Args:
+        in_features: Size of the flattened feature map (width × H × W).
+        hidden_dim: Width of the first fully connected layer (the ``pre_logits`` width).
+        num_classes: Outputs of the last layer (0 → identity).
+        drop_rate: Dropout before the first fully connected layer.
+        global_pool: ``"flatten"`` (the paper), or ``""``: no reduction; the head then returns
+            the feature map it is given (timm's ``num_classes=0, global_pool=''``).
+    """
 
     def __init__(
-        self, in_features: int, hidden_dim: int, num_classes: int, drop_rate: float
+        self,
+        in_features: int,
+        hidden_dim: int,
+        num_classes: int,
+        drop_rate: float,
+        global_pool: str = "flatten",
     ) -> None:
         super().__init__()
+        self.global_pool = _check_pool(global_pool, num_classes)
         self.drop = nn.Dropout(drop_rate)
         self.flatten = nn.Flatten(1)
         self.fc1 = nn.Linear(in_features, hidden_dim)
@@ -103,8 +124,24 @@ class DeepEmotionHead(nn.Module):
         self.fc = nn.Linear(hidden_dim, num_classes) if num_classes > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        if not self.global_pool:
+            return x
         x = self.act(self.fc1(self.flatten(self.drop(x))))
         return x if pre_logits else self.fc(x)
+
+
+def _check_pool(global_pool: str, num_classes: int) -> str:
+    if global_pool not in GLOBAL_POOLS:
+        raise ValueError(
+            f"Deep-Emotion global_pool must be one of {GLOBAL_POOLS} ('flatten': the paper's "
+            f"head; '': the unreduced feature map), got {global_pool!r}"
+        )
+    if not global_pool and num_classes:
+        raise ValueError(
+            f"global_pool='' returns the unreduced feature map and needs num_classes=0, got "
+            f"num_classes={num_classes}; use global_pool='flatten' for a classifier"
+        )
+    return global_pool
 
 
 class DeepEmotion(nn.Module):
@@ -122,8 +159,13 @@ class DeepEmotion(nn.Module):
             ``"none"`` (ablation), a plugin name, or a class.
         batch_norm: BatchNorm after the fourth convolution.
         transform_args: Extra keyword arguments for the face transform.
+        global_pool: How the head reduces the feature map: ``"flatten"`` (paper) or ``""``
+            (none: with ``num_classes=0`` the model returns the (B, width, 9, 9) map).
+        device: Where to create the parameters (timm's factory argument; ``"meta"`` for none).
+        dtype: Floating-point type of the parameters (timm's factory argument).
     """
 
+    @with_factory_kwargs
     def __init__(
         self,
         num_classes: int = 7,
@@ -135,6 +177,7 @@ class DeepEmotion(nn.Module):
         face_transform: str | type[nn.Module] = "stn",
         batch_norm: bool = True,
         transform_args: dict[str, Any] | None = None,
+        global_pool: str = "flatten",
     ) -> None:
         super().__init__()
         size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
@@ -157,9 +200,16 @@ class DeepEmotion(nn.Module):
         if h < 1 or w < 1:
             raise ValueError(f"img_size {self.img_size} is too small for Deep-Emotion (min 16)")
         self.feature_size = (h, w)
-        self.num_features = width * h * w
+        # NOTE: timm's convention: num_features is the channel width of forward_features' map;
+        # the head flattens the whole map (width × h × w inputs to its first layer).
+        self.num_features = width
         self.head_hidden_size = hidden_dim
-        self.head = DeepEmotionHead(self.num_features, hidden_dim, num_classes, drop_rate)
+        self.head = DeepEmotionHead(width * h * w, hidden_dim, num_classes, drop_rate, global_pool)
+        self.feature_info = [
+            {"num_chs": width, "reduction": 1, "module": "features.act1"},
+            {"num_chs": width, "reduction": 2, "module": "features.act2"},
+            {"num_chs": width, "reduction": 4, "module": "features.act4"},
+        ]
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -177,24 +227,40 @@ class DeepEmotion(nn.Module):
         return self.head.fc
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        """Replace the last layer with a fresh one for ``num_classes`` (0 → identity)."""
+        """Replace the last layer with a fresh one for ``num_classes`` (0 → identity).
+
+        The new layer takes the device, dtype and train/eval mode of the head it joins;
+        ``global_pool`` (``"flatten"`` or ``""``) changes the head's reduction; ``None`` keeps it,
+        except that a classifier (``num_classes > 0``) always follows ``"flatten"``.
+        """
+        if global_pool is None:
+            global_pool = self.head.global_pool if num_classes == 0 else "flatten"
+        pool = _check_pool(global_pool, num_classes)
         self.num_classes = num_classes
+        self.head.global_pool = pool
         if num_classes > 0:
-            fc = nn.Linear(self.head_hidden_size, num_classes)
+            ref = self.head.fc1.weight
+            fc = nn.Linear(self.head_hidden_size, num_classes, device=ref.device, dtype=ref.dtype)
             nn.init.normal_(fc.weight, std=INIT_STD)
             nn.init.zeros_(fc.bias)
-            self.head.fc = fc
+            self.head.fc = fc.train(self.head.training)
         else:
             self.head.fc = nn.Identity()
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        """Accepted for timm compatibility; the model is too small to need it."""
+        """Recompute the feature path's activations in the backward pass (saves memory)."""
         self.grad_checkpointing = enable
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
-        return {"stem": r"^stn\.", "blocks": r"^features\."}
+        """Parameter groups for timm's layer-wise lr decay: the transformer, conv1-4, the head."""
+        return {
+            "stem": r"^stn\.",
+            "blocks": r"^features\."
+            if coarse
+            else [(r"^features\.conv(\d+)", None), (r"^features\.norm", (4,))],
+        }
 
     def regularized_parameters(self) -> list[nn.Parameter]:
         """The weights of the last two fully connected layers, which the paper's L2 term uses."""
@@ -211,7 +277,11 @@ class DeepEmotion(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Warp and encode faces (B, C, H, W) → feature map (B, width, 9, 9) for 48×48."""
-        return self.features(self.stn(x))
+        x = self.stn(x)
+        if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
+            # One segment: the in-place ReLUs would overwrite the inputs of per-layer segments.
+            return checkpoint(self.features, x, use_reentrant=False)
+        return self.features(x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Dropout and the two fully connected layers; ``pre_logits=True`` stops before the last."""
@@ -254,7 +324,12 @@ def _create_deep_emotion(variant: str, pretrained: bool = False, **kwargs: Any) 
         overlay.setdefault("first_conv", "features.conv1")
         kwargs["pretrained_cfg_overlay"] = overlay
     model = build_model_with_cfg(
-        DeepEmotion, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn, **kwargs
+        DeepEmotion,
+        variant,
+        pretrained,
+        pretrained_filter_fn=checkpoint_filter_fn,
+        feature_cfg={"flatten_sequential": True, "out_indices": (0, 1, 2)},
+        **kwargs,
     )
     model.model_args = {k: v for k, v in model_kwargs.items() if k != "num_classes"}
     return model
@@ -265,7 +340,7 @@ def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:
         "hf_hub_id": hf_hub_id,
         "num_classes": 7,
         "input_size": (1, 48, 48),
-        "pool_size": None,
+        "pool_size": (9, 9),
         "crop_pct": 1.0,
         "interpolation": "bilinear",
         "fixed_input_size": True,

@@ -11,13 +11,12 @@ v_f and v_c; a small head gives logits (the official code ends in a softmax, the
 logits). Every part is pluggable by name: see :mod:`glamor_zoo.components`.
 """
 
-from __future__ import annotations
-
+# NOTE: no ``from __future__ import annotations`` here: TorchScript resolves GlamorFeatures' field
+# types and FX → TorchScript the forward signature from real (not string) annotations.
 from typing import Any, Literal, NamedTuple
 
 import torch
 from timm.models import build_model_with_cfg
-from timm.models._manipulate import checkpoint_seq
 from torch import nn
 
 from glamor_zoo.components.attention import ATTENTION
@@ -25,7 +24,6 @@ from glamor_zoo.components.encoders import (
     ENCODERS,
     PAPER_WIDTHS,
     FaceResNetEncoder,
-    GlamorEncoder,
     TimmEncoder,
     create_encoder,
 )
@@ -38,6 +36,7 @@ from glamor_zoo.models._factory import (
     default_cfgs_of,
     raise_if_unpublished,
     register_model,
+    with_factory_kwargs,
 )
 from glamor_zoo.models.deep_emotion import FER2013_LABELS, packaged_weights
 
@@ -119,8 +118,11 @@ class GlamorNet(nn.Module):
             spatial transformer, an ablation the zoo adds), ``"none"``/``None``, or a class.
         test_flip: In evaluation mode, average the face vector of the face and of its mirror
             image (test-time flip augmentation, not in the paper); training is unchanged.
+        device: Where to create the parameters (timm's factory argument; ``"meta"`` for none).
+        dtype: Floating-point type of the parameters (timm's factory argument).
     """
 
+    @with_factory_kwargs
     def __init__(
         self,
         num_classes: int = 7,
@@ -216,13 +218,19 @@ class GlamorNet(nn.Module):
         return self.head.fc
 
     def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        """Replace the last layer with a fresh one for ``num_classes`` (0 → identity)."""
+        """Replace the last layer with a fresh one for ``num_classes`` (0 → identity).
+
+        The new layer takes the device, dtype and train/eval mode of the head it joins.
+        ``global_pool`` is accepted for timm's signature; the head pools nothing.
+        """
         self.num_classes = num_classes
         if num_classes > 0:
-            fc = nn.Linear(self.head_hidden_size, num_classes)
+            ref = next(self.head.parameters(), None)
+            ref = ref if ref is not None else next(self.parameters())
+            fc = nn.Linear(self.head_hidden_size, num_classes, device=ref.device, dtype=ref.dtype)
             nn.init.xavier_uniform_(fc.weight)
             nn.init.zeros_(fc.bias)
-            self.head.fc = fc
+            self.head.fc = fc.train(self.head.training)
         else:
             self.head.fc = nn.Identity()
 
@@ -231,24 +239,29 @@ class GlamorNet(nn.Module):
         """Recompute encoder activations in the backward pass to save memory."""
         self.grad_checkpointing = enable
         for enc in (self.face_encoder, self.context_encoder):
-            if hasattr(enc, "set_grad_checkpointing"):
+            if enc is not None:
                 enc.set_grad_checkpointing(enable)
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
-        return {
-            "stem": r"^(face_encoder|context_encoder)\.(blocks\.0|model\.(conv1|conv_stem|stem))",
-            "blocks": r"^(face_encoder|context_encoder)\.",
-        }
+        """Parameter groups for timm's layer-wise lr decay (``create_optimizer_v2(layer_decay=)``).
 
-    def _encode(self, encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if (
-            self.grad_checkpointing
-            and isinstance(encoder, GlamorEncoder)
-            and torch.is_grad_enabled()
-        ):
-            return checkpoint_seq(encoder.blocks, x)
-        return encoder(x)
+        Stems first; then encoder blocks by index, the two branches' block ``i`` together (the
+        paper encoder's ``blocks.i``, a timm ResNet's ``layer i``, a timm MobileNet's
+        ``blocks.i``); then the rest of a timm backbone; attention, fusion and head last.
+        """
+        encoder = r"^(?:face|context)_encoder\."
+        stem = rf"^face_stn\.|{encoder}(?:blocks\.0\.|model\.(?:conv1|bn1|conv_stem|stem)\.)"
+        if coarse:
+            return {"stem": stem, "blocks": encoder}
+        return {
+            "stem": stem,
+            "blocks": [
+                (rf"{encoder}(?:blocks|model\.blocks)\.(\d+)", None),
+                (rf"{encoder}model\.layer(\d+)", None),
+                (encoder, (99999,)),
+            ],
+        }
 
     def forward_features(
         self,
@@ -272,24 +285,26 @@ class GlamorNet(nn.Module):
                 raise ValueError("this model needs a face image; got face=None")
             if self.face_stn is not None:
                 face = self.face_stn(face)
-            face_map = self._encode(self.face_encoder, face)
+            face_map = self.face_encoder(face)
             face_vector = face_map.mean(dim=(2, 3))
             if self.test_flip and not self.training:
                 # NOTE: test-time flip averaging, a zoo addition (off for the paper's models).
-                mirrored = self._encode(self.face_encoder, face.flip(-1)).mean(dim=(2, 3))
+                mirrored = self.face_encoder(face.flip(-1)).mean(dim=(2, 3))
                 face_vector = 0.5 * (face_vector + mirrored)
         if self.context_encoder is not None:
             if context is None:
                 raise ValueError(
-                    f"this model (inputs={self.inputs!r}) needs a context image; got context=None"
+                    f"this model (inputs='{self.inputs}') needs a context image; got context=None"
                 )
-            context_map = self._encode(self.context_encoder, context)
+            context_map = self.context_encoder(context)
             cells = context_map
             if context_index is not None:
-                if face is not None and context_index.shape != (face.shape[0],):
+                if face is not None and (
+                    context_index.dim() != 1 or context_index.shape[0] != face.shape[0]
+                ):
                     raise ValueError(
                         f"context_index must have one entry per face ({face.shape[0]}), "
-                        f"got shape {tuple(context_index.shape)}"
+                        f"got shape {list(context_index.shape)}"
                     )
                 cells = context_map.index_select(0, context_index)
             context_vector, attention_map = self.attention(face_vector, cells)
@@ -398,6 +413,13 @@ def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
 
 def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     raise_if_unpublished(variant, pretrained, kwargs)
+    if kwargs.get("features_only"):
+        raise ValueError(
+            f"{variant}: features_only=True is not supported: GLAMOR models take two inputs "
+            "(face, context), which timm's feature wrappers cannot feed. Build the model without "
+            "it and call model.forward_features(face, context): its face_map and context_map are "
+            "the encoders' feature maps"
+        )
     model_kwargs = constructor_args(kwargs)
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
     overlay.setdefault("first_conv", _first_convs(model_kwargs))

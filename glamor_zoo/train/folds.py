@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -28,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from accelerate.logging import get_logger
 
 from glamor_zoo.serialization import atomic_write_text
 from glamor_zoo.train.config import ConfigError, DataConfig, TrainConfig
 
 __all__ = ["FoldsResult", "fold_config", "fold_indices", "train_folds"]
 
-_LOGGER = logging.getLogger(__name__)
+_LOGGER = get_logger(__name__)  # logs once, from the main process
 SUMMARY_NAME = "summary.json"
 
 
@@ -122,7 +122,8 @@ def train_folds(
 ) -> FoldsResult:
     """Train and score every fold of ``config.data.folds`` (see the module docs).
 
-    Call it in each process of an ``accelerate launch``, like :func:`~glamor_zoo.train.train`.
+    Call it in each process of an ``accelerate launch``, like :func:`~glamor_zoo.train.train`:
+    every fold is one data-parallel run over all the processes (one process group for all folds).
 
     Args:
         config: The resolved recipe, with ``data.folds`` set.
@@ -136,6 +137,7 @@ def train_folds(
         ConfigError: no ``data.folds``, or fold runs already there without ``resume``.
     """
     from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
 
     from glamor_zoo.train.trainer import train
 
@@ -151,7 +153,10 @@ def train_folds(
                 f"run directory {str(run_dir)!r} already holds fold runs ({', '.join(taken)}): "
                 "pass --resume to continue them, or choose another run.output_dir"
             )
-    state = PartialState()
+    # NOTE: the process state is created once per process and shared by every Accelerator after
+    # it. Accelerator honours ACCELERATE_USE_CPU (2 CPU processes: gloo, data-parallel); a bare
+    # PartialState() would not, and each process would then train every fold on all the data.
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     if state.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
@@ -166,7 +171,12 @@ def train_folds(
         if metrics is not None:
             _LOGGER.info("fold %d: already finished, reused", fold)
         else:
-            train(fold_cfg, resume=resume and (fold_dir / "config.yaml").is_file(), command=command)
+            train(
+                fold_cfg,
+                resume=resume and (fold_dir / "config.yaml").is_file(),
+                command=command,
+                keep_process_group=True,
+            )
             state.wait_for_everyone()
             metrics = json.loads((fold_dir / "metrics.json").read_text(encoding="utf-8"))
         entries.append(_fold_entry(fold, fold_dir, metrics))
@@ -184,4 +194,5 @@ def train_folds(
         if state.is_main_process:
             atomic_write_text(run_dir / SUMMARY_NAME, json.dumps(summary, indent=2) + "\n")
         state.wait_for_everyone()
+    state.destroy_process_group()
     return FoldsResult(run_dir=run_dir, summary=summary, wall_time_s=time.perf_counter() - start)

@@ -1,18 +1,86 @@
-"""The training command line, shared by ``recipes/train.py`` and ``glamor-zoo train``."""
+"""The training command line, shared by ``recipes/train.py`` and ``glamor-zoo train``.
+
+Under a launcher (``accelerate launch``, ``torchrun``) each training process is a child of the
+launcher process. Two things are read from that parent (Linux ``/proc``; elsewhere neither
+applies): the launcher's own command line, recorded as the run's command with its flags, and its
+life: a worker exits when the launcher dies (``PR_SET_PDEATHSIG``), so killing the launcher
+(``kill -9``, a lost terminal) never leaves workers training or holding a port.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_train_arguments", "main", "run_from_args"]
 
 _LOGGER = logging.getLogger("glamor_zoo.train")
+_LAUNCHERS = ("accelerate", "torchrun")
+# Switches of the launcher's environment that change what a run does; recorded with its command.
+_RECORDED_ENV = ("ACCELERATE_USE_CPU", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _read_proc(pid: int, name: str) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/{name}").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def launcher_command(pid: int | None = None, argv: Sequence[str] | None = None) -> str | None:
+    """The launcher command line that started this process, or ``None`` if no launcher did.
+
+    Args:
+        pid: The parent process (default: this process's parent).
+        argv: This process's arguments after the program (default: ``sys.argv[1:]``).
+
+    Returns:
+        E.g. ``ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2
+        recipes/train.py --config ...``: the parent's command line with the interpreter dropped,
+        the launcher by its name, and the recorded environment switches it ran with.
+    """
+    pid = os.getppid() if pid is None else pid
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parent = _read_proc(pid, "cmdline")
+    names = [os.path.basename(part) for part in parent]
+    if argv and parent[-len(argv) :] != argv:
+        return None
+    if (
+        names[:1]
+        and names[0].startswith("python")
+        and names[1:3] == ["-m", "torch.distributed.run"]
+    ):
+        command = ["python", *parent[1:]]
+    else:
+        start = next((i for i, name in enumerate(names[:2]) if name in _LAUNCHERS), None)
+        if start is None:
+            return None
+        command = [names[start], *parent[start + 1 :]]
+    env = dict(part.split("=", 1) for part in _read_proc(pid, "environ") if "=" in part)
+    switches = [f"{key}={shlex.quote(env[key])}" for key in _RECORDED_ENV if key in env]
+    return " ".join([*switches, shlex.join(command)])
+
+
+def exit_with_launcher() -> None:
+    """Make the kernel stop this process (SIGTERM) when its parent, the launcher, dies."""
+    launcher = os.getppid()
+    if launcher_command(launcher) is None or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
+        _LOGGER.warning("prctl(PR_SET_PDEATHSIG) failed (errno %d)", ctypes.get_errno())
+    elif os.getppid() != launcher:  # the launcher died before the request: no signal will come
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -95,11 +163,15 @@ def run_from_args(args: argparse.Namespace, argv: Sequence[str] | None = None) -
     from glamor_zoo.train.folds import train_folds
     from glamor_zoo.train.trainer import train
 
+    exit_with_launcher()
     overrides = list(args.overrides)
     if args.output_dir:
         overrides.append(f"run.output_dir={args.output_dir}")
     config = load_config(args.config, overrides)
-    if argv is not None:
+    launched = launcher_command()
+    if launched is not None:
+        command = launched
+    elif argv is not None:
         command = shlex.join(["accelerate", "launch", "recipes/train.py", *argv])
     else:
         program = os.path.basename(sys.argv[0])

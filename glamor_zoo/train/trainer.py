@@ -20,14 +20,16 @@ at any point and resumed from its last checkpoint ends with the same weights, bi
 uninterrupted run on the same hardware. (A ``run.time_budget_min`` cut depends on the wall clock;
 the cut, once made, is part of the checkpointed state.)
 
-With several processes, validation and test metrics cover the whole split (gathered); the
-per-epoch ``train_loss`` / ``train_acc`` in the history are those of the main process's shard.
+With several processes, validation and test metrics cover the whole split (gathered), and the
+per-epoch ``train_loss`` / ``train_acc`` in the history are summed over every process's shard
+(checkpoints keep each process's partial-epoch totals, so a resumed run continues them). Files
+and log lines come from the main process only. ``wall_time_s`` in metrics.json adds up every
+invocation of the run (each up to its last checkpoint or metrics write).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import shutil
 import time
@@ -38,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from accelerate.logging import get_logger
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -60,7 +63,8 @@ from glamor_zoo.train.schedule import lr_at_step
 
 __all__ = ["TrainResult", "train"]
 
-_LOGGER = logging.getLogger(__name__)
+# Logs once, from the main process (accelerate's adapter over the ``logging`` logger).
+_LOGGER = get_logger(__name__)
 RESULT_NAME = "result.json"
 _clock = time.monotonic  # the time budget's clock (tests replace it)
 
@@ -73,7 +77,8 @@ class TrainResult:
         run_dir: The run directory.
         model_dir: The final model folder (``local-dir:`` loadable).
         metrics: Final metrics: ``val`` / ``test`` top-1 etc. of the final model, per stage results.
-        wall_time_s: Wall time of this invocation (a resumed run counts from the resume).
+        wall_time_s: Wall time of the run over all its invocations (a resumed run includes the
+            time before the interruption, up to the last checkpoint).
     """
 
     run_dir: Path
@@ -153,7 +158,9 @@ def _is_better(value: float, best: float | None, metric: str) -> bool:
 class _Run:
     """State shared by the stages of one ``train`` call (one per process)."""
 
-    def __init__(self, config: TrainConfig, accelerator: Any, run_dir: Path, resume: bool) -> None:
+    def __init__(
+        self, config: TrainConfig, accelerator: Any, run_dir: Path, resume: bool, started: float
+    ) -> None:
         self.config = config
         self.accelerator = accelerator
         self.run_dir = run_dir
@@ -161,6 +168,8 @@ class _Run:
         self.main = accelerator.is_main_process
         self.metrics: dict[str, Any] = {"name": config.name, "stages": {}}
         self.tracker_step = 0
+        self.started = started  # time.perf_counter() when this invocation began
+        self.wall_before = 0.0  # wall time of earlier invocations (a resumed run)
 
     # ------------------------------------------------------------------ helpers
 
@@ -168,7 +177,11 @@ class _Run:
         if self.config.run.log_with:
             self.accelerator.log(values, step=step)
 
+    def wall_time(self) -> float:
+        return self.wall_before + time.perf_counter() - self.started
+
     def write_metrics(self) -> None:
+        self.metrics["wall_time_s"] = self.wall_time()
         if self.main:
             atomic_write_text(
                 self.run_dir / "metrics.json", json.dumps(self.metrics, indent=2) + "\n"
@@ -264,6 +277,7 @@ class _Run:
             model.load_state_dict(model_state)
             optimizer.load_state_dict(optim_state)
             state.update(saved)
+            state.update(_own_totals(saved, acc.process_index, acc.num_processes))
             _LOGGER.info(
                 "stage %s: resumed from %s (epoch %d, batch %d)",
                 name,
@@ -403,8 +417,16 @@ class _Run:
                     stop = True
                     break
             bar.close()
-            train_loss = state["loss_sum"] / max(state["count"], 1)
-            train_acc = 100.0 * state["correct"] / max(state["count"], 1)
+            loss_sum, correct, count = acc.reduce(
+                torch.tensor(
+                    [state["loss_sum"], state["correct"], state["count"]],
+                    dtype=torch.float64,
+                    device=acc.device,
+                ),
+                reduction="sum",
+            ).tolist()
+            train_loss = loss_sum / max(count, 1)
+            train_acc = 100.0 * correct / max(count, 1)
             record: dict[str, Any] = {
                 "stage": name,
                 "epoch": epoch,
@@ -412,6 +434,7 @@ class _Run:
                 "step": state["global_step"],
                 "train_loss": train_loss,
                 "train_acc": train_acc,
+                "train_samples": int(count),  # over every process's shard
             }
             if val_ds is not None:
                 pred = predict(
@@ -510,8 +533,16 @@ class _Run:
         self, model: nn.Module, optimizer: Any, ckpt_dir: Path, state: dict[str, Any]
     ) -> None:
         acc = self.accelerator
+        totals = acc.gather(
+            torch.tensor(
+                [[state["loss_sum"], state["correct"], state["count"]]],
+                dtype=torch.float64,
+                device=acc.device,
+            )
+        )
         if self.main:
             payload = {k: v for k, v in state.items() if k != "global_step"}
+            payload["rank_totals"] = totals.tolist()  # each process's partial-epoch sums
             save_checkpoint(
                 ckpt_dir,
                 state["global_step"],
@@ -520,6 +551,7 @@ class _Run:
                 payload,
             )
             prune_checkpoints(ckpt_dir, self.config.run.keep_last)
+        self.write_metrics()
         acc.wait_for_everyone()
 
     def _finish_stage(
@@ -566,6 +598,26 @@ class _Run:
         }
         self.write_metrics()
         return result
+
+
+def _own_totals(saved: dict[str, Any], rank: int, world_size: int) -> dict[str, Any]:
+    """This process's partial-epoch ``loss_sum`` / ``correct`` / ``count`` from a checkpoint.
+
+    A checkpoint holds every process's sums (``rank_totals``); resumed with another number of
+    processes (or from a checkpoint without them), the main process carries the run's sums.
+    """
+    totals = saved.get("rank_totals")
+    if totals is not None and len(totals) == world_size:
+        loss_sum, correct, count = totals[rank]
+    elif rank == 0:
+        loss_sum, correct, count = (
+            [sum(column) for column in zip(*totals, strict=True)]
+            if totals
+            else (saved.get("loss_sum", 0.0), saved.get("correct", 0), saved.get("count", 0))
+        )
+    else:
+        loss_sum, correct, count = 0.0, 0, 0
+    return {"loss_sum": float(loss_sum), "correct": int(correct), "count": int(count)}
 
 
 def _make_accelerator(config: TrainConfig, run_dir: Path) -> Any:
@@ -621,6 +673,7 @@ def train(
     resume: bool = False,
     push_to_hub: str | None = None,
     command: str | None = None,
+    keep_process_group: bool = False,
 ) -> TrainResult:
     """Train every stage of ``config``, select the final weights, evaluate and save them.
 
@@ -632,6 +685,8 @@ def train(
         resume: Continue the run in ``config.run.output_dir`` from its last checkpoints.
         push_to_hub: ``org/name``: upload the final model folder with its metrics at the end.
         command: The command line that started the run (recorded in metrics and the model card).
+        keep_process_group: Leave the distributed process group up for more runs in this
+            process (the k-fold driver); by default the run ends it (``end_training``).
 
     Returns:
         Where the run lives and its final metrics (on every process).
@@ -647,10 +702,11 @@ def train(
     accelerator.wait_for_everyone()
     if config.run.log_with:
         accelerator.init_trackers(config.name.replace("/", "_"), config=_hparams(config))
-    run = _Run(config, accelerator, run_dir, resume)
+    run = _Run(config, accelerator, run_dir, resume, started=start)
     if resume and (run_dir / "metrics.json").is_file():
         run.metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
         run.metrics.setdefault("stages", {})
+        run.wall_before = float(run.metrics.get("wall_time_s", 0.0))
     stages = config.stage_list()
     for index, (name, stage) in enumerate(stages):
         run.run_stage(index, name, stage)
@@ -695,10 +751,8 @@ def train(
                 "loss": metrics["loss"],
                 "num_samples": metrics["num_samples"],
             }
-    wall = time.perf_counter() - start
     run.metrics["final"] = final
     run.metrics["paper_accuracy"] = config.paper_accuracy
-    run.metrics["wall_time_s"] = run.metrics.get("wall_time_s", 0.0) + wall
     if command:
         run.metrics["command"] = command
     model_dir = run_dir / "model"
@@ -712,14 +766,13 @@ def train(
             dataset={"name": config.data.name, "kind": config.data.kind, "root": config.data.root},
             training=config.to_dict(),
         )
-        run.write_metrics()
-        run.plot()
+    run.write_metrics()
+    run.plot()
     accelerator.wait_for_everyone()
     if config.run.log_with:
         flat = {f"final/{k}_top1": v["top1"] for k, v in final.items()}
         if flat:
             accelerator.log(flat, step=run.tracker_step)
-        accelerator.end_training()
     if push_to_hub and accelerator.is_main_process:
         import glamor_zoo
 
@@ -732,4 +785,16 @@ def train(
             dataset=config.data.name or None,
         )
     accelerator.wait_for_everyone()
-    return TrainResult(run_dir=run_dir, model_dir=model_dir, metrics=run.metrics, wall_time_s=wall)
+    # Last: accelerate's end_training also destroys the process group, after which no
+    # collective (wait_for_everyone, gather) works.
+    if keep_process_group:
+        for tracker in accelerator.trackers:
+            tracker.finish()
+    else:
+        accelerator.end_training()
+    return TrainResult(
+        run_dir=run_dir,
+        model_dir=model_dir,
+        metrics=run.metrics,
+        wall_time_s=run.metrics["wall_time_s"],
+    )
