@@ -194,3 +194,30 @@ def test_help_never_imports_the_package() -> None:
     assert out.stdout.strip() == "[]"
     for argv in (["--help"], ["predict", "--help"], ["eval", "--help"], ["train", "--help"]):
         assert main(argv) == 0
+
+
+def test_converted_checkpoints_ask_for_the_official_pipeline(tmp_path: Path) -> None:
+    from glamor_zoo.convert import convert_tf_checkpoint
+    from glamor_zoo.inference.loading import load_model
+
+    out = convert_tf_checkpoint(
+        ROOT / "tests" / "fixtures" / "tf_official_tiny" / "Model", tmp_path
+    )
+    assert json.loads((out / "config.json").read_text())["preprocessing"] == "official"
+    assert load_model(str(out)).preprocessing == "official"  # a bare folder, read back
+
+
+def test_num_workers_auto_in_recipes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from glamor_zoo.train.config import ConfigError, load_config
+
+    recipe = ROOT / "recipes" / "glamor_original_ncaer_s.yaml"
+    config = load_config(recipe, ["data.root=/data"])
+    assert config.data.num_workers == "auto"
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert config.data.workers() == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert config.data.workers() == 4
+    with pytest.raises(ConfigError, match="num_workers"):
+        load_config(recipe, ["data.root=/data", "data.num_workers=many"])
