@@ -221,3 +221,15 @@ def test_num_workers_auto_in_recipes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.data.workers() == 4
     with pytest.raises(ConfigError, match="num_workers"):
         load_config(recipe, ["data.root=/data", "data.num_workers=many"])
+
+
+def test_face_only_models_cut_faces_from_the_photo_alone() -> None:
+    from glamor_zoo.data.transforms import GlamorTransform, to_uint8_tensor
+    from glamor_zoo.inference.recognizer import _face_from_region
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 255, (90, 120, 3), dtype=np.uint8))
+    transform = GlamorTransform(glamor_zoo.create_model("deep_emotion").preprocess_cfg())
+    for box in [(10.4, 5.6, 70.2, 80.9), (-5.0, 60.0, 130.0, 100.0), (50.0, 50.0, 50.0, 50.0)]:
+        expected = transform.face(to_uint8_tensor(image), box)
+        assert np.array_equal(_face_from_region(transform, image, box), expected), box
