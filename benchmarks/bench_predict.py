@@ -6,14 +6,25 @@ each photo, detect faces (MTCNN by default), preprocess, classify. Measured with
 compilation happens; its time is reported apart), and the detector alone.
 
     python benchmarks/bench_predict.py --models deep_emotion glamor_original
+
+``--big-photo`` measures instead the peak memory of ``glamor-zoo predict`` on one 64 MP photo
+(a scene upscaled to 9248×6936 and saved as JPEG), with ``--max-side`` (default 1600) and the
+packaged model: the peak resident set size of that process (budget 1.5 GB).
+
+    python benchmarks/bench_predict.py --big-photo --max-side 1600
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub loads: never wait on it
 
@@ -34,13 +45,44 @@ def timed(fn, rounds: int) -> float:
     return statistics.median(times)
 
 
+def big_photo_peak(max_side: int | None, model: str | None) -> None:
+    """Run ``glamor-zoo predict`` on a 64 MP photo in a child process; print its peak memory."""
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = Path(tmp) / "big.jpg"
+        source = load_image(DATA / "scenes" / "group.jpeg")
+        source.resize((9248, 6936), Image.Resampling.BILINEAR).save(photo, quality=90)
+        argv = [sys.executable, "-m", "glamor_zoo_cli", "predict", str(photo), "--no-fast"]
+        argv += ["--no-progress", "--format", "json"]
+        argv += ["--max-side", str(max_side)] if max_side else []
+        argv += ["--model", model] if model else []
+        start = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    faces = done.stdout.count('"face":') if done.returncode == 0 else "error"
+    print(
+        f"64 MP photo (9248×6936), --max-side {max_side}, model {model or 'default'}: peak RSS "
+        f"{peak_mib:.0f} MiB (budget 1536), {seconds:.1f} s, faces {faces}, exit {done.returncode}"
+    )
+    if done.returncode:
+        print(done.stderr[-2000:])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["deep_emotion", "glamor_original"])
     parser.add_argument("--detector", default="mtcnn")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--big-photo", action="store_true", help="peak memory on 64 MP instead")
+    parser.add_argument("--max-side", type=int, default=1600, help="with --big-photo; 0: none")
+    parser.add_argument("--model", default=None, help="with --big-photo (default: packaged)")
     args = parser.parse_args(argv)
+    if args.big_photo:
+        big_photo_peak(args.max_side or None, args.model)
+        return 0
     torch.set_num_threads(args.threads)
     info = machine_info()
     images = [load_image(p) for p in list_images(DATA / "scenes")]

@@ -1,5 +1,5 @@
 import sys
 
-from glamor_zoo.cli import main
+from glamor_zoo_cli import main
 
 sys.exit(main())

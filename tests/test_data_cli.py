@@ -94,7 +94,7 @@ def test_detect_user_errors(tmp_path: Path, capsys) -> None:
     assert main(["detect", str(tmp_path), "--out", str(tmp_path), "--batch-size", "0"]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "valid detector names" in err and "KEY=VALUE" in err
-    assert "--batch-size must be at least 1" in err
+    assert "argument --batch-size: must be at least 1, got 0" in err
 
 
 # ------------------------------------------------------------------------------ build-ncaer

@@ -177,13 +177,17 @@ def test_face_only_model_gets_only_the_face() -> None:
     assert all(f.attention is None and f.fusion_weights is None for f in result.faces)
 
 
-def test_no_detector_treats_the_image_as_a_face(glamor_model: torch.nn.Module) -> None:
-    rec = make(glamor_model, detector=None)
-    face_crop = DATA / "deep_emotion_face_happy.png"
-    result = rec(face_crop)
-    width, height = Image.open(face_crop).size
-    assert [f.box for f in result.faces] == [(0.0, 0.0, float(width), float(height))]
-    assert result.faces[0].score is None
+def test_no_detector_takes_the_centre_square_or_the_whole_image(
+    glamor_model: torch.nn.Module,
+) -> None:
+    face_only = glamor_zoo.create_model("deep_emotion").eval()
+    portrait = Image.new("RGB", (143, 181), (90, 120, 150))  # an SFEW-sized aligned face
+    result = make(face_only, detector=None)(portrait)
+    assert [f.box for f in result.faces] == [(0.0, 19.0, 143.0, 162.0)]
+    full = make(face_only, detector="none", detector_args={"crop": "full"})(portrait)
+    assert [f.box for f in full.faces] == [(0.0, 0.0, 143.0, 181.0)]
+    with pytest.raises(ValueError, match="has no scene"):
+        make(glamor_model, detector=None)
 
 
 def test_inputs_of_every_kind(glamor_model: torch.nn.Module) -> None:

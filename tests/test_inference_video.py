@@ -11,11 +11,13 @@ from PIL import Image
 
 pytest.importorskip("av", reason="video support needs PyAV (the 'video' extra)")
 
+from middle_detector import MiddleDetector
+
 from glamor_zoo.cli import main
 from glamor_zoo.inference.video import iter_frames, video_fps, write_video
 
 PHOTO = Path(__file__).parent / "data" / "inference_two_people.jpg"
-OPTS = ["--model", "glamor_test", "--detector", "none", "--no-fast", "--no-progress"]
+OPTS = ["--model", "glamor_test", "--detector", MiddleDetector.name, "--no-fast", "--no-progress"]
 
 
 @pytest.fixture(scope="module")

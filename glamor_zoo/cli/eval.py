@@ -3,63 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "eval",
-        help="evaluate a model on a dataset: top-1, per-class accuracy, confusion matrix, predictions",
-        description="Evaluate MODEL on DATA and write metrics.json, confusion_matrix.{json,png} and "
-        "predictions.csv to --output.",
-    )
-    parser.add_argument(
-        "model", help="model folder, local-dir:DIR, hf-hub:ORG/NAME or a zoo name with a tag"
-    )
-    parser.add_argument("data", help="dataset folder (CAER layout, class folders, FER-2013, CK+)")
-    parser.add_argument(
-        "--kind",
-        default=None,
-        help="dataset kind: caer, folder, fer2013, ckplus (default: "
-        "caer when DATA has images/, else folder)",
-    )
-    parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
-    parser.add_argument(
-        "--output", "-o", default=None, help="folder for the result files (default: none written)"
-    )
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--num-workers", type=int, default=0)
-    parser.add_argument(
-        "--device", default=None, help="torch device (default: cuda if available, else cpu)"
-    )
-    parser.add_argument(
-        "--data-arg",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra dataset argument (YAML value), e.g. --data-arg fold=1; repeatable",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.set_defaults(func=run)
+from glamor_zoo.cli import CliError
 
 
-def _load_model(spec: str) -> Any:
-    import glamor_zoo
+def _dataset_options(args: argparse.Namespace, kind: str) -> dict[str, Any]:
+    """The detector options of ``--detector``/``--threshold``/``--detector-arg``/``--max-side``/
+    ``--preprocessing``, for the dataset kinds that detect faces (``folder``)."""
+    from glamor_zoo.cli._common import build_detector
 
-    if Path(spec).is_dir():
-        spec = f"local-dir:{Path(spec).resolve()}"
-    pretrained = spec.startswith(("local-dir:", "hf-hub:")) or "." in spec
-    return glamor_zoo.create_model(spec, pretrained=pretrained)
+    asked = (
+        args.detector is not None
+        or args.threshold is not None
+        or args.detector_arg
+        or args.max_side is not None
+    )
+    if kind != "folder":
+        if asked:
+            raise CliError(
+                f"--detector, --threshold, --detector-arg and --max-side apply to --kind folder "
+                f"(faces detected in the photos); --kind {kind} reads its faces from the dataset"
+            )
+        return {}
+    if args.detector is None:
+        args.detector = "mtcnn"
+    return {"detector": build_detector(args), "progress": not args.no_progress}
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    import torch
-
-    from glamor_zoo.cli import CliError
-    from glamor_zoo.train.config import apply_overrides
+    from glamor_zoo.cli._common import (
+        check_device,
+        load_cli_model,
+        name_failures,
+        silence_hub_progress,
+    )
+    from glamor_zoo.train.config import ConfigError, apply_overrides
     from glamor_zoo.train.evaluate import evaluate_model
 
     root = Path(args.data)
@@ -67,28 +50,55 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"dataset {str(root)!r} does not exist")
     kind = args.kind or ("caer" if (root / "images").is_dir() else "folder")
     try:
-        model = _load_model(args.model)
-    except Exception as exc:
-        raise CliError(f"cannot load model {args.model!r}: {exc}") from exc
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = model.to(device).eval()
-    extra = apply_overrides({}, args.data_arg)
+        extra = apply_overrides({}, args.data_arg)
+    except ConfigError as exc:
+        raise CliError(f"--data-arg: {exc}") from None
+    device = check_device(args.device)
+    if args.no_progress:
+        silence_hub_progress()
+    loaded = load_cli_model(args.model)
+    model = loaded.model.to(device).eval()
+    preprocessing = args.preprocessing or loaded.preprocessing or "zoo"
+    args.preprocessing = preprocessing
+    options = _dataset_options(args, kind)
+    if (
+        getattr(options.get("detector"), "name", None) == "none"
+        and model.preprocess_cfg().get("inputs", "face") != "face"
+    ):
+        raise CliError(
+            f"{args.model} reads the scene around each face, and --detector none takes every "
+            "image as one face crop, which has no scene: use a face-only model or a detector"
+        )
     label_names = (getattr(model, "pretrained_cfg", None) or {}).get("label_names")
     if label_names and len(label_names) == getattr(model, "num_classes", 0):
         extra.setdefault("classes", list(label_names))
+    preprocess_cfg = dict(model.preprocess_cfg())
+    if preprocessing == "official":
+        preprocess_cfg["context_jpeg"] = True
     from glamor_zoo.data.datasets import build_dataset
+    from glamor_zoo.registry import UnknownComponentError
 
     try:
         dataset = build_dataset(
             kind,
             str(root),
             split=args.split,
-            preprocess_cfg=model.preprocess_cfg(),
+            preprocess_cfg=preprocess_cfg,
             train=False,
+            **options,
             **extra,
         )
-    except (FileNotFoundError, ValueError) as exc:
-        raise CliError(str(exc)) from exc
+    except (FileNotFoundError, ValueError, UnknownComponentError) as exc:
+        raise CliError(str(exc)) from None
+    except TypeError as exc:
+        raise CliError(f"--data-arg: the {kind} dataset does not take this ({exc})") from None
+    failures = getattr(dataset, "failures", {})
+    if failures:
+        print(
+            f"glamor-zoo eval: {len(failures)} unreadable image(s) left out: "
+            f"{name_failures(failures)}",
+            file=sys.stderr,
+        )
     metrics = evaluate_model(
         model,
         dataset,
@@ -97,18 +107,35 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.num_workers,
         progress=not args.no_progress,
         title=f"{args.model} — {args.split}",
+        headline=args.headline,
     )
-    print(
-        f"top-1 {metrics['top1']:.2f}%  mean per-class {metrics['mean_class_accuracy']:.2f}%  "
-        f"({metrics['num_samples']} images)"
-    )
-    for name, value in metrics["per_class_accuracy"].items():
-        shown = "   n/a" if value is None else f"{value:6.2f}%"
-        print(f"  {name:<10} {shown}  ({metrics['support'][name]})")
+    _print_summary(metrics)
     if args.output:
         print(
-            f"wrote {Path(args.output) / 'metrics.json'}, confusion_matrix.json/.png, predictions.csv"
+            f"wrote {Path(args.output) / 'metrics.json'}, confusion_matrix.json/.png, "
+            "predictions.csv, skipped.csv"
         )
     else:
         print(json.dumps({"confusion_matrix": metrics["confusion_matrix"]}))
     return 0
+
+
+def _print_summary(metrics: dict[str, Any]) -> None:
+    figures = {
+        "top1": f"top-1 {metrics['top1']:.2f}% of all {metrics['num_samples']} labelled images",
+        "top1_detected": f"top-1 {metrics['top1_detected']:.2f}% of the "
+        f"{metrics['num_scored']} scored",
+    }
+    first = metrics["headline"]
+    second = "top1_detected" if first == "top1" else "top1"
+    print(
+        f"{figures[first]}  ({figures[second]}; coverage {100 * metrics['coverage']:.1f}%)  "
+        f"mean per-class {metrics['mean_class_accuracy']:.2f}%"
+    )
+    for reason, entry in metrics["skipped"].items():
+        if isinstance(entry, dict) and entry["count"]:
+            classes = ", ".join(f"{name} {n}" for name, n in entry["per_class"].items())
+            print(f"  not scored, {reason}: {entry['count']} ({classes}); {entry['why']}")
+    for name, value in metrics["per_class_accuracy"].items():
+        shown = "   n/a" if value is None else f"{value:6.2f}%"
+        print(f"  {name:<10} {shown}  ({metrics['support'][name]})")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,69 +26,6 @@ if TYPE_CHECKING:
     from glamor_zoo.inference import EmotionRecognizer
     from glamor_zoo.inference.batch import InputFile, Prediction
     from glamor_zoo.inference.video import VideoWriter
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "predict",
-        help="recognise the emotions of the faces in photos, folders and videos",
-        description=(
-            "Detect faces and recognise their emotions. With no --model the model shipped in "
-            "the package is used (offline)."
-        ),
-    )
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="images, folders, videos")
-    parser.add_argument(
-        "--demo", action="store_true", help="also run on the photo shipped in the package"
-    )
-    parser.add_argument(
-        "--model",
-        help="model name, 'hf-hub:org/name' or 'local-dir:/path' (default: the packaged "
-        "deep_emotion.fer2013, offline)",
-    )
-    parser.add_argument("--detector", default="mtcnn", help="face detector (default: mtcnn)")
-    parser.add_argument(
-        "--min-score", type=float, help="detector confidence threshold (default: the detector's)"
-    )
-    parser.add_argument(
-        "--mode",
-        choices=("exact", "shared"),
-        default="exact",
-        help="context models: each face's own context (exact) or one context per photo (shared)",
-    )
-    parser.add_argument("--output", "-o", type=Path, help="folder for results and pictures")
-    parser.add_argument(
-        "--format",
-        choices=("json", "csv"),
-        help="results format (default: json in --output, a summary on the terminal)",
-    )
-    parser.add_argument("--draw", action="store_true", help="save photos with labelled boxes")
-    parser.add_argument(
-        "--attention", action="store_true", help="save attention maps (context models)"
-    )
-    parser.add_argument(
-        "--saliency", action="store_true", help="save occlusion saliency maps of the faces"
-    )
-    sampling = parser.add_mutually_exclusive_group()
-    sampling.add_argument("--every-n", type=int, help="videos: every N-th frame")
-    sampling.add_argument("--fps", type=float, help="videos: about F frames per second")
-    parser.add_argument(
-        "--annotated-video", action="store_true", help="videos: save a video with labelled boxes"
-    )
-    parser.add_argument("--batch-size", type=int, default=32, help="faces per forward pass")
-    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument(
-        "--fast",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="run the model through fast_inference (torch.compile…); default: on for "
-        "folders and videos, off for single photos, where compiling costs more than it saves",
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="discard earlier results in --output"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -107,12 +43,13 @@ def _check_args(args: argparse.Namespace) -> None:
     ]
     if needs_output and args.output is None:
         raise CliError(f"{', '.join(needs_output)} need --output DIR for the pictures")
-    if args.every_n is not None and args.every_n < 1:
-        raise CliError(f"--every-n must be at least 1, got {args.every_n}")
     if args.fps is not None and args.fps <= 0:
         raise CliError(f"--fps must be positive, got {args.fps}")
-    if args.batch_size < 1:
-        raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.preprocessing == "official" and args.max_side is not None:
+        raise CliError(
+            "--max-side moves the boxes, and --preprocessing official detects on the full image "
+            "as the authors did: drop one of them"
+        )
 
 
 def _want_fast(args: argparse.Namespace) -> bool:
@@ -125,32 +62,48 @@ def _want_fast(args: argparse.Namespace) -> bool:
     return any(Path(p).is_dir() or is_video_file(p) for p in args.paths)
 
 
-def _build_recognizer(args: argparse.Namespace) -> EmotionRecognizer:
+def _build_recognizer(args: argparse.Namespace, device: Any) -> EmotionRecognizer:
+    from glamor_zoo.cli._common import DETECTOR_ERRORS, detector_error, detector_options
     from glamor_zoo.inference import EmotionRecognizer, ModelLoadError
     from glamor_zoo.registry import UnknownComponentError
 
-    detector_args = {"threshold": args.min_score} if args.min_score is not None else None
     try:
         return EmotionRecognizer(
             args.model,
             detector=args.detector,
-            device=args.device,
+            device=device,
             mode=args.mode,
             batch_size=args.batch_size,
             fast=_want_fast(args),
-            detector_args=detector_args,
+            detector_args=detector_options(args),
+            max_side=args.max_side,
+            preprocessing=args.preprocessing,
         )
-    except (ModelLoadError, UnknownComponentError, ImportError) as exc:
-        raise CliError(str(exc)) from exc
+    except (ModelLoadError, UnknownComponentError) as exc:
+        raise CliError(str(exc)) from None
+    except DETECTOR_ERRORS as exc:
+        raise detector_error(args.detector, exc) from None
 
 
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
-    if not getattr(args, "verbose", False):
-        logging.getLogger("timm").setLevel(logging.WARNING)  # its loading chatter
+    from glamor_zoo.cli._common import check_device, name_failures, silence_hub_progress
     from glamor_zoo.inference.batch import expand_inputs
 
-    recognizer = _build_recognizer(args)
+    paths = list(args.paths)
+    if args.demo:
+        from glamor_zoo.inference.demo import demo_image_path
+
+        paths.append(str(demo_image_path()))
+    files = expand_inputs(paths)  # checked before the model loads
+    unreadable = {str(f.path): f.error or "" for f in files if f.kind == "error"}
+    if unreadable and len(unreadable) == len(files):
+        raise CliError(f"nothing to read: {name_failures(unreadable)}")
+    if unreadable:
+        print(f"glamor-zoo predict: cannot read {name_failures(unreadable)}", file=sys.stderr)
+    if args.no_progress:
+        silence_hub_progress()
+    recognizer = _build_recognizer(args, check_device(args.device))
     if args.attention and not recognizer.uses_context:
         raise CliError(
             f"--attention needs a context model (GLAMOR-Net family); {recognizer.model_name} "
@@ -158,19 +111,17 @@ def run(args: argparse.Namespace) -> int:
         )
     default_note = " (no --model given: the packaged offline model)" if args.model is None else ""
     print(f"glamor-zoo predict: {recognizer.describe()}{default_note}", file=sys.stderr)
-    paths = list(args.paths)
-    if args.demo:
-        from glamor_zoo.inference.demo import demo_image_path
-
-        paths.append(str(demo_image_path()))
-    files = expand_inputs(paths)
     if args.output is None:
         records = _run_to_terminal(args, recognizer, files)
     else:
         records = _run_to_folder(args, recognizer, files)
-    failed = sum(1 for r in records if r.get("error"))
+    failed = {r["input"]: r["error"] for r in records if r.get("error")}
     if failed:
-        print(f"glamor-zoo predict: {failed} of {len(records)} inputs failed", file=sys.stderr)
+        print(
+            f"glamor-zoo predict: {len(failed)} of {len(records)} inputs failed: "
+            f"{name_failures(failed)}",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 

@@ -4,52 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
 from glamor_zoo.cli import CliError
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "push",
-        help="publish a model folder to the Hugging Face Hub in one commit",
-        description=(
-            "Upload MODEL_DIR/model.safetensors, its config.json (with the metrics, dataset, "
-            "recipe and command merged in) and a freshly rendered model card (README.md) to "
-            "REPO_ID as one commit. MODEL_DIR is a folder written by save_pretrained, a training "
-            "run or convert-tf; it is checked (the weights must load into the model its config "
-            "describes) and never modified. Metrics already in config.json go into the card."
-        ),
-    )
-    parser.add_argument("model_dir", help="folder holding model.safetensors and config.json")
-    parser.add_argument("repo_id", help="Hub repository, org/name")
-    parser.add_argument(
-        "--metrics",
-        metavar="JSON_OR_FILE",
-        help='measured metrics, e.g. \'{"top1": 46.9, "dataset": "ncaer_s"}\' or a JSON file '
-        "(default: config.json's)",
-    )
-    parser.add_argument("--dataset", help="training dataset, e.g. ncaer_s, caer_s, fer2013")
-    parser.add_argument("--recipe", help="recipe YAML (its text goes into the card) or a name")
-    parser.add_argument(
-        "--command",
-        dest="train_command",
-        metavar="COMMAND",
-        help="the command that trained the model",
-    )
-    parser.add_argument("--base-model", help="Hub id this model was fine-tuned from")
-    parser.add_argument("--message", help="commit message")
-    parser.add_argument("--private", action="store_true", help="create the repository as private")
-    parser.add_argument("--token", help="Hub token (default: saved login or HF_TOKEN)")
-    parser.add_argument("--card-template", help="card template file or shipped template name")
-    parser.add_argument(
-        "--dry-run",
-        metavar="OUT_DIR",
-        help="write the config.json and README.md that would be pushed to OUT_DIR; upload nothing",
-    )
-    parser.set_defaults(func=run)
 
 
 def _metrics(value: str | None) -> Any:
@@ -66,9 +24,6 @@ def _metrics(value: str | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from huggingface_hub.errors import HfHubHTTPError
-
-    if not getattr(args, "verbose", False):
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request
 
     from glamor_zoo.hub import CheckpointError, prepare_push, push_to_hub
     from glamor_zoo.serialization import atomic_write_text

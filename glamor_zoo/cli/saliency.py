@@ -4,70 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
-from typing import Any
 
 from glamor_zoo.cli import CliError
 
 _logger = logging.getLogger(__name__)
-
-DEFAULT_MODEL = "deep_emotion.fer2013"
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "saliency",
-        help="occlusion saliency maps: where zeroing the face changes the prediction (PNG)",
-        description=(
-            "Slide a zeroed square over each face and record where the prediction changes "
-            "(Deep-Emotion §IV-C). Each IMAGE is a face crop, or a scene with --box. Writes "
-            "<out-dir>/<image stem>_saliency.png: the face, and the map over it."
-        ),
-    )
-    parser.add_argument("images", nargs="+", type=Path, help="face crops (or scenes with --box)")
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"zoo name, hf-hub:… or local-dir:… (default {DEFAULT_MODEL})",
-    )
-    parser.add_argument(
-        "--box",
-        type=_box,
-        help="face box x1,y1,x2,y2 in the image's pixels (needed by two-input GLAMOR models)",
-    )
-    parser.add_argument(
-        "--window",
-        type=int,
-        default=None,
-        help="occluder side in model pixels (default: face side / 6)",
-    )
-    parser.add_argument(
-        "--stride", type=int, default=None, help="step in model pixels (default: window / 2)"
-    )
-    parser.add_argument(
-        "--target", default=None, help="class to track (name or index; default: predicted)"
-    )
-    parser.add_argument(
-        "--map",
-        choices=("changed", "prob_drop"),
-        default="changed",
-        help="changed: fraction of occlusions that flip the prediction (paper); prob_drop: mean "
-        "drop of the target class probability",
-    )
-    parser.add_argument("--out-dir", type=Path, default=Path("."), help="folder for the PNG files")
-    parser.add_argument("--scale", type=int, default=4, help="upscaling of the PNG (default 4)")
-    parser.set_defaults(func=run)
-
-
-def _box(text: str) -> tuple[float, float, float, float]:
-    parts = text.split(",")
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 4:
-        raise argparse.ArgumentTypeError(f"a box is x1,y1,x2,y2 (four numbers), got {text!r}")
-    return values  # type: ignore[return-value]
 
 
 def _target_index(target: str | None, labels: list[str]) -> int | None:
@@ -89,16 +29,12 @@ def _target_index(target: str | None, labels: list[str]) -> int | None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    import glamor_zoo
+    from glamor_zoo.cli._common import load_cli_model
     from glamor_zoo.data import GlamorTransform, ImageLoadError, load_image
     from glamor_zoo.data.transforms import crop_face, to_uint8_tensor
     from glamor_zoo.saliency import occlusion_saliency, save_saliency_png
 
-    try:
-        model = glamor_zoo.create_model(args.model, pretrained=True)
-    except (RuntimeError, ValueError, OSError, KeyError) as exc:
-        raise CliError(f"cannot load model {args.model!r}: {exc}") from None
-    model.eval()
+    model = load_cli_model(args.model, pretrained=True).model
     pcfg = model.preprocess_cfg() if hasattr(model, "preprocess_cfg") else {"inputs": "face"}
     two_inputs = pcfg.get("inputs", "face") != "face"
     if two_inputs and args.box is None:

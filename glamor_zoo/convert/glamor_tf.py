@@ -360,7 +360,9 @@ def convert_tf_checkpoint(
     """Convert a GLAMOR-Net TF2 checkpoint into a glamor_zoo model folder.
 
     Writes ``out_dir/model.safetensors``, ``out_dir/config.json`` (with a ``conversion`` record:
-    source files and their SHA-256, converter version, reference check) and the model card
+    source files and their SHA-256, converter version, reference check; and
+    ``"preprocessing": "official"``, the authors' pipeline, which the recogniser and
+    ``glamor-zoo eval`` then use by default) and the model card
     ``out_dir/README.md`` (rendered by :func:`glamor_zoo.hub.render_model_card`). The folder
     loads with ``glamor_zoo.create_model("local-dir:OUT_DIR")``.
 
@@ -435,7 +437,9 @@ def convert_tf_checkpoint(
         **model.pretrained_cfg,
         "description": model.pretrained_cfg["description"] + provenance,
     }
-    extra: dict[str, Any] = {"conversion": conversion}
+    # Weights trained by the authors' code expect their pipeline: the recogniser and eval read
+    # this entry and run preprocessing="official" (MMOD on BGR, the context's JPEG round trip).
+    extra: dict[str, Any] = {"conversion": conversion, "preprocessing": "official"}
     if command:
         extra["command"] = command
     out = save_pretrained(model, out_dir, label_names=label_names, **extra)

@@ -402,7 +402,9 @@ class GlamorTransform:
             ``face_size``, ``context_size``, ``context_resize``, ``context_crop_offset``,
             ``face_mean``/``face_std``, ``context_mean``/``context_std``, ``interpolation``,
             ``mask_face_in_context``, ``face_augment`` (``hflip``, ``rotate_degrees``, ``scale``,
-            ``translate``: :func:`face_augment_params`),
+            ``translate``: :func:`face_augment_params`), ``context_jpeg`` (``True``: the masked
+            context goes through TensorFlow's JPEG round trip as in the authors' code,
+            :func:`glamor_zoo.data.jpeg.tf_jpeg_round_trip`; default ``False``),
             ``inputs`` (``"face"`` → no context is produced) and ``in_chans`` (1 → grey).
             ``None`` or missing keys take the paper's values (:data:`PAPER_PREPROCESS_CFG`).
         train: Random context crop and face augmentation (``True``) or the fixed evaluation
@@ -453,6 +455,7 @@ class GlamorTransform:
         if self.interpolation not in _INTERPOLATIONS:
             raise ValueError(f"preprocess_cfg['interpolation'] must be one of {_INTERPOLATIONS}")
         self.mask_face = bool(cfg.get("mask_face_in_context", True))
+        self.context_jpeg = bool(cfg.get("context_jpeg", False))
         try:
             augment = face_augment_params(cfg["face_augment"])
         except ValueError as exc:
@@ -497,8 +500,12 @@ class GlamorTransform:
     ) -> torch.Tensor:
         """The normalised context input from a uint8 (3, H, W) image."""
         # NOTE: the official code re-encodes the masked image as JPEG here, an accident of its
-        # TF plumbing (ARCHITECTURE.md); the zoo keeps the exact pixels.
+        # TF plumbing (ARCHITECTURE.md); the zoo keeps the exact pixels unless context_jpeg.
         masked = mask_context(image, box) if self.mask_face else image
+        if self.context_jpeg:
+            from glamor_zoo.data.jpeg import tf_jpeg_round_trip
+
+            masked = tf_jpeg_round_trip(masked)
         context = resize_context(masked, self.context_resize, self.interpolation)
         if self.train:
             context = random_crop_context(context, self.context_size, generator)

@@ -12,7 +12,7 @@ import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,7 +36,9 @@ class InputFile:
         path: The file (or the bad path given).
         kind: ``"image"``, ``"video"``, or ``"error"`` (nothing to read; see ``error``).
         relative: Its path below the folder it was found in (its name for files given
-            directly): where its pictures go in the output folder.
+            directly): where its pictures go in the output folder. Unique within a run: an
+            input whose path would repeat another's (same name in two folders, or ``a.jpg``
+            beside ``a.jpeg``) gets a suffix, ``x_2.jpg``.
         error: Why an ``"error"`` input cannot be read.
     """
 
@@ -55,7 +57,8 @@ def expand_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[InputFile]:
 
     Folders are searched recursively (hidden files and folders skipped) for images and
     videos by extension, sorted. Files given directly are taken whatever their extension
-    (images unless they look like videos), so a bad file still gets a record.
+    (images unless they look like videos), so a bad file still gets a record. Their
+    ``relative`` paths never collide (see :class:`InputFile`), so no picture overwrites another.
     """
     out: list[InputFile] = []
     for raw in paths:
@@ -77,6 +80,23 @@ def expand_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[InputFile]:
             out.append(InputFile(path, _kind(path), Path(path.name)))
         else:
             out.append(InputFile(path, "error", Path(path.name), "no such file or folder"))
+    return _unique_relatives(out)
+
+
+def _unique_relatives(files: list[InputFile]) -> list[InputFile]:
+    """Give each input a ``relative`` path whose stem no earlier input has (case-insensitive,
+    the suffix ignored: pictures are written as .jpg or .png whatever the input's suffix)."""
+    seen: set[str] = set()
+    out: list[InputFile] = []
+    for file in files:
+        relative, count = file.relative, 1
+        while (key := relative.with_suffix("").as_posix().lower()) in seen:
+            count += 1
+            relative = file.relative.with_name(
+                f"{file.relative.stem}_{count}{file.relative.suffix}"
+            )
+        seen.add(key)
+        out.append(file if relative == file.relative else replace(file, relative=relative))
     return out
 
 

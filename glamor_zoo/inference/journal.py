@@ -3,8 +3,9 @@
 Each finished input (an image, or one sampled frame of a video) is one JSON line with a
 ``key``; a line is flushed as soon as it is written, so a run that is killed loses at most the
 line being written. Opening the journal again keeps every complete line, drops a torn last
-line, and reports the keys already done. A ``run.json`` beside it holds the run's settings; a
-run with other settings refuses to resume into the same folder.
+line, and reports the keys already done. A ``run.json`` beside it holds the run's settings and
+the journal's format; a run with other settings, or a journal of an older format (faces
+numbered from 0, before format 2), is refused rather than resumed into the same folder.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from typing import IO, Any
 
 from glamor_zoo.serialization import atomic_write_text
 
-__all__ = ["JOURNAL_NAME", "RUN_NAME", "Journal", "JournalMismatchError"]
+__all__ = ["JOURNAL_FORMAT", "JOURNAL_NAME", "RUN_NAME", "Journal", "JournalMismatchError"]
 
 JOURNAL_NAME = "predictions.jsonl"
 RUN_NAME = "run.json"
+# 2: every face record has its number "face", counted from 1 (format 1 had none; its CSV
+# counted faces from 0).
+JOURNAL_FORMAT = 2
 
 
 class JournalMismatchError(ValueError):
@@ -46,11 +50,18 @@ class Journal:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / JOURNAL_NAME
         run_path = self.folder / RUN_NAME
-        settings = json.loads(json.dumps(dict(settings)))
+        settings = json.loads(json.dumps({**settings, "journal_format": JOURNAL_FORMAT}))
         if overwrite:
             self.path.unlink(missing_ok=True)
         elif run_path.exists() and self.path.exists():
             previous = json.loads(run_path.read_text(encoding="utf-8"))
+            if previous.get("journal_format") != JOURNAL_FORMAT:
+                raise JournalMismatchError(
+                    f"{self.folder} holds results written by an older glamor-zoo (journal format "
+                    f"{previous.get('journal_format', 1)}, faces numbered from 0), which this "
+                    f"version would misread; use another output folder, or --overwrite to start "
+                    "afresh"
+                )
             changed = sorted(
                 k for k in {*previous, *settings} if previous.get(k) != settings.get(k)
             )

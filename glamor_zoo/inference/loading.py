@@ -8,6 +8,7 @@ a download that cannot happen becomes a :class:`ModelLoadError` that says what t
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ __all__ = [
     "load_model",
     "model_labels",
     "model_preprocess_cfg",
+    "model_spec",
+    "saved_preprocessing",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -44,11 +47,14 @@ class LoadedModel:
         name: The name it was asked for (or the class name of a given module).
         source: ``"packaged"``, ``"hub"``, ``"local-dir"``, ``"random"`` (no pretrained weights)
             or ``"module"`` (a model object passed in).
+        preprocessing: The ``preprocessing`` its saved ``config.json`` asks for (``"official"``
+            for checkpoints converted from the authors' code), or ``None``.
     """
 
     model: nn.Module
     name: str
     source: str
+    preprocessing: str | None = None
 
     def describe(self) -> str:
         """One line for the user, e.g. ``deep_emotion.fer2013 (packaged weights, offline)``."""
@@ -113,6 +119,36 @@ def _check_packaged_file(name: str) -> None:
         )
 
 
+def model_spec(spec: str) -> str:
+    """A model name as :func:`glamor_zoo.create_model` takes it: an existing folder becomes
+    ``local-dir:<absolute path>``; anything else is returned as it is."""
+    if spec.startswith(("hf-hub:", "local-dir:")) or not Path(spec).is_dir():
+        return spec
+    return f"local-dir:{Path(spec).resolve()}"
+
+
+def saved_preprocessing(name: str) -> str | None:
+    """The ``preprocessing`` entry of a ``local-dir:`` or ``hf-hub:`` model's ``config.json``
+    (the Hub's from the local cache only), or ``None``."""
+    if name.startswith("local-dir:"):
+        path = Path(name.removeprefix("local-dir:")) / "config.json"
+    elif name.startswith("hf-hub:"):
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, _, revision = name.removeprefix("hf-hub:").partition("@")
+        cached = try_to_load_from_cache(repo, "config.json", revision=revision or None)
+        if not isinstance(cached, str):
+            return None
+        path = Path(cached)
+    else:
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("preprocessing")
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 def _source(name: str, pretrained: bool) -> str:
     if name.startswith("local-dir:"):
         return "local-dir"
@@ -133,7 +169,7 @@ def load_model(model: str | nn.Module | None = None, pretrained: bool | None = N
 
     Args:
         model: ``None`` for :data:`DEFAULT_MODEL`, a name for :func:`glamor_zoo.create_model`,
-            or a model object.
+            a model folder (as ``local-dir:``), or a model object.
         pretrained: Load pretrained weights. Default: yes when the name has any (a pretrained
             tag, ``hf-hub:``, ``local-dir:``); an architecture without weights (``glamor_test``)
             is built with random weights, and a warning says so.
@@ -147,7 +183,7 @@ def load_model(model: str | nn.Module | None = None, pretrained: bool | None = N
 
     if isinstance(model, nn.Module):
         return LoadedModel(model.eval(), type(model).__name__, "module")
-    name = DEFAULT_MODEL if model is None else str(model)
+    name = DEFAULT_MODEL if model is None else model_spec(str(model))
     if pretrained is None:
         pretrained = name.startswith(("hf-hub:", "local-dir:")) or _has_pretrained_weights(name)
     if pretrained and not name.startswith(("hf-hub:", "local-dir:")):
@@ -170,13 +206,21 @@ def load_model(model: str | nn.Module | None = None, pretrained: bool | None = N
                 f"unknown model {name!r}: see `glamor-zoo models` for the zoo's models, or use "
                 "'hf-hub:org/name' / 'local-dir:/path'"
             ) from exc
+        if isinstance(exc, RuntimeError) and str(exc).startswith("Invalid pretrained tag"):
+            architecture = name.partition(".")[0]
+            raise ModelLoadError(
+                f"model {name!r} has no pretrained tag {name.partition('.')[2]!r}: "
+                f"`glamor-zoo models {architecture}` lists its tags"
+            ) from exc
+        if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+            raise ModelLoadError(f"cannot load model {name!r}: {exc}") from exc
         raise
     source = _source(name, pretrained)
     if source == "random":
         _logger.warning(
             "model %r runs without pretrained weights: its predictions are random", name
         )
-    return LoadedModel(built.eval(), name, source)
+    return LoadedModel(built.eval(), name, source, saved_preprocessing(name))
 
 
 def model_labels(model: nn.Module) -> list[str]:

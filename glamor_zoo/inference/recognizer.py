@@ -18,8 +18,9 @@ import torch
 from PIL import Image
 from torch import nn
 
+from glamor_zoo.data.detection.adapted import ChannelOrder
 from glamor_zoo.data.images import load_image
-from glamor_zoo.data.transforms import GlamorTransform, to_uint8_tensor
+from glamor_zoo.data.transforms import GlamorTransform, clip_box, to_uint8_tensor
 from glamor_zoo.inference.loading import (
     LoadedModel,
     load_model,
@@ -30,41 +31,42 @@ from glamor_zoo.inference.results import FaceRecord, ImageResult
 from glamor_zoo.inference.shared_context import mask_faces, shared_context_features
 from glamor_zoo.models.glamor import GlamorFeatures, GlamorNet
 
-__all__ = ["ContextMode", "EmotionRecognizer", "ImageInput", "WholeImageDetector"]
+__all__ = ["ContextMode", "EmotionRecognizer", "ImageInput", "Preprocessing"]
 
 _logger = logging.getLogger(__name__)
 
 ImageInput = str | os.PathLike[str] | Image.Image | np.ndarray
 ContextMode = Literal["exact", "shared"]
+Preprocessing = Literal["zoo", "official"]
 
 
-@dataclass(frozen=True)
-class _Detection:
-    box: tuple[float, float, float, float]
-    score: float | None = None
-    landmarks: list[tuple[float, float]] | None = None
-
-
-class WholeImageDetector:
-    """A "detector" for images that already are face crops: one face, the whole image."""
-
-    name = "none"
-
-    def detect(self, images: Sequence[Image.Image]) -> list[list[_Detection]]:
-        return [[_Detection((0.0, 0.0, float(im.width), float(im.height)))] for im in images]
-
-
-def _create_detector(detector: Any, detector_args: dict[str, Any] | None) -> Any:
-    if detector is None or detector == "none":
-        return WholeImageDetector()
-    if isinstance(detector, str):
+def _create_detector(
+    detector: Any,
+    detector_args: dict[str, Any] | None,
+    max_side: int | None,
+    channel_order: ChannelOrder,
+) -> Any:
+    if detector is None or isinstance(detector, str):
         from glamor_zoo.data.detection import create_detector
 
-        return create_detector(detector, **(detector_args or {}))
+        return create_detector(
+            "none" if detector is None else detector,
+            max_side=max_side,
+            channel_order=channel_order,
+            **(detector_args or {}),
+        )
     if not hasattr(detector, "detect"):
         raise TypeError(
             f"detector must be a name, None, or an object with .detect(images); got {type(detector).__name__}"
         )
+    if max_side is not None or channel_order != "rgb":
+        from glamor_zoo.data.detection import AdaptedDetector, FaceDetector
+
+        if not isinstance(detector, FaceDetector):
+            raise TypeError(
+                "max_side and official preprocessing need a detector name or a FaceDetector"
+            )
+        return AdaptedDetector(detector, max_side=max_side, channel_order=channel_order)
     return detector
 
 
@@ -104,7 +106,9 @@ class EmotionRecognizer:
             model shipped inside the package (``deep_emotion.fer2013``, works offline).
         detector: A face detector name (``"mtcnn"``, ``"dlib-hog"``…, see
             :mod:`glamor_zoo.data.detection`), an object with ``.detect(images)``, or ``None``
-            when every image already is one face crop.
+            (the ``none`` detector) when every image already is one face crop: its centre
+            square, or the whole image with ``detector_args={"crop": "full"}``. Context models
+            refuse ``none``: there is no scene around a face crop.
         device: Where the model runs (default: CUDA if available, else the CPU).
         mode: Context models only. ``"exact"``: each face gets its own context (only its box
             zeroed), as the model was trained. ``"shared"``: every face of a photo is zeroed
@@ -118,6 +122,15 @@ class EmotionRecognizer:
             batch of another size); it pays on folders and videos, not on a single photo.
         pretrained: Load pretrained weights (default: when the model name has any).
         detector_args: Keyword arguments for the detector (e.g. ``{"threshold": 0.95}``).
+        max_side: Detect on a copy of each image at most this many pixels on its longer side;
+            boxes are mapped back to the original's pixels, and faces are cut from the original.
+            Bounds the memory of big photos (``None``: detect on the full image).
+        preprocessing: ``"zoo"``: the exact pixels. ``"official"``: the authors' pipeline
+            exactly, as their ``predict.py`` runs it: the detector sees the image with its
+            channels in BGR order (as OpenCV loads it), detects on the full image (no
+            ``max_side``), and the masked context goes through TensorFlow's JPEG round trip
+            (needs simplejpeg). ``None``: what the model's ``config.json`` says (models converted
+            with ``convert-tf`` say ``official``), else ``"zoo"``.
 
     Calling the recogniser with one image (a path, a PIL image or an (H, W, 3) uint8 array)
     returns an :class:`ImageResult`; with a list, a list of them in the same order.
@@ -135,6 +148,8 @@ class EmotionRecognizer:
         fast: bool = True,
         pretrained: bool | None = None,
         detector_args: dict[str, Any] | None = None,
+        max_side: int | None = None,
+        preprocessing: Preprocessing | None = None,
     ) -> None:
         if mode not in ("exact", "shared"):
             raise ValueError(f"mode must be 'exact' or 'shared', got {mode!r}")
@@ -146,13 +161,32 @@ class EmotionRecognizer:
         )
         self.model = self.loaded.model.to(self.device).eval()
         self.labels = model_labels(self.model)
+        self.preprocessing: Preprocessing = preprocessing or self.loaded.preprocessing or "zoo"
+        if self.preprocessing not in ("zoo", "official"):
+            raise ValueError(f"preprocessing must be 'zoo' or 'official', got {preprocessing!r}")
+        official = self.preprocessing == "official"
+        if official and max_side is not None:
+            raise ValueError(
+                "max_side moves the boxes, and official preprocessing detects on the full image "
+                "as the authors did: leave max_side out, or use preprocessing='zoo'"
+            )
         self.preprocess_cfg = model_preprocess_cfg(self.model)
+        if official:
+            self.preprocess_cfg["context_jpeg"] = True
         self.transform = GlamorTransform(self.preprocess_cfg, train=False)
         self.uses_context = self.transform.uses_context and isinstance(self.model, GlamorNet)
         self.mode: ContextMode = mode
         self.batch_size = batch_size
         self.image_batch_size = image_batch_size
-        self.detector = _create_detector(detector, detector_args)
+        self.detector = _create_detector(
+            detector, detector_args, max_side, "bgr" if official else "rgb"
+        )
+        if self.uses_context and getattr(self.detector, "name", None) == "none":
+            raise ValueError(
+                f"{self.loaded.name} reads the scene around each face, and detector 'none' "
+                "takes every image as one face crop, which has no scene (its context would be "
+                "black): use a face-only model (e.g. deep_emotion.fer2013) or a real detector"
+            )
         # NOTE: context models report their attention maps and fusion weights, so they go
         # through forward_features + forward_head, which fast_inference accelerates as well as
         # the call (logits) that face-only models use.
@@ -169,7 +203,11 @@ class EmotionRecognizer:
         if threshold is not None:
             detector += f" (threshold {threshold:g})"
         mode = f", {self.mode} context" if self.uses_context else ""
-        return f"model {self.loaded.describe()}, detector {detector}{mode}, device {self.device}"
+        official = ", official preprocessing" if self.preprocessing == "official" else ""
+        return (
+            f"model {self.loaded.describe()}, detector {detector}{mode}{official}, "
+            f"device {self.device}"
+        )
 
     # ----------------------------------------------------------------- public API
 
@@ -300,9 +338,15 @@ class EmotionRecognizer:
         for index, item in enumerate(items):
             if item.image is None or not item.faces:
                 continue
-            pixels = to_uint8_tensor(item.image)
             boxes = [tuple(float(v) for v in face.box) for face in item.faces]
-            if self.uses_context and self.mode == "shared":
+            if not self.uses_context:  # only the faces: never the whole photo as a tensor
+                for face, box in zip(item.faces, boxes, strict=True):
+                    faces.append(_face_from_region(self.transform, item.image, box))
+                    owners.append(-1)
+                    detections.append((index, face))
+                continue
+            pixels = to_uint8_tensor(item.image)
+            if self.mode == "shared":
                 contexts.append(self.transform.context(mask_faces(pixels, boxes), None))
             for face, box in zip(item.faces, boxes, strict=True):
                 faces.append(self.transform.face(pixels, box))
@@ -408,6 +452,22 @@ class EmotionRecognizer:
                 else None
             ),
         )
+
+
+def _face_from_region(
+    transform: GlamorTransform, image: Image.Image, box: tuple[float, ...]
+) -> torch.Tensor:
+    """``transform.face`` of ``box`` in ``image``, converting only the box's pixels.
+
+    Equal to ``transform.face(to_uint8_tensor(image), box)``: the box is rounded and clipped as
+    :func:`clip_box` does, cut from the PIL image, and given whole to the transform. A 64 MP
+    photo would otherwise become two more 192 MB copies per chunk.
+    """
+    clipped = clip_box(box, image.width, image.height)
+    if clipped is None:
+        return transform.face(to_uint8_tensor(Image.new("RGB", (1, 1))), None)
+    region = to_uint8_tensor(image.crop(clipped))
+    return transform.face(region, (0.0, 0.0, float(region.shape[2]), float(region.shape[1])))
 
 
 def _logits_and_features(

@@ -10,8 +10,9 @@ import numpy as np
 __all__ = ["FaceRecord", "ImageResult"]
 
 
-def _round(value: float, digits: int = 6) -> float:
-    return round(float(value), digits)
+def _pixels(value: float) -> float:
+    """Pixel coordinates to 1/100 px; model outputs are kept at full precision."""
+    return round(float(value), 2)
 
 
 @dataclass
@@ -41,20 +42,24 @@ class FaceRecord:
     landmarks: list[tuple[float, float]] | None = None
 
     def to_dict(self, attention: bool = True) -> dict[str, Any]:
-        """A JSON-ready dict; ``attention=False`` leaves the attention map out."""
+        """A JSON-ready dict; ``attention=False`` leaves the attention map out.
+
+        Probabilities, confidence, score, fusion weights and attention keep their full float
+        precision; boxes and landmarks are rounded to 1/100 px.
+        """
         out: dict[str, Any] = {
-            "box": [_round(v, 2) for v in self.box],
-            "score": None if self.score is None else _round(self.score),
+            "box": [_pixels(v) for v in self.box],
+            "score": None if self.score is None else float(self.score),
             "label": self.label,
-            "confidence": _round(self.confidence),
-            "probabilities": {k: _round(v) for k, v in self.probabilities.items()},
+            "confidence": float(self.confidence),
+            "probabilities": {k: float(v) for k, v in self.probabilities.items()},
         }
         if self.fusion_weights is not None:
-            out["fusion_weights"] = {k: _round(v) for k, v in self.fusion_weights.items()}
+            out["fusion_weights"] = {k: float(v) for k, v in self.fusion_weights.items()}
         if attention and self.attention is not None:
-            out["attention"] = [[_round(v) for v in row] for row in self.attention.tolist()]
+            out["attention"] = self.attention.astype(float).tolist()
         if self.landmarks is not None:
-            out["landmarks"] = [[_round(x, 2), _round(y, 2)] for x, y in self.landmarks]
+            out["landmarks"] = [[_pixels(x), _pixels(y)] for x, y in self.landmarks]
         return out
 
 
@@ -81,11 +86,15 @@ class ImageResult:
         return self.error is None
 
     def to_dict(self, attention: bool = True) -> dict[str, Any]:
-        """A JSON-ready dict (``input``, ``width``, ``height``, ``faces``, ``error``)."""
+        """A JSON-ready dict (``input``, ``width``, ``height``, ``faces``, ``error``); each face
+        carries its number ``face``, counted from 1 as in the pictures and the CSV."""
         return {
             "input": self.source,
             "width": self.width,
             "height": self.height,
-            "faces": [face.to_dict(attention=attention) for face in self.faces],
+            "faces": [
+                {"face": number, **face.to_dict(attention=attention)}
+                for number, face in enumerate(self.faces, start=1)
+            ],
             "error": self.error,
         }

@@ -27,7 +27,7 @@ CSV_FIELDS = (
 
 
 def records_to_csv(records: Iterable[Mapping[str, Any]], labels: Sequence[str]) -> str:
-    """One row per face (``face`` = its index in the image), then ``p_<label>`` per class,
+    """One row per face (``face`` = its number in the image, from 1), then ``p_<label>`` per class,
     ``w_face``, ``w_context`` and ``error``. An image with no face, or one that failed,
     still gets one row (empty face fields; the error in ``error``).
     """
@@ -47,8 +47,8 @@ def records_to_csv(records: Iterable[Mapping[str, Any]], labels: Sequence[str]) 
         faces = record.get("faces") or []
         if not faces:
             writer.writerow(base)
-        for index, face in enumerate(faces):
-            row = dict(base, face=index, label=face["label"], confidence=face["confidence"])
+        for number, face in enumerate(faces, start=1):
+            row = dict(base, face=number, label=face["label"], confidence=face["confidence"])
             row.update(zip(("x1", "y1", "x2", "y2"), face["box"], strict=True))
             row["score"] = "" if face.get("score") is None else face["score"]
             for label, p in face["probabilities"].items():

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -83,7 +84,8 @@ class DataConfig:
         val_split: Split used to pick the best checkpoint (``null``: no validation);
             ``holdout`` names the part of ``train_split`` that ``holdout`` sets aside.
         test_split: Split evaluated once at the end with the best weights (``null``: none).
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes, or ``auto``: ``min(4, cpus - 1)`` of this
+            machine (:meth:`workers`), so a recipe never asks a 2-core machine for 4.
         preprocess: Overrides of the model's ``preprocess_cfg()`` (e.g.
             ``mask_face_in_context: false`` for paper Table 4 setting iii).
         args: More keyword arguments for the dataset builder.
@@ -106,13 +108,19 @@ class DataConfig:
     train_split: str = "train"
     val_split: str | None = "val"
     test_split: str | None = "test"
-    num_workers: int = 0
+    num_workers: int | Literal["auto"] = 0
     preprocess: dict[str, Any] = field(default_factory=dict)
     args: dict[str, Any] = field(default_factory=dict)
     name: str = ""
     folds: str | list[int] | None = None
     holdout: float = 0.0
     holdout_seed: int = 0
+
+    def workers(self) -> int:
+        """The DataLoader workers to start: ``num_workers``, with ``auto`` resolved here."""
+        if self.num_workers == "auto":
+            return max(0, min(4, (os.cpu_count() or 1) - 1))
+        return int(self.num_workers)
 
 
 @dataclass
@@ -275,6 +283,14 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "eval_batch_size", "grad_accum_steps", "keep_last"):
             if getattr(self.run, key) < 1:
                 raise ConfigError(f"run.{key} must be >= 1, got {getattr(self.run, key)}")
+        workers = self.data.num_workers
+        if workers != "auto" and (
+            not isinstance(workers, int) or isinstance(workers, bool) or workers < 0
+        ):
+            raise ConfigError(
+                f"data.num_workers must be an integer >= 0 or auto (min(4, cpus - 1)), "
+                f"got {workers!r}"
+            )
         if not _is_number(self.run.time_budget_min) or self.run.time_budget_min < 0:
             raise ConfigError(
                 f"run.time_budget_min must be a number of minutes >= 0 (0: no limit), "

@@ -1,9 +1,16 @@
 """Evaluation: predictions over a dataset, metrics, confusion matrix, and prediction files.
 
 An evaluation folder holds ``metrics.json`` (top-1, per-class accuracy, confusion matrix),
-``confusion_matrix.json``, ``confusion_matrix.png`` and ``predictions.csv`` (one row per image:
-path, true class, predicted class, confidence, one probability column per class).
+``confusion_matrix.json``, ``confusion_matrix.png``, ``predictions.csv`` (one row per scored
+image: path, true class, predicted class, confidence, one probability column per class) and
+``skipped.csv`` (path, class, reason of every labelled image that was not scored).
 ``glamor-zoo compare`` (:mod:`glamor_zoo.train.compare`) reads two ``predictions.csv`` files.
+
+No image is scored on a face that was not found: an image without a face box (the detector
+found none) never goes through the model and counts as wrong (``no_face``); so does an image
+of a class the model does not know (``unknown_class``, from the dataset's ``left_out``).
+``top1`` is over every labelled image, ``top1_detected`` over the scored ones, and
+``coverage`` is the share scored.
 """
 
 from __future__ import annotations
@@ -11,14 +18,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from glamor_zoo.serialization import atomic_write_text
 from glamor_zoo.train.metrics import classification_metrics
@@ -27,10 +34,18 @@ __all__ = [
     "Predictions",
     "collate_samples",
     "evaluate_model",
+    "evaluation_metrics",
     "forward_batch",
     "predict",
     "write_evaluation",
 ]
+
+NO_FACE = "no_face"
+UNKNOWN_CLASS = "unknown_class"
+_WHY = {
+    NO_FACE: "the detector found no face: never scored on a blank face, counted as wrong",
+    UNKNOWN_CLASS: "the model has no such class: counted as wrong",
+}
 
 
 @dataclass
@@ -40,9 +55,12 @@ class Predictions:
     Attributes:
         paths: Image paths (``""`` when the dataset gives none).
         targets: True class indices.
-        probs: (N, num_classes) softmax probabilities.
+        probs: (N, num_classes) softmax probabilities (NaN rows for images not scored).
         class_names: Class names in output order.
-        loss: Mean cross-entropy (``nan`` when not computed).
+        loss: Mean cross-entropy over the scored images (``nan`` when not computed).
+        scored: Per image, whether it went through the model (``False``: no face was found);
+            ``None``: all did.
+        left_out: Path → class of the images whose class the model does not know.
     """
 
     paths: list[str]
@@ -50,11 +68,22 @@ class Predictions:
     probs: np.ndarray
     class_names: list[str]
     loss: float = float("nan")
+    scored: np.ndarray | None = None
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def scored_mask(self) -> np.ndarray:
+        """Per image, whether it was scored."""
+        if self.scored is None:
+            return np.ones(len(self.targets), dtype=bool)
+        return self.scored
 
     @property
     def predictions(self) -> np.ndarray:
-        """Predicted class indices."""
-        return self.probs.argmax(axis=1)
+        """Predicted class indices; -1 for an image that was not scored (always wrong)."""
+        out = np.nan_to_num(self.probs, nan=-1.0).argmax(axis=1)
+        out[~self.scored_mask] = -1
+        return out
 
 
 def forward_batch(model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
@@ -105,6 +134,9 @@ def predict(
 ) -> Predictions:
     """Run ``model`` over ``dataset`` (samples ``{"face", "context"?, "label", "path"}``).
 
+    Images without a face (``dataset.missing_faces()``) are not run: their rows are NaN and
+    ``scored`` is ``False`` for them; ``dataset.left_out`` is passed on as ``left_out``.
+
     Args:
         model: A zoo model; with ``accelerator``, the prepared (possibly wrapped) model.
         dataset: The evaluation dataset.
@@ -117,8 +149,10 @@ def predict(
     """
     from tqdm.auto import tqdm
 
+    missing = set(getattr(dataset, "missing_faces", list)())
+    scored_indices = [i for i in range(len(dataset)) if i not in missing]  # type: ignore[arg-type]
     loader = DataLoader(
-        dataset,
+        Subset(dataset, scored_indices) if missing else dataset,
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,
@@ -158,14 +192,34 @@ def predict(
     finally:
         model.train(was_training)
     core = accelerator.unwrap_model(model) if accelerator is not None else model
-    if not probs:
+    left_out = dict(getattr(dataset, "left_out", {}))
+    if not probs and not missing:
         raise ValueError("the evaluation dataset is empty")
+    names = _class_names(dataset, core)
+    if not missing:
+        return Predictions(
+            paths=[str(p) for p in paths],
+            targets=torch.cat(targets).numpy(),
+            probs=torch.cat(probs).numpy(),
+            class_names=names,
+            loss=float(torch.cat(losses).mean()),
+            left_out=left_out,
+        )
+    samples = dataset.samples  # type: ignore[attr-defined]
+    scored = np.zeros(len(samples), dtype=bool)
+    scored[scored_indices] = True
+    width = probs[0].shape[1] if probs else len(names)
+    all_probs = np.full((len(samples), width), np.nan, dtype=np.float32)
+    if probs:
+        all_probs[scored_indices] = torch.cat(probs).numpy()
     return Predictions(
-        paths=[str(p) for p in paths],
-        targets=torch.cat(targets).numpy(),
-        probs=torch.cat(probs).numpy(),
-        class_names=_class_names(dataset, core),
-        loss=float(torch.cat(losses).mean()),
+        paths=[s.path for s in samples],
+        targets=np.asarray([s.label for s in samples], dtype=np.int64),
+        probs=all_probs,
+        class_names=names,
+        loss=float(torch.cat(losses).mean()) if losses else float("nan"),
+        scored=scored,
+        left_out=left_out,
     )
 
 
@@ -175,7 +229,11 @@ def _predictions_csv(pred: Predictions) -> str:
     writer.writerow(
         ["path", "target", "prediction", "confidence", *[f"prob_{c}" for c in pred.class_names]]
     )
-    for path, target, row in zip(pred.paths, pred.targets, pred.probs, strict=True):
+    for path, target, row, scored in zip(
+        pred.paths, pred.targets, pred.probs, pred.scored_mask, strict=True
+    ):
+        if not scored:
+            continue
         best = int(row.argmax())
         writer.writerow(
             [
@@ -189,15 +247,95 @@ def _predictions_csv(pred: Predictions) -> str:
     return buffer.getvalue()
 
 
+def skipped_images(pred: Predictions) -> list[tuple[str, str, str]]:
+    """(path, class, reason) of every labelled image that was not scored, in order."""
+    rows = [
+        (path, pred.class_names[int(target)], NO_FACE)
+        for path, target, scored in zip(pred.paths, pred.targets, pred.scored_mask, strict=True)
+        if not scored
+    ]
+    return rows + [(path, name, UNKNOWN_CLASS) for path, name in pred.left_out.items()]
+
+
+def evaluation_metrics(pred: Predictions, headline: str = "top1") -> dict[str, Any]:
+    """Metrics of ``pred``: :func:`classification_metrics` of the scored images, then ``top1``
+    over every labelled image (images not scored count as wrong; per-class accuracies alike),
+    ``top1_detected`` over the scored ones, ``coverage``, and the counts of ``skipped`` images
+    by reason.
+
+    Args:
+        pred: The predictions.
+        headline: ``"top1"`` or ``"top1_detected"``: the figure to lead with (``headline``).
+    """
+    if headline not in ("top1", "top1_detected"):
+        raise ValueError(f"headline must be 'top1' or 'top1_detected', got {headline!r}")
+    scored = pred.scored_mask
+    metrics = classification_metrics(
+        pred.targets[scored], pred.predictions[scored], pred.class_names
+    )
+    missed = np.bincount(pred.targets[~scored], minlength=len(pred.class_names))
+    correct = int(np.trace(np.asarray(metrics["confusion_matrix"])))
+    num_scored = int(scored.sum())
+    total = len(pred.targets) + len(pred.left_out)
+    per_class: dict[str, float | None] = {}
+    for i, name in enumerate(pred.class_names):
+        support = metrics["support"][name] + int(missed[i])
+        hits = metrics["confusion_matrix"][i][i]
+        per_class[name] = 100.0 * hits / support if support else None
+        metrics["support"][name] = support
+    present = [v for v in per_class.values() if v is not None]
+    unknown: dict[str, int] = {}
+    for name in pred.left_out.values():
+        unknown[name] = unknown.get(name, 0) + 1
+    metrics.update(
+        {
+            "headline": headline,
+            "top1": 100.0 * correct / total if total else 0.0,
+            "top1_detected": metrics["top1"],
+            "coverage": num_scored / total if total else 0.0,
+            "per_class_accuracy": per_class,
+            "mean_class_accuracy": float(np.mean(present)) if present else 0.0,
+            "num_samples": total,
+            "num_scored": num_scored,
+            "skipped": {
+                NO_FACE: {
+                    "count": int((~scored).sum()),
+                    "per_class": {
+                        n: int(missed[i]) for i, n in enumerate(pred.class_names) if missed[i]
+                    },
+                    "why": _WHY[NO_FACE],
+                },
+                UNKNOWN_CLASS: {
+                    "count": len(pred.left_out),
+                    "per_class": unknown,
+                    "why": _WHY[UNKNOWN_CLASS],
+                },
+                "file": "skipped.csv",
+            },
+            "loss": pred.loss,
+        }
+    )
+    return metrics
+
+
 def write_evaluation(
-    pred: Predictions, output_dir: str | Path, title: str | None = None, plot: bool = True
+    pred: Predictions,
+    output_dir: str | Path,
+    title: str | None = None,
+    plot: bool = True,
+    headline: str = "top1",
 ) -> dict[str, Any]:
-    """Compute metrics and write ``metrics.json``, ``confusion_matrix.{json,png}``,
-    ``predictions.csv`` into ``output_dir`` (atomically). Returns the metrics."""
+    """Compute :func:`evaluation_metrics` and write ``metrics.json``,
+    ``confusion_matrix.{json,png}`` (scored images), ``predictions.csv`` and ``skipped.csv``
+    into ``output_dir`` (atomically). Returns the metrics."""
     output_dir = Path(output_dir)
-    metrics = classification_metrics(pred.targets, pred.predictions, pred.class_names)
-    metrics["loss"] = pred.loss
+    metrics = evaluation_metrics(pred, headline)
     atomic_write_text(output_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["path", "target", "reason"])
+    writer.writerows(skipped_images(pred))
+    atomic_write_text(output_dir / "skipped.csv", buffer.getvalue())
     confusion = {
         "class_names": pred.class_names,
         "rows": "true",
@@ -227,8 +365,10 @@ def evaluate_model(
     accelerator: Any = None,
     progress: bool = True,
     title: str | None = None,
+    headline: str = "top1",
 ) -> dict[str, Any]:
-    """Predict over ``dataset`` and return (and with ``output_dir``, write) the metrics.
+    """Predict over ``dataset`` and return (and with ``output_dir``, write) the metrics
+    (:func:`evaluation_metrics`).
 
     Args:
         model: The model to evaluate.
@@ -239,6 +379,7 @@ def evaluate_model(
         accelerator: Optional ``accelerate.Accelerator`` (distributed / mixed precision).
         progress: Show a progress bar.
         title: Title of the confusion-matrix figure.
+        headline: ``"top1"`` (every labelled image) or ``"top1_detected"`` (scored images).
     """
     pred = predict(
         model,
@@ -250,7 +391,5 @@ def evaluate_model(
     )
     main = accelerator is None or accelerator.is_main_process
     if output_dir is not None and main:
-        return write_evaluation(pred, output_dir, title=title)
-    metrics = classification_metrics(pred.targets, pred.predictions, pred.class_names)
-    metrics["loss"] = pred.loss
-    return metrics
+        return write_evaluation(pred, output_dir, title=title, headline=headline)
+    return evaluation_metrics(pred, headline)

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from glamor_zoo_cli.train import add_train_arguments
+
 __all__ = ["add_train_arguments", "main", "run_from_args"]
 
 _LOGGER = logging.getLogger("glamor_zoo.train")
@@ -81,40 +83,6 @@ def exit_with_launcher() -> None:
         _LOGGER.warning("prctl(PR_SET_PDEATHSIG) failed (errno %d)", ctypes.get_errno())
     elif os.getppid() != launcher:  # the launcher died before the request: no signal will come
         os.kill(os.getpid(), signal.SIGTERM)
-
-
-def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the training options to ``parser`` (no heavy imports)."""
-    parser.add_argument(
-        "--config",
-        "-c",
-        required=True,
-        help="recipe YAML, e.g. recipes/glamor_original_ncaer_s.yaml or "
-        "recipes/deep_emotion_ckplus.yaml (k-fold: data.folds)",
-    )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in run.output_dir from its last checkpoint (k-fold recipes: "
-        "reuse the finished folds, resume the unfinished one)",
-    )
-    parser.add_argument(
-        "--push-to-hub",
-        metavar="ORG/NAME",
-        default=None,
-        help="upload the final model folder at the end",
-    )
-    parser.add_argument(
-        "--output-dir", "-o", default=None, help="run directory (same as run.output_dir=DIR)"
-    )
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="KEY=VALUE",
-        help="recipe overrides with dotted keys and YAML values, e.g. optim.lr=1e-3 "
-        "stages.face.epochs=2 data.folds=[0,1]",
-    )
-    return parser
 
 
 def summary_lines(result: Any, paper_accuracy: float | None) -> list[str]:

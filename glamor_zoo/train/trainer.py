@@ -293,7 +293,7 @@ class _Run:
             train_ds,
             batch_size=config.run.batch_size,
             sampler=sampler,
-            num_workers=config.data.num_workers,
+            num_workers=config.data.workers(),
             collate_fn=collate_samples,
         )
         model, optimizer, loader = acc.prepare(model, optimizer, loader)
@@ -441,7 +441,7 @@ class _Run:
                     model,
                     val_ds,
                     batch_size=config.run.eval_batch_size,
-                    num_workers=config.data.num_workers,
+                    num_workers=config.data.workers(),
                     accelerator=acc,
                     progress=config.run.progress,
                     description=f"{name} val",
@@ -733,7 +733,7 @@ def train(
             model,
             dataset,
             batch_size=config.run.eval_batch_size,
-            num_workers=config.data.num_workers,
+            num_workers=config.data.workers(),
             accelerator=accelerator,
             progress=config.run.progress,
             description=f"final {split}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ __all__ = [
     "WholeImageDataset",
     "class_folders",
     "class_vocabulary",
+    "files_outside",
     "label_of",
     "sample_generator",
     "select_classes",
@@ -98,7 +99,9 @@ class EmotionDataset(Dataset):
     """A map-style dataset of emotion samples.
 
     Items are dicts ``{"face", "context", "label", "path"}`` (no ``"context"`` for face-only
-    preprocessing configs). Training randomness comes from :func:`sample_generator` with
+    preprocessing configs). :attr:`left_out` maps each image of a class outside ``classes``
+    (left out of the samples) to its class; :meth:`missing_faces` lists the samples whose
+    image has no face box. Training randomness comes from :func:`sample_generator` with
     ``(seed, epoch, index)``; call :meth:`set_epoch` at the start of every epoch.
 
     Args:
@@ -132,11 +135,16 @@ class EmotionDataset(Dataset):
         self.epoch = 0
         self.on_error = on_error
         self.failed: set[str] = set()
+        self.left_out: dict[str, str] = {}
 
     @property
     def targets(self) -> list[int]:
         """The label index of every sample, in order."""
         return [s.label for s in self.samples]
+
+    def missing_faces(self) -> list[int]:
+        """Indices of the samples whose image has no face (no box: none was detected)."""
+        return [i for i, sample in enumerate(self.samples) if sample.box is None]
 
     def set_epoch(self, epoch: int) -> None:
         """Select the augmentation stream of ``epoch`` (training only; evaluation is fixed)."""
@@ -228,9 +236,36 @@ class EmotionDataset(Dataset):
 class WholeImageDataset(EmotionDataset):
     """A dataset of face images: the box of every sample is the whole image."""
 
+    def missing_faces(self) -> list[int]:
+        """None: every image is a face."""
+        return []
+
     def load(self, index: int) -> tuple[Image.Image | torch.Tensor, Box | None]:
         image = load_image(self.samples[index].path)
         return image, (0.0, 0.0, float(image.width), float(image.height))
+
+
+def files_outside(
+    folders: Iterable[Path],
+    index: Mapping[str, int],
+    files: Callable[[Path], Iterable[Path]] | None = None,
+) -> dict[str, str]:
+    """Image path → class name of every image in the class ``folders`` not in ``index``.
+
+    Args:
+        folders: Class folders.
+        index: Canonical class name → label, as :func:`select_classes` gives.
+        files: How to list a folder's images (default: recursively, by extension).
+    """
+    from glamor_zoo.data.images import list_images
+
+    lister = files or list_images
+    return {
+        str(path): label_of(folder.name)
+        for folder in folders
+        if label_of(folder.name) not in index
+        for path in lister(folder)
+    }
 
 
 def class_folders(root: Path) -> list[Path]:

@@ -21,6 +21,7 @@ from glamor_zoo.data.datasets.base import (
     OnError,
     Sample,
     class_folders,
+    files_outside,
     label_of,
     select_classes,
 )
@@ -125,5 +126,10 @@ class CaerDataset(EmotionDataset):
         if not samples:
             raise FileNotFoundError(f"no images found under {str(image_root)!r}")
         super().__init__(samples, vocab, preprocess_cfg, train=train, seed=seed, on_error=on_error)
+        self.left_out = files_outside(
+            folders,
+            index,
+            lambda f: sorted(p for p in f.iterdir() if p.is_file() and is_image_file(p)),
+        )
         self.root = root
         self.split = split

@@ -20,6 +20,7 @@ from glamor_zoo.data.datasets.base import (
     Sample,
     WholeImageDataset,
     class_folders,
+    files_outside,
     label_of,
     select_classes,
 )
@@ -97,8 +98,12 @@ class CKPlusDataset(WholeImageDataset):
         ]
         if not files:
             raise FileNotFoundError(f"no images found under {str(root)!r}")
+        outside = files_outside(folders, index)
         subjects = [subject_of(p) for p, _ in files]
-        folds = subject_folds(subjects, num_folds, seed if split_seed is None else split_seed)
+        # NOTE: the folds are cut from every subject of every class folder, so fold k holds the
+        # same people whichever classes a model knows.
+        every_subject = subjects + [subject_of(p) for p in outside]
+        folds = subject_folds(every_subject, num_folds, seed if split_seed is None else split_seed)
         test_subjects = set(folds[fold])
         keep = {
             "all": lambda s: True,
@@ -111,6 +116,7 @@ class CKPlusDataset(WholeImageDataset):
             if keep(subject)
         ]
         super().__init__(samples, vocab, preprocess_cfg, train=train, seed=seed, on_error=on_error)
+        self.left_out = {p: c for p, c in outside.items() if keep(subject_of(p))}
         self.root = root
         self.split = split
         self.fold = fold

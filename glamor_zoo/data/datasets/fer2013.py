@@ -28,6 +28,7 @@ from glamor_zoo.data.datasets.base import (
     Sample,
     WholeImageDataset,
     class_folders,
+    files_outside,
     label_of,
     select_classes,
 )
@@ -98,22 +99,24 @@ class Fer2013Dataset(WholeImageDataset):
         csv_path = root if root.is_file() else root / "fer2013.csv"
         self._rows: list[np.ndarray] | None = None
         self.failures: dict[str, str] = {}
+        left_out: dict[str, str] = {}
         if root.is_file() or (
             csv_path.is_file()
             and not any((root / s).is_dir() for s in (split, *_FOLDER_ALIASES.get(split, ())))
         ):
-            samples, vocab = self._from_csv(csv_path, split, classes)
+            samples, vocab = self._from_csv(csv_path, split, classes, left_out)
         else:
-            samples, vocab = self._from_folders(root, split, classes)
+            samples, vocab = self._from_folders(root, split, classes, left_out)
         super().__init__(samples, vocab, preprocess_cfg, train=train, seed=seed, on_error=on_error)
         if preload and self._rows is None:
             self._rows = [np.array(load_image(s.path).convert("L")) for s in self.samples]
+        self.left_out = left_out
         self.root = root
         self.split = split
 
     @staticmethod
     def _from_folders(
-        root: Path, split: str, classes: Sequence[str] | None
+        root: Path, split: str, classes: Sequence[str] | None, left_out: dict[str, str]
     ) -> tuple[list[Sample], list[str]]:
         folder = resolve_split_folder(root, split, _FOLDER_ALIASES.get(split.lower(), ()))
         folders = class_folders(folder)
@@ -124,12 +127,13 @@ class Fer2013Dataset(WholeImageDataset):
             if label_of(f.name) in index
             for p in list_images(f)
         ]
+        left_out.update(files_outside(folders, index))
         if not samples:
             raise FileNotFoundError(f"no images found under {str(folder)!r}")
         return samples, vocab
 
     def _from_csv(
-        self, path: Path, split: str, classes: Sequence[str] | None
+        self, path: Path, split: str, classes: Sequence[str] | None, left_out: dict[str, str]
     ) -> tuple[list[Sample], list[str]]:
         usage = FER2013_USAGE.get(split.lower())
         if usage is None:
@@ -166,6 +170,7 @@ class Fer2013Dataset(WholeImageDataset):
                     continue
                 label = index.get(label_of(FER2013_CSV_LABELS[emotion]))
                 if label is None:
+                    left_out[where] = label_of(FER2013_CSV_LABELS[emotion])
                     continue
                 rows.append(values.astype(np.uint8).reshape(side, side))
                 samples.append(Sample(where, label))

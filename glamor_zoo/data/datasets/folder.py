@@ -12,6 +12,7 @@ from glamor_zoo.data.datasets.base import (
     OnError,
     Sample,
     class_folders,
+    files_outside,
     label_of,
     select_classes,
 )
@@ -118,6 +119,7 @@ class FolderDataset(EmotionDataset):
         if not samples:
             raise FileNotFoundError(f"no readable images under {str(folder)!r}")
         super().__init__(samples, vocab, preprocess_cfg, train=train, seed=seed, on_error=on_error)
+        self.left_out = files_outside(folders, index)
         self.root = root
         self.split = split
         self.detector_settings = detector.settings()

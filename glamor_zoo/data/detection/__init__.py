@@ -1,7 +1,11 @@
 """Face detectors by name, one result type (:class:`Face`), plugins through entry points.
 
 Built in: ``mtcnn`` (the default; facenet-pytorch, offline), ``retinaface`` (the
-``retinaface`` extra), ``dlib-hog`` and ``dlib-mmod`` (the ``dlib`` extra; MMOD is the paper's).
+``retinaface`` extra), ``dlib-hog`` and ``dlib-mmod`` (the ``dlib`` extra; MMOD is the paper's),
+and ``none`` for aligned-face datasets whose every image is one face (the centre square, or the
+whole image with ``crop="full"``). Any detector can run on a bounded copy of each image
+(``max_side``) or on its channels in BGR order (``channel_order``), boxes mapped back
+(:class:`AdaptedDetector`).
 Third-party detectors register in the entry-point group ``glamor_zoo.detector`` with a
 :class:`FaceDetector` subclass (or any factory returning an object with ``detect``)::
 
@@ -21,21 +25,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from glamor_zoo.data.detection.adapted import AdaptedDetector, ChannelOrder
 from glamor_zoo.data.detection.base import Face, FaceDetector, best_face
 from glamor_zoo.data.detection.dlib_backend import DlibHogDetector, DlibMMODDetector
 from glamor_zoo.data.detection.mtcnn import MTCNNDetector
 from glamor_zoo.data.detection.retinaface_backend import RetinaFaceDetector
+from glamor_zoo.data.detection.whole import WholeImageDetector
 from glamor_zoo.registry import new_registry
 
 __all__ = [
     "DEFAULT_DETECTOR",
     "DETECTORS",
+    "AdaptedDetector",
     "DlibHogDetector",
     "DlibMMODDetector",
     "Face",
     "FaceDetector",
     "MTCNNDetector",
     "RetinaFaceDetector",
+    "WholeImageDetector",
     "best_face",
     "create_detector",
     "list_detectors",
@@ -48,22 +56,35 @@ DETECTORS.add("mtcnn", MTCNNDetector)
 DETECTORS.add("retinaface", RetinaFaceDetector)
 DETECTORS.add("dlib-hog", DlibHogDetector)
 DETECTORS.add("dlib-mmod", DlibMMODDetector)
+DETECTORS.add("none", WholeImageDetector)
 
 
 def create_detector(
-    name: str | type[FaceDetector] = DEFAULT_DETECTOR, **kwargs: Any
+    name: str | type[FaceDetector] = DEFAULT_DETECTOR,
+    *,
+    max_side: int | None = None,
+    channel_order: ChannelOrder = "rgb",
+    **kwargs: Any,
 ) -> FaceDetector:
     """Build a face detector by registry name (or class) with backend options.
 
     Args:
-        name: ``mtcnn``, ``retinaface``, ``dlib-hog``, ``dlib-mmod``, or a plugin's name.
-        **kwargs: The backend's options (``threshold``, ``model_path``, ``weights``, ``device``…).
+        name: ``mtcnn``, ``retinaface``, ``dlib-hog``, ``dlib-mmod``, ``none``, or a plugin's.
+        max_side: Detect on a copy at most this many pixels on its longer side (boxes mapped
+            back to the original's pixels); ``None``: the full image.
+        channel_order: ``"bgr"`` runs the detector on the image with red and blue swapped, as
+            the authors' code ran MMOD on OpenCV's arrays.
+        **kwargs: The backend's options (``threshold``, ``model_path``, ``weights``, ``device``,
+            ``crop``…).
 
     Raises:
         UnknownComponentError: no such detector (the message lists the valid names).
         ImportError: the backend's optional dependency is missing (names the extra to install).
     """
-    return DETECTORS.create(name, **kwargs)
+    detector = DETECTORS.create(name, **kwargs)
+    if max_side is None and channel_order == "rgb":
+        return detector
+    return AdaptedDetector(detector, max_side=max_side, channel_order=channel_order)
 
 
 def list_detectors() -> list[str]:

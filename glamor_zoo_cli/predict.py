@@ -1,0 +1,73 @@
+"""``glamor-zoo predict``: faces and emotions in photos, folders and videos:
+the arguments (the work is ``glamor_zoo.cli.predict``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from glamor_zoo_cli._options import add_detector_options, add_preprocessing_option, positive_int
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="recognise the emotions of the faces in photos, folders and videos",
+        description=(
+            "Detect faces and recognise their emotions. With no --model the model shipped in "
+            "the package is used (offline)."
+        ),
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="images, folders, videos")
+    parser.add_argument(
+        "--demo", action="store_true", help="also run on the photo shipped in the package"
+    )
+    parser.add_argument(
+        "--model",
+        help="model name, 'hf-hub:org/name' or 'local-dir:/path' (default: the packaged "
+        "deep_emotion.fer2013, offline)",
+    )
+    add_detector_options(parser, threshold_flag="--min-score")
+    add_preprocessing_option(parser)
+    parser.add_argument(
+        "--mode",
+        choices=("exact", "shared"),
+        default="exact",
+        help="context models: each face's own context (exact) or one context per photo (shared)",
+    )
+    parser.add_argument("--output", "-o", type=Path, help="folder for results and pictures")
+    parser.add_argument(
+        "--format",
+        choices=("json", "csv"),
+        help="results format (default: json in --output, a summary on the terminal)",
+    )
+    parser.add_argument("--draw", action="store_true", help="save photos with labelled boxes")
+    parser.add_argument(
+        "--attention", action="store_true", help="save attention maps (context models)"
+    )
+    parser.add_argument(
+        "--saliency", action="store_true", help="save occlusion saliency maps of the faces"
+    )
+    sampling = parser.add_mutually_exclusive_group()
+    sampling.add_argument("--every-n", type=positive_int, help="videos: every N-th frame")
+    sampling.add_argument("--fps", type=float, help="videos: about F frames per second")
+    parser.add_argument(
+        "--annotated-video", action="store_true", help="videos: save a video with labelled boxes"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=32, help="faces per forward pass"
+    )
+    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument(
+        "--fast",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the model through fast_inference (torch.compile…); default: on for "
+        "folders and videos, off for single photos, where compiling costs more than it saves",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="discard earlier results in --output"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(run_module="glamor_zoo.cli.predict")
