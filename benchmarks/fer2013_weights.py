@@ -1,9 +1,10 @@
 """Package the zoo's FER-2013 face model and measure it beside its peers, in one run.
 
-    python benchmarks/fer2013_weights.py runs/face_resnet18_fer2013 \
-        --peer benchmarks/results/fer_peer_validation.json
+    python benchmarks/fer2013_weights.py runs/face_resnet18_fer2013_finetune \
+        --earlier runs/face_resnet18_fer2013 --peer benchmarks/results/fer_peer_validation.json
 
-1. The run's final weights (``RUN/model``) are stored in fp16 as
+1. The run's final weights (``RUN/model``; ``--earlier`` names the runs it started from, whose
+   training time and recipes are recorded too) are stored in fp16 as
    ``glamor_zoo/weights/face_resnet18_fer2013.safetensors`` (the packaged
    ``face_resnet18.fer2013``; fp32 would be 11.3 MB, over the package's 10 MB per model).
 2. ``glamor-zoo eval`` scores the packaged model and ``deep_emotion.fer2013`` on FER-2013
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from safetensors.torch import load_file, save_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,6 +69,13 @@ def eval_model(model: str, data: Path, out: Path) -> tuple[dict, dict[str, tuple
     return metrics, rows
 
 
+def _train_minutes(run: Path) -> float:
+    """Training time of a run from its metrics (the history's last ``elapsed_s`` per stage)."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    stages = metrics["stages"].values()
+    return sum(s["history"][-1].get("elapsed_s", 0.0) for s in stages if s.get("history")) / 60
+
+
 def reference_subset(names: list[str]) -> list[str]:
     """The fixed subset: ``SUBSET_SIZE`` of the sorted names, drawn by ``default_rng(SEED)``."""
     names = sorted(names)
@@ -83,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="the training run folder")
     parser.add_argument("--peer", type=Path, required=True, help="benchmarks/fer_peer.py output")
+    parser.add_argument("--earlier", type=Path, nargs="*", default=[], help="earlier phases' runs")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "fer2013")
     args = parser.parse_args()
@@ -102,6 +112,9 @@ def main() -> None:
     subset = reference_subset(list(our_rows))
     history = json.loads((args.run / "metrics.json").read_text())
     final = history["final"]
+    runs = [*args.earlier, args.run]
+    recipes = [yaml.safe_load((r / "config.yaml").read_text()) for r in runs]
+    minutes = sum(_train_minutes(r) for r in runs)
 
     config = {
         **{k: v for k, v in run_config.items() if k not in ("metrics", "training", "dataset")},
@@ -139,12 +152,16 @@ def main() -> None:
         },
         "dataset": "fer2013",
         "recipe": {
-            "path": "recipes/face_resnet18_fer2013.yaml",
-            "config": run_config.get("training", {}),
+            "path": f"recipes/{recipes[-1]['name']}.yaml",
+            "config": recipes[-1],
         },
-        "command": history.get("command")
-        or "glamor-zoo train --config recipes/face_resnet18_fer2013.yaml",
-        "training_time_min": round(history["wall_time_s"] / 60, 1),
+        "earlier_phases": [
+            {"recipe": f"recipes/{r['name']}.yaml", "config": r} for r in recipes[:-1]
+        ],
+        "command": "\n".join(
+            f"glamor-zoo train --config recipes/{r['name']}.yaml" for r in recipes
+        ),
+        "training_time_min": round(minutes, 1),
         "hardware": f"{cpu_name()}, {torch.get_num_threads()} threads "
         f"({', '.join(cpu_flags())}), no GPU; torch {torch.__version__}",
         "weights_dtype": "float16 (loaded into float32 parameters)",

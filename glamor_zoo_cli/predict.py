@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         help="model name, 'hf-hub:org/name' or 'local-dir:/path' (default: the packaged "
-        "deep_emotion.fer2013, offline)",
+        "face_resnet18.fer2013, offline)",
     )
     add_detector_options(parser, threshold_flag="--min-score")
     add_preprocessing_option(parser)

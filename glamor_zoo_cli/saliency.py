@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MODEL = "deep_emotion.fer2013"
+DEFAULT_MODEL = "face_resnet18.fer2013"
 
 
 def register(subparsers: Any) -> None:

@@ -15,12 +15,10 @@ from glamor_zoo.data.images import ImageLoadError
 from glamor_zoo.data.transforms import GlamorTransform, to_uint8_tensor
 from glamor_zoo.inference import EmotionRecognizer, ImageResult, ModelLoadError, load_model
 from glamor_zoo.inference.shared_context import mask_faces, shared_context_features
-from glamor_zoo.models.deep_emotion import packaged_weights
 
 DATA = Path(__file__).parent / "data"
 PHOTO = DATA / "inference_two_people.jpg"  # glamor-net sample 2 (MIT), downscaled
 BOXES = [(215.0, 37.0, 252.0, 88.0), (106.0, 67.0, 136.0, 108.0)]  # its two faces (MTCNN)
-HAS_PACKAGED = packaged_weights("deep_emotion_fer2013.safetensors").is_file()
 
 
 class FixedDetector:
@@ -342,7 +340,7 @@ def test_a_download_that_cannot_happen_says_what_to_do(
         load_model("glamor_original.ncaer_s")
     message = str(info.value)
     assert "glamor_original.ncaer_s" in message and "download" in message
-    assert "local-dir:" in message and "deep_emotion.fer2013" in message
+    assert "local-dir:" in message and "face_resnet18.fer2013" in message
 
 
 def test_unknown_model_names_the_way_out(tmp_path: Path) -> None:
@@ -358,13 +356,12 @@ def test_random_weights_are_reported(caplog: pytest.LogCaptureFixture) -> None:
     assert "without pretrained weights" in caplog.text
 
 
-@pytest.mark.skipif(not HAS_PACKAGED, reason="packaged deep_emotion.fer2013 weights not built yet")
 def test_default_model_is_packaged_and_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     rec = EmotionRecognizer(detector="mtcnn", fast=False)
-    assert rec.loaded.source == "packaged" and rec.model_name == "deep_emotion.fer2013"
+    assert rec.loaded.source == "packaged" and rec.model_name == "face_resnet18.fer2013"
     from glamor_zoo.inference.demo import demo_image_path
 
     result = rec(demo_image_path())

@@ -14,12 +14,10 @@ from PIL import Image
 
 from glamor_zoo.cli import main
 from glamor_zoo.inference.journal import JOURNAL_NAME
-from glamor_zoo.models.deep_emotion import packaged_weights
 
 DATA = Path(__file__).parent / "data"
 PHOTO = DATA / "inference_two_people.jpg"
 FACES = sorted(DATA.glob("deep_emotion_face_*.png"))
-HAS_PACKAGED = packaged_weights("deep_emotion_fer2013.safetensors").is_file()
 OPTS = ["--detector", MiddleDetector.name, "--no-fast", "--no-progress"]
 
 
@@ -209,14 +207,13 @@ def test_clear_errors(capsys, tmp_path: Path) -> None:
     assert "mtcnn" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not HAS_PACKAGED, reason="packaged deep_emotion.fer2013 weights not built yet")
 def test_demo_runs_offline_with_the_packaged_model(capsys, monkeypatch) -> None:
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     assert main(["predict", "--demo", "--no-progress"]) == 0
     captured = capsys.readouterr()
-    assert "deep_emotion.fer2013 (packaged weights, offline)" in captured.err
+    assert "face_resnet18.fer2013 (packaged weights, offline)" in captured.err
     assert "group.jpg: 5 faces" in captured.out
 
 

@@ -31,7 +31,7 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "deep_emotion.fer2013"
+DEFAULT_MODEL = "face_resnet18.fer2013"
 
 
 class ModelLoadError(RuntimeError):
@@ -57,7 +57,7 @@ class LoadedModel:
     preprocessing: str | None = None
 
     def describe(self) -> str:
-        """One line for the user, e.g. ``deep_emotion.fer2013 (packaged weights, offline)``."""
+        """One line for the user, e.g. ``face_resnet18.fer2013 (packaged weights, offline)``."""
         detail = {
             "packaged": "packaged weights, offline",
             "hub": "Hugging Face Hub or its cache",
