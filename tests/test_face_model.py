@@ -35,6 +35,17 @@ def test_face_resnet18_architecture_and_cfg() -> None:
     assert (pre["inputs"], pre["in_chans"], pre["face_size"]) == ("face", 1, [48, 48])
 
 
+def test_full_resolution_stem_keeps_the_weights_and_halves_the_reduction() -> None:
+    cheap = glamor_zoo.create_model("face_resnet18").eval()
+    full = glamor_zoo.create_model("face_resnet18", encoder_args={"stem_stride": 1}).eval()
+    full.load_state_dict(cheap.state_dict())  # the same tensors: phase 3 starts from phase 2
+    assert full.face_encoder.reduction == 8 and cheap.face_encoder.reduction == 16
+    assert full.forward_features(torch.rand(2, 1, 48, 48)).face_map.shape == (2, 256, 6, 6)
+    assert full(face=torch.rand(2, 1, 48, 48)).shape == (2, 7)
+    with pytest.raises(ValueError, match="stem_stride must be 1 or 2, got 3"):
+        glamor_zoo.create_model("face_resnet18", encoder_args={"stem_stride": 3})
+
+
 def test_test_flip_averages_the_mirrored_face_in_eval_only() -> None:
     torch.manual_seed(0)
     flip = glamor_zoo.create_model("face_resnet18", num_classes=3)

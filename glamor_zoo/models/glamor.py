@@ -101,6 +101,8 @@ class GlamorNet(nn.Module):
         face_backbone: Encoder of the face branch (overrides ``backbone``).
         context_backbone: Encoder of the context branch (overrides ``backbone``).
         encoder_widths: Block widths of the paper encoder (ignored by timm backbones).
+        encoder_args: Extra keyword arguments of the zoo's other registered encoders, e.g.
+            ``{"stem_stride": 2}`` for ``face_resnet18`` (ignored by the paper's and timm's).
         attention: ``"gla"``, ``"context"``, ``"none"``, a plugin name, or a class.
         fusion: ``"adaptive"``, ``"add"``, ``"max"``, ``"concat"``, a plugin name, or a class.
         inputs: Paper Table 4's input setting: ``"both"``, ``"face"`` (face branch only) or
@@ -130,6 +132,7 @@ class GlamorNet(nn.Module):
         face_backbone: str | None = None,
         context_backbone: str | None = None,
         encoder_widths: tuple[int, ...] = PAPER_WIDTHS,
+        encoder_args: dict[str, Any] | None = None,
         attention: str | type[nn.Module] = "gla",
         fusion: str | type[nn.Module] = "adaptive",
         inputs: InputSetting = "both",
@@ -167,6 +170,8 @@ class GlamorNet(nn.Module):
                 extra["widths"] = encoder_widths
             elif name not in ENCODERS.names():  # a timm model
                 extra["pretrained"] = pretrained_backbone
+            else:
+                extra.update(encoder_args or {})
             return create_encoder(name, in_chans=in_chans, **extra)
 
         self.face_encoder = encoder(self.face_backbone) if needs_face else None
