@@ -92,3 +92,13 @@ def add_preprocessing_option(parser: argparse.ArgumentParser) -> None:
         "decoded as TensorFlow does; needs simplejpeg); zoo: the exact pixels (default: what "
         "the model's config.json says, else zoo)",
     )
+
+
+def add_random_weights_option(parser: argparse.ArgumentParser) -> None:
+    """``--random-weights``: the architecture without its pretrained weights."""
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="run the architecture without pretrained weights (random predictions: for testing "
+        "a pipeline or a runtime, e.g. with a tag whose weights are not published yet)",
+    )

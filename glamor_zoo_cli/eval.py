@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from glamor_zoo_cli._options import add_detector_options, add_preprocessing_option, positive_int
+from glamor_zoo_cli._options import (
+    add_detector_options,
+    add_preprocessing_option,
+    add_random_weights_option,
+    positive_int,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -46,6 +51,7 @@ def register(subparsers: Any) -> None:
     )
     add_detector_options(parser, default=None)
     add_preprocessing_option(parser)
+    add_random_weights_option(parser)
     parser.add_argument(
         "--headline",
         choices=("top1", "top1_detected"),

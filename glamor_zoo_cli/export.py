@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from glamor_zoo_cli._options import add_random_weights_option
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -20,11 +22,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("model", help="model to export")
     parser.add_argument("output", type=Path, help="the .onnx file to write")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
-    parser.add_argument(
-        "--random-weights",
-        action="store_true",
-        help="export an architecture without pretrained weights (for testing runtimes)",
-    )
+    add_random_weights_option(parser)
     parser.add_argument("--no-check", action="store_true", help="skip the onnxruntime check")
     parser.add_argument(
         "--tolerance", type=float, default=1e-4, help="max |onnx - torch| logit difference"

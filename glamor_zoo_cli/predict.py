@@ -7,7 +7,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from glamor_zoo_cli._options import add_detector_options, add_preprocessing_option, positive_int
+from glamor_zoo_cli._options import (
+    add_detector_options,
+    add_preprocessing_option,
+    add_random_weights_option,
+    positive_int,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -30,6 +35,7 @@ def register(subparsers: Any) -> None:
     )
     add_detector_options(parser, threshold_flag="--min-score")
     add_preprocessing_option(parser)
+    add_random_weights_option(parser)
     parser.add_argument(
         "--mode",
         choices=("exact", "shared"),

@@ -7,6 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from glamor_zoo_cli._options import add_random_weights_option
+
 DEFAULT_MODEL = "face_resnet18.fer2013"
 
 
@@ -26,6 +28,7 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_MODEL,
         help=f"zoo name, hf-hub:… or local-dir:… (default {DEFAULT_MODEL})",
     )
+    add_random_weights_option(parser)
     parser.add_argument(
         "--box",
         type=_box,

@@ -139,6 +139,28 @@ def test_eval_none_detector_refuses_context_models(tmp_path: Path, capsys) -> No
     assert "has no scene" in capsys.readouterr().err
 
 
+def test_random_weights_run_a_tag_that_is_not_published(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Without the flag an unpublished tag fails at once; with it every command runs the
+    architecture untrained (no download is tried: the test runs offline)."""
+    tag = "glamor_face_only.ncaer_s"
+    data = _class_folders(tmp_path / "data")
+    face = str(FACES[0])
+    commands = {
+        "predict": ["predict", face, "--model", tag, "--detector", "none", "--no-fast"],
+        "eval": ["eval", tag, str(data), "--detector", "none", "--split", "all", "--no-progress"],
+        "saliency": ["saliency", face, "--model", tag, "--window", "24", "--stride", "24"],
+    }
+    for name, argv in commands.items():
+        out = ["--out-dir" if name == "saliency" else "-o", str(tmp_path / name)]
+        assert main([*argv, *out]) == 2, name
+        assert "--random-weights" in capsys.readouterr().err, name
+        assert main([*argv, *out, "--random-weights"]) == 0, name
+    assert len(list((tmp_path / "saliency").glob("*.png"))) == 1
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["num_samples"] == 5
+
+
 def test_pictures_of_same_named_inputs_never_overwrite(face_only_dir: Path, tmp_path: Path) -> None:
     for folder, shade in (("d1", 90), ("d2", 200)):
         (tmp_path / folder).mkdir()

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     device = check_device(args.device)
     if args.no_progress:
         silence_hub_progress()
-    loaded = load_cli_model(args.model)
+    loaded = load_cli_model(args.model, pretrained=False if args.random_weights else None)
     model = loaded.model.to(device).eval()
     preprocessing = args.preprocessing or loaded.preprocessing or "zoo"
     args.preprocessing = preprocessing

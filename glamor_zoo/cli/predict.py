@@ -70,6 +70,7 @@ def _build_recognizer(args: argparse.Namespace, device: Any) -> EmotionRecognize
     try:
         return EmotionRecognizer(
             args.model,
+            pretrained=False if args.random_weights else None,
             detector=args.detector,
             device=device,
             mode=args.mode,

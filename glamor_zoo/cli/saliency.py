@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from glamor_zoo.data.transforms import crop_face, to_uint8_tensor
     from glamor_zoo.saliency import occlusion_saliency, save_saliency_png
 
-    model = load_cli_model(args.model, pretrained=True).model
+    model = load_cli_model(args.model, pretrained=False if args.random_weights else None).model
     pcfg = model.preprocess_cfg() if hasattr(model, "preprocess_cfg") else {"inputs": "face"}
     two_inputs = pcfg.get("inputs", "face") != "face"
     if two_inputs and args.box is None:

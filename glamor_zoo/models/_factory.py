@@ -129,7 +129,8 @@ def raise_if_unpublished(variant: str, pretrained: bool, kwargs: dict[str, Any])
         f"them). Make them: train `glamor-zoo train --config recipes/{recipe}.yaml` (or "
         "convert the authors' TF2 checkpoint with `glamor-zoo convert-tf PREFIX DIR` for "
         "glamor_original) and load the folder as 'local-dir:DIR'; or build the architecture "
-        "with random weights (pretrained=False; `glamor-zoo export --random-weights`)."
+        "with random weights (pretrained=False in Python; --random-weights on `glamor-zoo "
+        "predict`, `eval`, `saliency` and `export`)."
     )
 
 
