@@ -1,10 +1,12 @@
 """Package the zoo's FER-2013 face model and measure it beside its peers, in one run.
 
-    python benchmarks/fer2013_weights.py runs/face_resnet18_fer2013_finetune \
-        --earlier runs/face_resnet18_fer2013 --peer benchmarks/results/fer_peer_validation.json
+    python benchmarks/fer2013_weights.py runs/face_resnet18_fer2013_fullres \
+        --earlier-config benchmarks/results/fer2013/face_resnet18_phase2_config.json \
+        --peer benchmarks/results/fer_peer_validation.json
 
 1. The run's final weights (``RUN/model``; ``--earlier`` names the runs it started from, whose
-   training time and recipes are recorded too) are stored in fp16 as
+   training time and recipes are recorded too; ``--earlier-config`` the packaged config.json of
+   the model it started from, whose phases count the same way) are stored in fp16 as
    ``glamor_zoo/weights/face_resnet18_fer2013.safetensors`` (the packaged
    ``face_resnet18.fer2013``; fp32 would be 11.3 MB, over the package's 10 MB per model).
 2. ``glamor-zoo eval`` scores the packaged model and ``deep_emotion.fer2013`` on FER-2013
@@ -93,6 +95,12 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="the training run folder")
     parser.add_argument("--peer", type=Path, required=True, help="benchmarks/fer_peer.py output")
     parser.add_argument("--earlier", type=Path, nargs="*", default=[], help="earlier phases' runs")
+    parser.add_argument(
+        "--earlier-config",
+        type=Path,
+        default=None,
+        help="config.json of the packaged model the earliest run started from (its phases)",
+    )
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "fer2013")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "fer2013")
     args = parser.parse_args()
@@ -115,6 +123,11 @@ def main() -> None:
     runs = [*args.earlier, args.run]
     recipes = [yaml.safe_load((r / "config.yaml").read_text()) for r in runs]
     minutes = sum(_train_minutes(r) for r in runs)
+    if args.earlier_config is not None:
+        started_from = json.loads(args.earlier_config.read_text())
+        phases = [p["config"] for p in started_from["earlier_phases"]]
+        recipes = [*phases, started_from["recipe"]["config"], *recipes]
+        minutes += started_from["training_time_min"]
 
     config = {
         **{k: v for k, v in run_config.items() if k not in ("metrics", "training", "dataset")},

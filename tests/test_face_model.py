@@ -29,15 +29,15 @@ def test_face_resnet18_architecture_and_cfg() -> None:
     assert tuple(cfg["first_conv"]) == ("face_encoder.model.conv1.0",)
     assert "face_encoder.model.conv1.0.weight" in state and f"{cfg['classifier']}.weight" in state
     features = model.forward_features(torch.rand(2, 1, 48, 48))
-    assert features.face_map.shape == (2, 256, 3, 3)  # stride-2 deep stem, no max-pool: 16×
+    assert features.face_map.shape == (2, 256, 6, 6)  # stride-1 deep stem, no max-pool: 8×
     assert isinstance(model.head.fc1, torch.nn.Identity)  # a linear classifier
     pre = model.preprocess_cfg()
     assert (pre["inputs"], pre["in_chans"], pre["face_size"]) == ("face", 1, [48, 48])
 
 
 def test_full_resolution_stem_keeps_the_weights_and_halves_the_reduction() -> None:
-    cheap = glamor_zoo.create_model("face_resnet18").eval()
-    full = glamor_zoo.create_model("face_resnet18", encoder_args={"stem_stride": 1}).eval()
+    cheap = glamor_zoo.create_model("face_resnet18", encoder_args={"stem_stride": 2}).eval()
+    full = glamor_zoo.create_model("face_resnet18").eval()
     full.load_state_dict(cheap.state_dict())  # the same tensors: phase 3 starts from phase 2
     assert full.face_encoder.reduction == 8 and cheap.face_encoder.reduction == 16
     assert full.forward_features(torch.rand(2, 1, 48, 48)).face_map.shape == (2, 256, 6, 6)

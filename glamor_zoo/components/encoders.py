@@ -190,7 +190,7 @@ class FaceResNetEncoder(nn.Module):
         widths: Sequence[int] = (32, 64, 128, 256),
         layers: Sequence[int] = (2, 2, 2, 2),
         drop_path_rate: float = 0.0,
-        stem_stride: int = 2,
+        stem_stride: int = 1,
     ) -> None:
         super().__init__()
         from timm.models.resnet import BasicBlock, ResNet

@@ -645,10 +645,11 @@ def glamor_fusion_concat(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
 @register_model
 def face_resnet18(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     """Face-only classifier for 48-px grey faces: the compact ResNet-18 face encoder
-    (``face_resnet18``), a linear classifier, test-time flip averaging (the zoo's FER-2013
-    model)."""
+    (``face_resnet18``) at full resolution (``stem_stride`` 1), a linear classifier, test-time
+    flip averaging (the zoo's FER-2013 model)."""
     model_args: dict[str, Any] = {
         "backbone": "face_resnet18",
+        "encoder_args": {"stem_stride": 1},
         "inputs": "face",
         "in_chans": 1,
         "face_size": (48, 48),
