@@ -77,6 +77,7 @@ def test_choices_offline_default_first_random_weights_labelled(service) -> None:
     assert "random weights" in labels["glamor_test"]
     assert service.detector_choices[0] == "mtcnn" and "none" in service.detector_choices
     assert "retinaface" not in service.detector_choices  # it would download its weights
+    assert service.default_threshold("mtcnn") == 0.9 and service.default_threshold("none") == 0
 
 
 def test_records_are_those_of_predict_format_json(service, capsys) -> None:

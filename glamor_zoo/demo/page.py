@@ -112,8 +112,8 @@ def build_demo(service: DemoService) -> gr.Blocks:
                     elem_id="mode",
                 )
                 threshold = gr.Number(
-                    value=None,
-                    label="minimum face score (empty: the detector's default)",
+                    value=service.default_threshold(service.default_detector),
+                    label="minimum face score (set to the detector's default when it changes)",
                     elem_id="threshold",
                 )
                 run = gr.Button("Recognise emotions", variant="primary", elem_id="run")
@@ -138,6 +138,7 @@ def build_demo(service: DemoService) -> gr.Blocks:
             preprocess=False,
             api_visibility="private",
         )
+        detector.change(service.default_threshold, detector, threshold, api_visibility="private")
         api = gr.Button(visible=False)
         api.click(predict, inputs, records, preprocess=False, api_name="predict")
     return demo

@@ -214,6 +214,15 @@ class DemoService:
     def default_detector(self) -> str:
         return self.detector_choices[0]
 
+    def default_threshold(self, detector: str | None = None) -> float | None:
+        """The minimum face score ``detector`` uses when none is given (what the page shows).
+
+        Raises:
+            DemoInputError: a detector not offered, or one that cannot be built.
+        """
+        found = getattr(self.recognizer(None, detector).detector, "threshold", None)
+        return None if found is None else float(found)
+
     # ----------------------------------------------------------------- checks
 
     def _check(
@@ -350,7 +359,7 @@ class DemoService:
         recognizer = self.recognizer(model, detector, mode, threshold)
         result, image = self._result(recognizer, path, _upload_name(name, path))
         record = result.to_dict(attention=True)
-        ran = f"Model {recognizer.describe()}."
+        ran = f"Ran {recognizer.describe()}."
         if recognizer.loaded.source == "random":
             ran = (
                 f"**{recognizer.model_name} has random weights: its labels mean nothing "
