@@ -1,0 +1,183 @@
+"""The Gradio page of the web demo (``glamor-zoo demo``, ``app.py``; the ``demo`` extra).
+
+One photo (upload, webcam or clipboard) → the photo with labelled boxes, a per-face table,
+and where the model looks: the attention map over the masked context for context models, the
+occlusion saliency for face-only ones. The same inference is the named API endpoint
+``/predict``, which returns the JSON records of ``glamor-zoo predict --format json``::
+
+    from gradio_client import Client, handle_file
+
+    records = Client("http://127.0.0.1:7860/").predict(
+        handle_file("photo.jpg"), "face_resnet18.fer2013", "mtcnn", "exact", None,
+        api_name="/predict",
+    )
+
+The server makes no outbound request: analytics are off, the page's assets (fonts included)
+are served by the server itself, and :class:`~glamor_zoo.demo.guard.NoRemoteFetch` refuses
+requests that would make Gradio fetch a URL. Only uploads are served back (Gradio's file
+route refuses every other path), uploads are size-limited, and the images are decoded by the
+zoo's safe loader, never by Gradio.
+"""
+
+from __future__ import annotations
+
+import os
+
+# NOTE: gradio reads this when it is imported and when a page is launched: never phone home.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+from typing import Any
+
+import gradio as gr
+
+from glamor_zoo.demo.guard import NoRemoteFetch
+from glamor_zoo.demo.service import MODES, Analysis, DemoInputError, DemoService
+
+__all__ = ["build_demo", "launch_demo"]
+
+_INTRO = """\
+# glamor_zoo: emotions in a photo
+
+Upload a photo (or take one with the webcam). Faces are found by the detector, and each one
+is classified by the model; context models (GLAMOR-Net) also read the scene around the face,
+with the face masked. Results are a demonstration: read the models' cards for their accuracy.
+"""
+
+
+def _upload(value: Any) -> tuple[str, str | None]:
+    """(server path, uploaded name) of the image input as Gradio hands it over unprocessed."""
+    if isinstance(value, dict) and isinstance(value.get("path"), str):
+        return value["path"], value.get("orig_name")
+    raise gr.Error("Upload a photo first.")
+
+
+def _table(analysis: Analysis) -> dict[str, Any]:
+    return {"headers": analysis.headers or ["face"], "data": analysis.rows or [[""]]}
+
+
+def build_demo(service: DemoService) -> gr.Blocks:
+    """The demo page over ``service``, with its ``/predict`` API endpoint.
+
+    Args:
+        service: What runs the models and which choices it offers.
+    """
+
+    def page(image: Any, model: str, detector: str, mode: str, threshold: Any) -> tuple:
+        path, name = _upload(image)
+        try:
+            analysis = service.analyse(path, name, model, detector, mode, threshold)
+        except DemoInputError as exc:
+            raise gr.Error(str(exc)) from None
+        return (
+            analysis.summary,
+            analysis.annotated,
+            _table(analysis),
+            analysis.explanations,
+            analysis.record,
+        )
+
+    def predict(image: Any, model: str, detector: str, mode: str, threshold: Any) -> list:
+        path, name = _upload(image)
+        try:
+            return service.records(path, name, model, detector, mode, threshold)
+        except DemoInputError as exc:
+            raise gr.Error(str(exc)) from None
+
+    with gr.Blocks(title="glamor_zoo demo", analytics_enabled=False) as demo:
+        gr.Markdown(_INTRO)
+        with gr.Row():
+            with gr.Column(scale=1):
+                photo = gr.Image(
+                    label="photo",
+                    sources=["upload", "webcam", "clipboard"],
+                    type="filepath",
+                    elem_id="photo",
+                )
+                model = gr.Dropdown(
+                    choices=[(c.label, c.name) for c in service.model_choices],
+                    value=service.default_model,
+                    label="model",
+                    elem_id="model",
+                )
+                detector = gr.Dropdown(
+                    choices=service.detector_choices,
+                    value=service.default_detector,
+                    label="face detector",
+                    elem_id="detector",
+                )
+                mode = gr.Radio(
+                    choices=list(MODES),
+                    value="exact",
+                    label="context (context models): each face's own, or one shared per photo",
+                    elem_id="mode",
+                )
+                threshold = gr.Number(
+                    value=service.default_threshold(service.default_detector),
+                    label="minimum face score (set to the detector's default when it changes)",
+                    elem_id="threshold",
+                )
+                run = gr.Button("Recognise emotions", variant="primary", elem_id="run")
+            with gr.Column(scale=2):
+                summary = gr.Markdown(elem_id="summary")
+                annotated = gr.Image(
+                    label="faces", type="pil", format="png", interactive=False, elem_id="annotated"
+                )
+                table = gr.Dataframe(label="per face", interactive=False, elem_id="faces")
+                explanations = gr.Gallery(
+                    label="where the model looks", columns=4, elem_id="explanations"
+                )
+                with gr.Accordion("JSON record (as glamor-zoo predict --format json)", open=False):
+                    records = gr.JSON(elem_id="records")
+        inputs = [photo, model, detector, mode, threshold]
+        # NOTE: preprocess=False hands the upload over as Gradio stored it (path and name):
+        # Gradio never decodes it; the zoo's loader does, with the predict command's rules.
+        run.click(
+            page,
+            inputs,
+            [summary, annotated, table, explanations, records],
+            preprocess=False,
+            api_visibility="private",
+        )
+        detector.change(service.default_threshold, detector, threshold, api_visibility="private")
+        api = gr.Button(visible=False)
+        api.click(predict, inputs, records, preprocess=False, api_name="predict")
+    return demo
+
+
+def launch_demo(
+    service: DemoService,
+    host: str = "127.0.0.1",
+    port: int | None = 7860,
+    share: bool = False,
+    block: bool = True,
+    quiet: bool = False,
+) -> gr.Blocks:
+    """Build the page and serve it.
+
+    Args:
+        service: What runs the models.
+        host: Address to listen on (``0.0.0.0`` for every interface).
+        port: Port (``None``: the first free one from 7860).
+        share: Also open a public ``*.gradio.live`` link through Gradio's tunnel (an
+            outbound connection to Gradio's servers; off by default).
+        block: Serve until interrupted; ``False`` returns once the server is up.
+        quiet: Print nothing.
+
+    Returns:
+        The running page (``.local_url``; ``.close()`` stops it).
+    """
+    from starlette.middleware import Middleware
+
+    demo = build_demo(service)
+    demo.queue(default_concurrency_limit=1)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        prevent_thread_lock=not block,
+        quiet=quiet,
+        ssr_mode=False,
+        max_file_size=service.max_upload_bytes,
+        app_kwargs={"middleware": [Middleware(NoRemoteFetch)]},
+    )
+    return demo
