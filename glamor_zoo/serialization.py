@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,31 +26,50 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "model_config",
+    "open_temp_beside",
     "save_pretrained",
     "tensor_is_finite",
 ]
 
 WEIGHTS_NAME = "model.safetensors"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 CONFIG_NAME = "config.json"
+_TEMP_ATTEMPTS = 100
+
+
+def open_temp_beside(path: str | Path, suffix: str = ".tmp") -> tuple[int, Path]:
+    """A new, exclusive temporary file in ``path``'s folder, created as ``open()`` creates files.
+
+    ``tempfile.mkstemp`` makes 0600 files; creating with mode 0666 lets the kernel apply the
+    process umask, so the file renamed into place has the permissions of a plain ``open()``,
+    and the umask is never read (reading it means setting it, which races with other threads).
+
+    Returns:
+        The open file descriptor (write-only) and the temporary file's path.
+    """
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(_TEMP_ATTEMPTS):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path} after {_TEMP_ATTEMPTS} tries")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = open_temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

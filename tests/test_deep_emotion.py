@@ -203,12 +203,11 @@ def test_saliency_png(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- packaged weights
 
 
-needs_packaged = pytest.mark.skipif(
-    not PACKAGED.exists(), reason=f"packaged weights {PACKAGED} not built yet"
-)
+def test_packaged_weights_ship_with_the_package() -> None:
+    # NOTE: a failure, never a skip: a missing file is a packaging regression.
+    assert PACKAGED.is_file() and PACKAGED.with_suffix(".json").is_file()
 
 
-@needs_packaged
 def test_packaged_fer2013_weights_load_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     from safetensors.torch import load_file
 
@@ -236,7 +235,6 @@ LOGITS_BEFORE_NUM_FEATURES_FIX = [
 ]
 
 
-@needs_packaged
 def test_a_folder_written_before_the_num_features_fix_loads_identically(tmp_path: Path) -> None:
     """The packaged config records num_features=810 (flattened); it loads to the same outputs,
     with the timm num_features (10 channels) and the same pre_logits width (50)."""
@@ -267,7 +265,6 @@ def test_a_folder_written_before_the_num_features_fix_loads_identically(tmp_path
     assert model.num_features == 10 and pre_logits.shape == (3, 50)
 
 
-@needs_packaged
 def test_packaged_model_on_real_faces() -> None:
     from glamor_zoo.data import GlamorTransform, load_image
 
@@ -285,7 +282,6 @@ def test_packaged_model_on_real_faces() -> None:
     assert predicted["happy"] == "Happy"
 
 
-@needs_packaged
 def test_packaged_model_accuracy_on_fer2013_validation() -> None:
     val = SHARED / "fer2013" / "validation"
     if not val.is_dir():
@@ -309,7 +305,6 @@ def test_packaged_model_accuracy_on_fer2013_validation() -> None:
 # ---------------------------------------------------------------------------- CLI
 
 
-@needs_packaged
 def test_cli_saliency_writes_pngs_and_reports_failures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -82,9 +82,7 @@ def test_face_only_model_takes_one_input() -> None:
     torch.testing.assert_close(fm(face), ref, rtol=1e-5, atol=1e-5)
 
 
-def test_deep_emotion_when_registered() -> None:
-    if "deep_emotion" not in glamor_zoo.list_models():
-        pytest.skip("deep_emotion is not registered in this checkout")
+def test_deep_emotion() -> None:
     torch.manual_seed(0)
     model = glamor_zoo.create_model("deep_emotion").eval()
     faces = torch.rand(4, 1, 48, 48)

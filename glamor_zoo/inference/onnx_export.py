@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from glamor_zoo.inference.loading import model_labels, model_preprocess_cfg
+from glamor_zoo.serialization import open_temp_beside
 
 __all__ = ["check_onnx", "example_inputs", "export_onnx", "input_names"]
 
@@ -88,7 +88,7 @@ def export_onnx(
     batch = torch.export.Dim("batch", min=1, max=4096)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent)
+    fd, tmp = open_temp_beside(path, suffix=".onnx")
     os.close(fd)
     try:
         with warnings.catch_warnings(), torch.no_grad():
@@ -116,13 +116,10 @@ def export_onnx(
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, str(value)
         onnx.checker.check_model(proto)
-        onnx.save(proto, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        onnx.save(proto, str(tmp))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

@@ -8,7 +8,6 @@ deprecated, and imageio would only wrap the same FFmpeg.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,6 +16,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from glamor_zoo.serialization import open_temp_beside
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -131,12 +132,9 @@ class VideoWriter:
         self._av = _av()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent
-        )
+        fd, self._tmp = open_temp_beside(self.path, suffix=".mp4")
         os.close(fd)
-        self._tmp = Path(tmp)
-        self._container = self._av.open(tmp, mode="w", format="mp4")
+        self._container = self._av.open(str(self._tmp), mode="w", format="mp4")
         codec = "libx264" if "libx264" in self._av.codecs_available else "mpeg4"
         self._stream = self._container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         self._stream.pix_fmt = "yuv420p"
@@ -164,9 +162,6 @@ class VideoWriter:
                 self._container.mux(packet)
         finally:
             self._container.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the video from others
         os.replace(self._tmp, self.path)
         return self.path
 
