@@ -193,5 +193,7 @@ def test_glamor_face_branch_starts_from_the_fer_face_model(tmp_path: Path) -> No
         )
     with pytest.raises(ConfigError, match="no weights under 'attention'"):
         init_from_pretrained(model, {f"local-dir:{tmp_path / 'fer'}": ["attention"]})
-    with pytest.raises(ConfigError, match=r"model\.init_from must map"):
+    with pytest.raises(
+        ConfigError, match=r"model\.init_from=\['face_encoder'\]: expected a mapping"
+    ):
         load_config(None, ["data.root=x", "model.init_from=[face_encoder]"])
