@@ -40,6 +40,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from glamor_zoo.spec import get_model_spec
+
 __all__ = [
     "CenteredBf16Conv2d",
     "FastInferenceModel",
@@ -523,13 +525,13 @@ def center_image_convs(model: nn.Module, center: float | Sequence[float] | None 
 def input_centre(model: nn.Module) -> tuple[float, ...] | None:
     """Where ``model``'s image inputs are centred, per channel; ``None`` if already around 0.
 
-    From ``pretrained_cfg``'s ``mean``/``std`` (timm's convention). A normalisation that
-    subtracts a mean (ImageNet statistics for timm backbones, Deep-Emotion's 0.5 / 0.5)
-    already centres the inputs: ``None``. Without one (the paper's encoder: [0, 1] pixels,
-    mean 0, std 1) the centre is a mid-grey pixel, ``0.5 / std``.
+    From the face ``mean``/``std`` of the model's spec (:func:`glamor_zoo.get_model_spec`). A
+    normalisation that subtracts a mean (ImageNet statistics for timm backbones, Deep-Emotion's
+    0.5 / 0.5) already centres the inputs: ``None``. Without one (the paper's encoder: [0, 1]
+    pixels, mean 0, std 1) the centre is a mid-grey pixel, ``0.5 / std``.
     """
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    mean, std = cfg.get("mean") or (0.0,), cfg.get("std") or (1.0,)
+    spec = get_model_spec(model)
+    mean, std = spec.face_mean, spec.face_std
     if any(m != 0 for m in mean):
         return None
     return tuple(0.5 / s for s in std)

@@ -11,6 +11,33 @@ import torch
 import glamor_zoo
 from glamor_zoo import fast
 from glamor_zoo.fast import FastInferenceModel, fast_inference
+from glamor_zoo.inference.onnx_export import example_inputs
+from glamor_zoo.spec import get_model_spec
+
+# Real-sized timm backbones are slow on CPU: every registered model is tested at small sizes.
+BIG_MODELS = ("glamor_mobilenetv2", "glamor_resnet18")
+REGISTERED = [
+    pytest.param(name, marks=pytest.mark.slow) if name in BIG_MODELS else name
+    for name in glamor_zoo.list_models()
+]
+
+
+def small_registered_model(name: str) -> torch.nn.Module:
+    """``name`` with random weights, at most 48-px inputs, in eval mode."""
+    torch.manual_seed(0)
+    model = glamor_zoo.create_model(name)
+    if max(get_model_spec(model).face_size) > 48:
+        model = glamor_zoo.create_model(name, face_size=(48, 48), context_size=(48, 48))
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_every_registered_model_runs_fast_and_agrees(name: str) -> None:
+    model = small_registered_model(name)
+    inputs = example_inputs(model, batch_size=3)
+    fm = fast_inference(model, precision="fp32", compile=False)
+    assert get_model_spec(fm) == get_model_spec(model)
+    torch.testing.assert_close(fm(*inputs), _reference(model, *inputs), rtol=1e-5, atol=1e-5)
 
 
 def _tiny_glamor(**kwargs) -> torch.nn.Module:
@@ -53,7 +80,7 @@ def test_keeps_call_signature_and_attributes() -> None:
     assert fm(face=face, context=context).shape == (2, 7)
     assert fm.num_classes == 7
     assert fm.pretrained_cfg == model.pretrained_cfg
-    assert fm.preprocess_cfg() == model.preprocess_cfg()
+    assert get_model_spec(fm) == get_model_spec(model)
     assert fm.model is model
     assert "plan=" in repr(fm)
     with pytest.raises(RuntimeError, match="inference only"):

@@ -228,6 +228,39 @@ def test_train_in_process_writes_run_dir(tmp_path: Path) -> None:
         train(config)
 
 
+def test_the_spec_travels_from_the_recipe_to_the_saved_model(tmp_path: Path) -> None:
+    import glamor_zoo
+    from glamor_zoo.inference import load_model
+    from glamor_zoo.spec import get_model_spec
+
+    recipe = _recipe(tmp_path)
+    overrides = [
+        "model.args={face_size: [32, 32], context_size: [32, 48]}",
+        "data.preprocess={mask_face_in_context: false, interpolation: bicubic}",
+        "data.preprocess.face_augment={hflip: 0.0, rotate_degrees: 5.0}",
+        "run.max_steps=1",
+        "run.epochs=1",
+    ]
+    result = train(load_config(recipe, overrides))
+    expected = glamor_zoo.create_model(
+        "glamor_test", num_classes=3, face_size=(32, 32), context_size=(32, 48)
+    )
+    expected = get_model_spec(expected).replace(
+        mask_face_in_context=False,
+        interpolation="bicubic",
+        face_augment={"hflip": 0.0, "rotate_degrees": 5.0},
+        label_names=TinyEmotionDataset.classes,
+    )
+    assert expected.context_resize == (37, 73) and expected.context_crop_offset == (2, 12)
+    saved = json.loads((result.model_dir / "config.json").read_text())
+    assert saved["model_args"]["spec"] == expected.to_dict()
+    assert saved["pretrained_cfg"]["input_size"] == [3, 32, 32]
+    via_timm = glamor_zoo.create_model(f"local-dir:{result.model_dir}")
+    loaded = load_model(str(result.model_dir))
+    assert get_model_spec(via_timm) == loaded.spec == expected
+    assert loaded.model.pretrained_cfg["interpolation"] == "bicubic"
+
+
 def _launch(recipe: Path, *extra: str, env: dict | None = None) -> subprocess.Popen:
     environ = {
         **os.environ,
