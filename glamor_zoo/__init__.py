@@ -23,7 +23,7 @@ from glamor_zoo.models import (
 )
 from glamor_zoo.registry import UnknownComponentError, get_registry
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Public names that live in optional, heavier modules: name -> module that defines it.
 _LAZY: dict[str, str] = {
