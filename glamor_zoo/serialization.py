@@ -124,7 +124,9 @@ def model_config(
                 f"{len(label_names)} label names given for a model with {num_classes} classes"
             )
         spec = spec.replace(label_names=tuple(label_names))
-    pretrained_cfg.update(spec.pretrained_cfg_overlay(), num_classes=num_classes)
+    pretrained_cfg.update(
+        spec.pretrained_cfg_overlay(), num_classes=num_classes, label_names=spec.label_names
+    )
     # timm adds the source checkpoint's arguments as ``pretrained_model_args`` when a model
     # is loaded from a folder or the Hub; they are not constructor arguments of the model.
     model_args = {

@@ -277,14 +277,18 @@ class ModelSpec:
         return out
 
     def pretrained_cfg_overlay(self) -> dict[str, Any]:
-        """The timm ``pretrained_cfg`` entries this spec decides."""
-        return {
+        """The timm ``pretrained_cfg`` entries this spec decides (label names only when they
+        are names: a head resized without new names leaves timm's pretrained ones, as timm
+        does)."""
+        overlay: dict[str, Any] = {
             "input_size": self.input_size,
             "mean": tuple(self.face_mean),
             "std": tuple(self.face_std),
             "interpolation": self.interpolation,
-            "label_names": tuple(self.label_names),
         }
+        if self.labels_are_named:
+            overlay["label_names"] = tuple(self.label_names)
+        return overlay
 
 
 def _plain(value: Any) -> Any:
