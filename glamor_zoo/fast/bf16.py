@@ -111,8 +111,11 @@ def input_centre(model: nn.Module) -> tuple[float, ...] | None:
     0.5 / 0.5) already centres the inputs: ``None``. Without one (the paper's encoder: [0, 1]
     pixels, mean 0, std 1) the centre is a mid-grey pixel, ``0.5 / std``.
     """
-    spec = get_model_spec(model)
-    mean, std = spec.face_mean, spec.face_std
+    if getattr(model, "spec", None) is None and not getattr(model, "pretrained_cfg", None):
+        mean, std = (0.0,), (1.0,)  # a bare module: its inputs are taken as [0, 1] pixels
+    else:
+        spec = get_model_spec(model)
+        mean, std = spec.face_mean, spec.face_std
     if any(m != 0 for m in mean):
         return None
     return tuple(0.5 / s for s in std)
