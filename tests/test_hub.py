@@ -296,7 +296,6 @@ def test_fresh_process_with_empty_hf_home_then_offline(hub, tmp_path):
         import sys, torch, timm
         import glamor_zoo
         from safetensors.torch import load_file, save_file
-from timm.models import load_model_config_from_hf
         x = load_file({str(tmp_path / "inputs.safetensors")!r})
         model = timm.create_model("hf-hub:glamor-zoo/tiny-process", pretrained=True).eval()
         with torch.no_grad():

@@ -197,14 +197,17 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
     return {k.removeprefix("module."): v for k, v in state_dict.items()}
 
 
-def attach_spec(model: nn.Module, spec: ModelSpec | Mapping[str, Any] | None) -> ModelSpec:
+def attach_spec(model: nn.Module, spec: ModelSpec | Mapping[str, Any] | None) -> ModelSpec | None:
     """Give a freshly built model its spec: the model's :meth:`default_spec`, the pretrained
     cfg's label names (when they fit its classes), then ``spec`` (the entrypoint's ``spec``
-    argument: a saved spec, or overrides such as a recipe's ``data.preprocess``).
+    argument: a saved spec, or overrides such as a recipe's ``data.preprocess``). timm's
+    ``features_only`` wrappers return feature maps, not classes: they get none (``None``).
 
     Raises:
         SpecError: ``spec`` is malformed or contradicts the model.
     """
+    if not callable(getattr(model, "default_spec", None)):
+        return None
     labels = (getattr(model, "pretrained_cfg", None) or {}).get("label_names")
     base = model.default_spec()
     if labels and len(labels) == int(getattr(model, "num_classes", 0)):

@@ -325,7 +325,7 @@ class TrainConfig:
     def _validate_ranges(self) -> None:
         o, r = self.optim, self.run
         rules: list[tuple[str, Any, bool, str]] = [
-            ("optim.lr", o.lr, o.lr > 0, "> 0"),
+            ("optim.lr", o.lr, o.lr >= 0, ">= 0"),
             ("optim.momentum", o.momentum, 0 <= o.momentum < 1, "in [0, 1)"),
             ("optim.weight_decay", o.weight_decay, o.weight_decay >= 0, ">= 0"),
             ("optim.gamma", o.gamma, o.gamma > 0, "> 0"),
@@ -340,7 +340,7 @@ class TrainConfig:
             if stage.epochs is not None:
                 rules.append((f"stages.{name}.epochs", stage.epochs, stage.epochs >= 1, ">= 1"))
             if stage.lr is not None:
-                rules.append((f"stages.{name}.lr", stage.lr, stage.lr > 0, "> 0"))
+                rules.append((f"stages.{name}.lr", stage.lr, stage.lr >= 0, ">= 0"))
         for key, value, ok, rule in rules:
             if not ok:
                 raise ConfigError(f"{key}={value!r}: must be {rule}")
