@@ -45,6 +45,7 @@ from real_inputs import DEFAULT_FACE_ENCODER, batches, class_spread, real_sample
 from torch import nn
 
 import glamor_zoo
+from glamor_zoo.spec import get_model_spec
 
 VARIANTS = (
     "eager",
@@ -162,7 +163,7 @@ def bench_model(name: str, args: argparse.Namespace, peaks: dict[str, float]) ->
     device = torch.device(args.device)
     model, standin = standin_model(name, device, args.face_encoder_from, args.standin_steps)
     logging.info("%s stand-in: %s", name, standin)
-    cfg = model.preprocess_cfg()
+    cfg = get_model_spec(model).preprocess_cfg()
     cal_faces, cal_contexts = _to(
         real_samples(cfg, max(args.calibration_samples, 1), seed=1), device
     )

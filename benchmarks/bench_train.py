@@ -28,6 +28,7 @@ from torch import nn
 import glamor_zoo
 from glamor_zoo.data.images import list_images, load_image
 from glamor_zoo.data.transforms import GlamorTransform, to_uint8_tensor
+from glamor_zoo.spec import get_model_spec
 
 NCAER_S_TRAIN = 18_555  # NCAER-S training images (paper Table 1)
 
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(0)
         device = torch.device(args.device)
         model = glamor_zoo.create_model(name).to(device)
-        cfg = model.preprocess_cfg()
+        cfg = get_model_spec(model).preprocess_cfg()
         faces, contexts = real_samples(cfg, max(args.batch_sizes), seed=3)
         faces = faces.to(device)
         contexts = None if contexts is None else contexts.to(device)

@@ -30,6 +30,7 @@ import glamor_zoo
 from glamor_zoo.data.images import list_images, load_image
 from glamor_zoo.data.transforms import GlamorTransform, to_uint8_tensor
 from glamor_zoo.labels import PAPER_LABELS, canonical_label
+from glamor_zoo.spec import get_model_spec
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 DATA = SHARED / "data"
@@ -198,7 +199,7 @@ def train_standin(
     model.train()
     for step in range(steps):
         face, context, labels = real_samples(
-            model.preprocess_cfg(),
+            get_model_spec(model).preprocess_cfg(),
             batch_size,
             seed=10_000 + seed * steps + step,
             with_labels=True,
@@ -245,7 +246,7 @@ def standin_model(
         return model, f"`{name}.fer2013` (the zoo's packaged trained weights)"
     torch.manual_seed(0)
     model = glamor_zoo.create_model(name).to(device)
-    cfg = model.preprocess_cfg()
+    cfg = get_model_spec(model).preprocess_cfg()
     faces, contexts, labels = real_samples(cfg, 256, seed=1, with_labels=True)
     contexts = None if contexts is None else contexts.to(device)
     calibration = list(batches(faces.to(device), contexts, 32))

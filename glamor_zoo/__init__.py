@@ -23,7 +23,7 @@ from glamor_zoo.models import (
 )
 from glamor_zoo.registry import UnknownComponentError, get_registry
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Public names that live in optional, heavier modules: name -> module that defines it.
 _LAZY: dict[str, str] = {
@@ -34,6 +34,11 @@ _LAZY: dict[str, str] = {
     "create_detector": "glamor_zoo.data.detection",
     "load_image": "glamor_zoo.data.images",
     "EmotionRecognizer": "glamor_zoo.inference.recognizer",
+    "LoadedModel": "glamor_zoo.inference.loading",
+    "load_model": "glamor_zoo.inference.loading",
+    "ModelSpec": "glamor_zoo.spec",
+    "get_model_spec": "glamor_zoo.spec",
+    "set_model_spec": "glamor_zoo.spec",
     "export_onnx": "glamor_zoo.inference.onnx_export",
     "convert_tf_checkpoint": "glamor_zoo.convert.glamor_tf",
     "fast_inference": "glamor_zoo.fast",

@@ -25,7 +25,9 @@ __all__ = [
     "ENTRY_POINT_PREFIX",
     "Registry",
     "UnknownComponentError",
+    "add_zoo_architecture",
     "get_registry",
+    "is_zoo_architecture",
     "new_registry",
 ]
 
@@ -34,6 +36,20 @@ _logger = logging.getLogger(__name__)
 ENTRY_POINT_PREFIX = "glamor_zoo."
 
 T = TypeVar("T", bound=Callable[..., Any])
+
+# The zoo's model architectures (filled by ``glamor_zoo.models.register_model``): timm sees
+# them as models too, and the parts that take "any timm model name" must tell them apart.
+_ZOO_ARCHITECTURES: set[str] = set()
+
+
+def add_zoo_architecture(name: str) -> None:
+    """Record ``name`` as one of the zoo's model architectures."""
+    _ZOO_ARCHITECTURES.add(name)
+
+
+def is_zoo_architecture(name: str) -> bool:
+    """Whether ``name`` (``arch`` or ``arch.tag``) is one of the zoo's model architectures."""
+    return name.split(".", 1)[0] in _ZOO_ARCHITECTURES
 
 
 class UnknownComponentError(KeyError):

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from glamor_zoo.spec import get_model_spec
+
 __all__ = [
     "OcclusionSaliency",
     "black_fill",
@@ -56,21 +58,11 @@ class OcclusionSaliency:
 def black_fill(model: nn.Module, in_chans: int) -> list[float]:
     """The value a black pixel (0) has after the model's normalisation, per channel.
 
-    "Zeroing" a square means black pixels; for normalised inputs that is ``-mean / std``. Uses
-    ``model.preprocess_cfg()``'s ``face_mean`` / ``face_std`` when the model has them, else the
-    pretrained cfg's ``mean`` / ``std``, else 0.
+    "Zeroing" a square means black pixels; for normalised inputs that is ``-mean / std``, with
+    the ``face_mean`` / ``face_std`` of the model's spec (:func:`glamor_zoo.get_model_spec`).
     """
-    mean: Sequence[float] | None = None
-    std: Sequence[float] | None = None
-    if hasattr(model, "preprocess_cfg"):
-        cfg = model.preprocess_cfg()
-        mean, std = cfg.get("face_mean"), cfg.get("face_std")
-    if mean is None:
-        pretrained = getattr(model, "pretrained_cfg", None) or {}
-        mean, std = pretrained.get("mean"), pretrained.get("std")
-    if mean is None or std is None:
-        return [0.0] * in_chans
-    mean, std = list(mean), list(std)
+    spec = get_model_spec(model)
+    mean, std = list(spec.face_mean), list(spec.face_std)
     if len(mean) != in_chans:
         mean, std = [mean[0]] * in_chans, [std[0]] * in_chans
     return [-m / s for m, s in zip(mean, std, strict=True)]

@@ -3,17 +3,18 @@
 ``config.json`` follows timm's Hub layout (``architecture``, ``num_classes``, ``num_features``,
 ``label_names``, ``pretrained_cfg``, ``model_args``), so ``timm.create_model("local-dir:DIR")``
 and ``timm.create_model("hf-hub:org/name")`` rebuild the model once ``glamor_zoo`` is imported.
-It adds ``preprocess_cfg``, the full input pipeline (sizes, mean/std, crop and mask rules), in
-the manner of open_clip, so a folder is self-describing without any code registry but the
-architecture.
+``model_args["spec"]`` holds the model's :class:`~glamor_zoo.spec.ModelSpec` (inputs, sizes,
+mean/std, crop and mask rules, labels, what the weights were trained with), in the manner of
+open_clip, so a folder is self-describing without any code registry but the architecture.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,32 +26,52 @@ __all__ = [
     "WEIGHTS_NAME",
     "atomic_write_bytes",
     "atomic_write_text",
+    "file_sha256",
     "model_config",
+    "open_temp_beside",
     "save_pretrained",
     "tensor_is_finite",
 ]
 
 WEIGHTS_NAME = "model.safetensors"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 CONFIG_NAME = "config.json"
+_TEMP_ATTEMPTS = 100
+
+
+def open_temp_beside(path: str | Path, suffix: str = ".tmp") -> tuple[int, Path]:
+    """A new, exclusive temporary file in ``path``'s folder, created as ``open()`` creates files.
+
+    ``tempfile.mkstemp`` makes 0600 files; creating with mode 0666 lets the kernel apply the
+    process umask, so the file renamed into place has the permissions of a plain ``open()``,
+    and the umask is never read (reading it means setting it, which races with other threads).
+
+    Returns:
+        The open file descriptor (write-only) and the temporary file's path.
+    """
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(_TEMP_ATTEMPTS):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path} after {_TEMP_ATTEMPTS} tries")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = open_temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -69,40 +90,58 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def model_config(model: nn.Module, **extra: Any) -> dict[str, Any]:
-    """The ``config.json`` dict that rebuilds ``model`` and its preprocessing.
+def model_config(
+    model: nn.Module, label_names: Sequence[str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The ``config.json`` dict that rebuilds ``model`` and its spec.
+
+    Laid out as timm's ``save_for_hf`` writes it (``architecture``, ``num_classes``,
+    ``num_features``, ``label_names``, ``pretrained_cfg`` without its source fields,
+    ``model_args``); a model with a :class:`~glamor_zoo.spec.ModelSpec` has it in
+    ``model_args["spec"]``, the entrypoint argument that rebuilds it on load.
 
     Args:
         model: A zoo model (built by ``create_model``).
+        label_names: Class names in output order (default: the model's spec's).
         **extra: More top-level keys (e.g. ``metrics``, ``recipe``).
+
+    Raises:
+        ValueError: The model has no architecture, or ``label_names`` does not fit its classes.
     """
+    from glamor_zoo.spec import get_model_spec
+
     pretrained_cfg = dict(getattr(model, "pretrained_cfg", {}) or {})
     architecture = pretrained_cfg.get("architecture")
     if not architecture:
         raise ValueError("model has no pretrained_cfg['architecture']; build it with create_model")
     for key in ("hf_hub_id", "url", "file", "state_dict", "source", "custom_load", "tag"):
         pretrained_cfg.pop(key, None)
-    pretrained_cfg["num_classes"] = int(getattr(model, "num_classes", 0))
-    label_names = pretrained_cfg.get("label_names")
-    if label_names is not None and len(label_names) != pretrained_cfg["num_classes"]:
-        pretrained_cfg.pop("label_names")
+    num_classes = int(getattr(model, "num_classes", 0))
+    spec = get_model_spec(model)
+    if label_names is not None:
+        if len(label_names) != num_classes:
+            raise ValueError(
+                f"{len(label_names)} label names given for a model with {num_classes} classes"
+            )
+        spec = spec.replace(label_names=tuple(label_names))
+    pretrained_cfg.update(
+        spec.pretrained_cfg_overlay(), num_classes=num_classes, label_names=spec.label_names
+    )
+    # timm adds the source checkpoint's arguments as ``pretrained_model_args`` when a model
+    # is loaded from a folder or the Hub; they are not constructor arguments of the model.
+    model_args = {
+        k: v for k, v in getattr(model, "model_args", {}).items() if k != "pretrained_model_args"
+    }
+    if callable(getattr(model, "default_spec", None)):  # its entrypoint takes ``spec``
+        model_args["spec"] = spec.to_dict()
     config: dict[str, Any] = {
         "architecture": architecture,
-        "num_classes": pretrained_cfg["num_classes"],
+        "num_classes": num_classes,
         "num_features": int(getattr(model, "num_features", 0)),
+        "label_names": list(spec.label_names),
         "pretrained_cfg": pretrained_cfg,
-        # timm adds the source checkpoint's arguments as ``pretrained_model_args`` when a model
-        # is loaded from a folder or the Hub; they are not constructor arguments of the model.
-        "model_args": {
-            k: v
-            for k, v in getattr(model, "model_args", {}).items()
-            if k != "pretrained_model_args"
-        },
+        "model_args": model_args,
     }
-    if pretrained_cfg.get("label_names") is not None:
-        config["label_names"] = list(pretrained_cfg["label_names"])
-    if hasattr(model, "preprocess_cfg"):
-        config["preprocess_cfg"] = model.preprocess_cfg()
     config.update(extra)
     return _jsonable(config)
 
@@ -110,7 +149,7 @@ def model_config(model: nn.Module, **extra: Any) -> dict[str, Any]:
 def save_pretrained(
     model: nn.Module,
     out_dir: str | Path,
-    label_names: list[str] | tuple[str, ...] | None = None,
+    label_names: Sequence[str] | None = None,
     **extra: Any,
 ) -> Path:
     """Write ``out_dir/model.safetensors`` and ``out_dir/config.json`` atomically.
@@ -118,7 +157,7 @@ def save_pretrained(
     Args:
         model: The model to save.
         out_dir: The folder (created if needed); existing files are replaced whole.
-        label_names: Class names in output order (default: the model's pretrained cfg's).
+        label_names: Class names in output order (default: the model's spec's).
         **extra: More top-level keys for ``config.json`` (metrics, recipe, …).
 
     Returns:
@@ -127,19 +166,21 @@ def save_pretrained(
     from safetensors.torch import save
 
     out_dir = Path(out_dir)
-    config = model_config(model, **extra)
-    if label_names is not None:
-        if len(label_names) != config["num_classes"]:
-            raise ValueError(
-                f"{len(label_names)} label names given for a model with {config['num_classes']} classes"
-            )
-        config["label_names"] = list(label_names)
-        config["pretrained_cfg"]["label_names"] = list(label_names)
+    config = model_config(model, label_names, **extra)
     state_dict = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     weights = save(state_dict, metadata={"format": "pt", "architecture": config["architecture"]})
     atomic_write_bytes(out_dir / WEIGHTS_NAME, weights)
     atomic_write_text(out_dir / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
     return out_dir
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def tensor_is_finite(state_dict: Mapping[str, torch.Tensor]) -> bool:

@@ -38,6 +38,24 @@ def test_unknown_names_list_the_valid_ones(kwargs: dict, kind: str, valid: str) 
     assert f"unknown {kind}" in message and valid in message
 
 
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [("attention", n) for n in ATTENTION.names()]
+    + [("fusion", n) for n in FUSION.names()]
+    + [("encoder", n) for n in ENCODERS.names()],
+)
+def test_every_registered_component_trains_in_a_model(kind: str, name: str) -> None:
+    torch.manual_seed(0)
+    key = {"encoder": "backbone"}.get(kind, kind)
+    model = glamor_zoo.create_model("glamor_test", **{key: name}, face_size=(32, 32))
+    model.train()
+    face, context = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 40, 40)
+    logits = model(face, context)
+    assert logits.shape == (2, 7) and torch.isfinite(logits).all()
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
 def test_components_by_class() -> None:
     model = glamor_zoo.create_model("glamor_test", attention=NoAttention)
     assert isinstance(model.attention, NoAttention)

@@ -83,6 +83,25 @@ def test_registry() -> None:
         create_detector("haar")
 
 
+# Backend options that let each built-in detector run here (dlib-mmod needs its model file).
+_OPTIONS = {"dlib-mmod": {"model_path": str(MMOD_MODEL)}}
+
+
+@pytest.mark.parametrize("name", list_detectors())
+def test_every_registered_detector_builds_and_detects(name: str, scenes) -> None:
+    # NOTE: a backend whose optional extra is not installed must say which one to install.
+    image = scenes["surprised.jpeg"]
+    try:
+        (faces,) = create_detector(name, **_OPTIONS.get(name, {})).detect([image])
+    except ImportError as exc:
+        assert "pip install" in str(exc)
+        return
+    assert faces and all(isinstance(f, Face) for f in faces)
+    for face in faces:
+        x1, y1, x2, y2 = face.box
+        assert 0 <= x1 < x2 <= image.width and 0 <= y1 < y2 <= image.height
+
+
 def test_face_type() -> None:
     faces = [Face((0, 0, 10, 10), 0.5), Face((1, 2, 5, 8), 0.9, ((1.0, 2.0),) * 5)]
     assert best_face(faces) is faces[1] and best_face([]) is None

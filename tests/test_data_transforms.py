@@ -21,6 +21,7 @@ from glamor_zoo.data.transforms import (
     resize_context,
     rotate,
 )
+from glamor_zoo.spec import get_model_spec
 
 
 def _tf_resize_bilinear(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -161,7 +162,7 @@ def test_face_augmentation_with_zoom_and_shift() -> None:
 def test_deep_emotion_training_transform_uses_its_zoom_and_shift() -> None:
     import glamor_zoo
 
-    cfg = glamor_zoo.create_model("deep_emotion").preprocess_cfg()
+    cfg = get_model_spec(glamor_zoo.create_model("deep_emotion")).preprocess_cfg()
     assert cfg["face_augment"]["scale"] == [0.9, 1.1] and cfg["face_augment"]["translate"] == 0.1
     image = torch.randint(0, 256, (3, 48, 48), dtype=torch.uint8)
     box = (0, 0, 48, 48)
@@ -207,7 +208,9 @@ def test_training_is_deterministic_given_the_generator(photo: np.ndarray) -> Non
 def test_timm_backbone_normalisation_comes_from_the_model() -> None:
     import glamor_zoo
 
-    cfg = glamor_zoo.create_model("glamor_test", backbone="resnet18").preprocess_cfg()
+    cfg = get_model_spec(
+        glamor_zoo.create_model("glamor_test", backbone="resnet18")
+    ).preprocess_cfg()
     assert cfg["face_mean"] != [0.0, 0.0, 0.0]
     image = torch.full((3, 40, 40), 255, dtype=torch.uint8)
     out = GlamorTransform(cfg)(image, (0, 0, 40, 40))

@@ -20,6 +20,7 @@ from glamor_zoo.components.stn import FACE_TRANSFORM, SpatialTransformer, create
 from glamor_zoo.models.deep_emotion import FER2013_CLASSES, DeepEmotion, packaged_weights
 from glamor_zoo.registry import UnknownComponentError
 from glamor_zoo.saliency import black_fill, occlusion_saliency, render_saliency, save_saliency_png
+from glamor_zoo.spec import get_model_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -84,11 +85,18 @@ def test_preprocess_cfg_is_face_only_grayscale() -> None:
     from glamor_zoo.data import GlamorTransform
 
     model = glamor_zoo.create_model("deep_emotion")
-    cfg = model.preprocess_cfg()
+    cfg = get_model_spec(model).preprocess_cfg()
     assert cfg["inputs"] == "face" and cfg["in_chans"] == 1 and cfg["face_size"] == [48, 48]
     out = GlamorTransform(cfg)(Image.new("RGB", (100, 80), (255, 255, 255)), (0, 0, 100, 80))
     assert set(out) == {"face"} and out["face"].shape == (1, 48, 48)
     torch.testing.assert_close(out["face"], torch.ones(1, 48, 48))  # white → +1
+
+
+def test_preprocess_cfg_still_answers_with_a_deprecation_warning() -> None:
+    for name in ("deep_emotion", "glamor_test"):
+        model = glamor_zoo.create_model(name)
+        with pytest.warns(DeprecationWarning, match="get_model_spec"):
+            assert model.preprocess_cfg() == get_model_spec(model).preprocess_cfg()
 
 
 def test_no_stn_ablation_and_other_sizes() -> None:
@@ -203,12 +211,11 @@ def test_saliency_png(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- packaged weights
 
 
-needs_packaged = pytest.mark.skipif(
-    not PACKAGED.exists(), reason=f"packaged weights {PACKAGED} not built yet"
-)
+def test_packaged_weights_ship_with_the_package() -> None:
+    # NOTE: a failure, never a skip: a missing file is a packaging regression.
+    assert PACKAGED.is_file() and PACKAGED.with_suffix(".json").is_file()
 
 
-@needs_packaged
 def test_packaged_fer2013_weights_load_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     from safetensors.torch import load_file
 
@@ -236,7 +243,6 @@ LOGITS_BEFORE_NUM_FEATURES_FIX = [
 ]
 
 
-@needs_packaged
 def test_a_folder_written_before_the_num_features_fix_loads_identically(tmp_path: Path) -> None:
     """The packaged config records num_features=810 (flattened); it loads to the same outputs,
     with the timm num_features (10 channels) and the same pre_logits width (50)."""
@@ -267,12 +273,11 @@ def test_a_folder_written_before_the_num_features_fix_loads_identically(tmp_path
     assert model.num_features == 10 and pre_logits.shape == (3, 50)
 
 
-@needs_packaged
 def test_packaged_model_on_real_faces() -> None:
     from glamor_zoo.data import GlamorTransform, load_image
 
     model = glamor_zoo.create_model("deep_emotion.fer2013", pretrained=True).eval()
-    transform = GlamorTransform(model.preprocess_cfg())
+    transform = GlamorTransform(get_model_spec(model).preprocess_cfg())
     labels = model.pretrained_cfg["label_names"]
     predicted = {}
     for path in FACES:
@@ -285,7 +290,6 @@ def test_packaged_model_on_real_faces() -> None:
     assert predicted["happy"] == "Happy"
 
 
-@needs_packaged
 def test_packaged_model_accuracy_on_fer2013_validation() -> None:
     val = SHARED / "fer2013" / "validation"
     if not val.is_dir():
@@ -293,7 +297,7 @@ def test_packaged_model_accuracy_on_fer2013_validation() -> None:
     from glamor_zoo.data import GlamorTransform, load_image
 
     model = glamor_zoo.create_model("deep_emotion.fer2013", pretrained=True).eval()
-    transform = GlamorTransform(model.preprocess_cfg())
+    transform = GlamorTransform(get_model_spec(model).preprocess_cfg())
     faces, labels = [], []
     for index, name in enumerate(FER2013_CLASSES):
         for path in sorted((val / name).glob("*.jpg"))[:30]:
@@ -309,7 +313,6 @@ def test_packaged_model_accuracy_on_fer2013_validation() -> None:
 # ---------------------------------------------------------------------------- CLI
 
 
-@needs_packaged
 def test_cli_saliency_writes_pngs_and_reports_failures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

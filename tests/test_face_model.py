@@ -13,6 +13,7 @@ from PIL import Image
 import glamor_zoo
 from glamor_zoo.data.datasets import build_dataset
 from glamor_zoo.data.transforms import GlamorTransform, face_augment_params, random_erase
+from glamor_zoo.spec import get_model_spec
 from glamor_zoo.train.config import ConfigError, load_config
 from glamor_zoo.train.data import build_split, stratified_holdout
 
@@ -31,7 +32,7 @@ def test_face_resnet18_architecture_and_cfg() -> None:
     features = model.forward_features(torch.rand(2, 1, 48, 48))
     assert features.face_map.shape == (2, 256, 6, 6)  # stride-1 deep stem, no max-pool: 8×
     assert isinstance(model.head.fc1, torch.nn.Identity)  # a linear classifier
-    pre = model.preprocess_cfg()
+    pre = get_model_spec(model).preprocess_cfg()
     assert (pre["inputs"], pre["in_chans"], pre["face_size"]) == ("face", 1, [48, 48])
 
 
@@ -69,7 +70,7 @@ def test_face_resnet18_as_a_glamor_face_branch() -> None:
         "glamor", face_backbone="face_resnet18", context_backbone="glamor", encoder_widths=(4,) * 5
     )
     assert model.pretrained_cfg["first_conv"][0] == "face_encoder.model.conv1.0"
-    assert model.preprocess_cfg()["face_mean"] == [0.5, 0.5, 0.5]
+    assert get_model_spec(model).preprocess_cfg()["face_mean"] == [0.5, 0.5, 0.5]
     out = model(torch.rand(2, 3, 96, 96), torch.rand(2, 3, 112, 112))
     assert out.shape == (2, 7) and torch.isfinite(out).all()
 
@@ -142,7 +143,7 @@ def test_fer2013_preload_gives_the_same_samples(tmp_path: Path) -> None:
                 pixels = rng.integers(0, 256, (48, 48), dtype=np.uint8)
                 Image.fromarray(pixels, mode="L").save(folder / f"{i}.png")
     model = glamor_zoo.create_model("face_resnet18")
-    kwargs = {"split": "train", "preprocess_cfg": model.preprocess_cfg()}
+    kwargs = {"split": "train", "preprocess_cfg": get_model_spec(model).preprocess_cfg()}
     lazy = build_dataset("fer2013", str(tmp_path), **kwargs)
     eager = build_dataset("fer2013", str(tmp_path), preload=True, **kwargs)
     (tmp_path / "train" / "happy" / "0.png").unlink()  # decoded already: no file read again
@@ -193,5 +194,7 @@ def test_glamor_face_branch_starts_from_the_fer_face_model(tmp_path: Path) -> No
         )
     with pytest.raises(ConfigError, match="no weights under 'attention'"):
         init_from_pretrained(model, {f"local-dir:{tmp_path / 'fer'}": ["attention"]})
-    with pytest.raises(ConfigError, match=r"model\.init_from must map"):
+    with pytest.raises(
+        ConfigError, match=r"model\.init_from=\['face_encoder'\]: expected a mapping"
+    ):
         load_config(None, ["data.root=x", "model.init_from=[face_encoder]"])

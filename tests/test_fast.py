@@ -11,6 +11,34 @@ import torch
 import glamor_zoo
 from glamor_zoo import fast
 from glamor_zoo.fast import FastInferenceModel, fast_inference
+from glamor_zoo.fast import wrapper as fast_wrapper
+from glamor_zoo.inference.onnx_export import example_inputs
+from glamor_zoo.spec import get_model_spec
+
+# Real-sized timm backbones are slow on CPU: every registered model is tested at small sizes.
+BIG_MODELS = ("glamor_mobilenetv2", "glamor_resnet18")
+REGISTERED = [
+    pytest.param(name, marks=pytest.mark.slow) if name in BIG_MODELS else name
+    for name in glamor_zoo.list_models()
+]
+
+
+def small_registered_model(name: str) -> torch.nn.Module:
+    """``name`` with random weights, at most 48-px inputs, in eval mode."""
+    torch.manual_seed(0)
+    model = glamor_zoo.create_model(name)
+    if max(get_model_spec(model).face_size) > 48:
+        model = glamor_zoo.create_model(name, face_size=(48, 48), context_size=(48, 48))
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_every_registered_model_runs_fast_and_agrees(name: str) -> None:
+    model = small_registered_model(name)
+    inputs = example_inputs(model, batch_size=3)
+    fm = fast_inference(model, precision="fp32", compile=False)
+    assert get_model_spec(fm) == get_model_spec(model)
+    torch.testing.assert_close(fm(*inputs), _reference(model, *inputs), rtol=1e-5, atol=1e-5)
 
 
 def _tiny_glamor(**kwargs) -> torch.nn.Module:
@@ -53,7 +81,7 @@ def test_keeps_call_signature_and_attributes() -> None:
     assert fm(face=face, context=context).shape == (2, 7)
     assert fm.num_classes == 7
     assert fm.pretrained_cfg == model.pretrained_cfg
-    assert fm.preprocess_cfg() == model.preprocess_cfg()
+    assert get_model_spec(fm) == get_model_spec(model)
     assert fm.model is model
     assert "plan=" in repr(fm)
     with pytest.raises(RuntimeError, match="inference only"):
@@ -82,9 +110,7 @@ def test_face_only_model_takes_one_input() -> None:
     torch.testing.assert_close(fm(face), ref, rtol=1e-5, atol=1e-5)
 
 
-def test_deep_emotion_when_registered() -> None:
-    if "deep_emotion" not in glamor_zoo.list_models():
-        pytest.skip("deep_emotion is not registered in this checkout")
+def test_deep_emotion() -> None:
     torch.manual_seed(0)
     model = glamor_zoo.create_model("deep_emotion").eval()
     faces = torch.rand(4, 1, 48, 48)
@@ -94,7 +120,7 @@ def test_deep_emotion_when_registered() -> None:
 
 
 def test_no_bf16_hardware_falls_back_to_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fast, "bf16_supported", lambda device="cpu": False)
+    monkeypatch.setattr(fast_wrapper, "bf16_supported", lambda device="cpu": False)
     model = _tiny_glamor()
     face, context = _inputs()
     auto = fast_inference(model, compile=False)
@@ -106,7 +132,9 @@ def test_no_bf16_hardware_falls_back_to_fp32(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_no_compiler_falls_back_to_eager(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fast, "compiler_available", lambda device="cpu": (False, "no g++ here"))
+    monkeypatch.setattr(
+        fast_wrapper, "compiler_available", lambda device="cpu": (False, "no g++ here")
+    )
     fm = fast_inference(_tiny_glamor(), precision="fp32")
     assert not fm.fast_plan.compiled
     assert fm.fast_plan.notes == ("no g++ here",)
@@ -119,7 +147,7 @@ def test_failed_compile_runs_eagerly_and_says_so(monkeypatch: pytest.MonkeyPatch
 
         return run
 
-    monkeypatch.setattr(fast, "compiler_available", lambda device="cpu": (True, ""))
+    monkeypatch.setattr(fast_wrapper, "compiler_available", lambda device="cpu": (True, ""))
     monkeypatch.setattr(torch, "compile", broken_compile)
     model = _tiny_glamor()
     face, context = _inputs()
@@ -145,9 +173,9 @@ def test_int8_without_torchao_falls_back(monkeypatch: pytest.MonkeyPatch) -> Non
     def no_torchao(model, calibration):
         raise ImportError("int8 inference needs torchao: pip install 'glamor-zoo[fast]'")
 
-    monkeypatch.setattr(fast, "quantize_int8", no_torchao)
-    monkeypatch.setattr(fast, "compiler_available", lambda device="cpu": (True, ""))
-    monkeypatch.setattr(fast, "_agreement", lambda model, fast_model, samples: 1.0)
+    monkeypatch.setattr(fast_wrapper, "quantize_int8", no_torchao)
+    monkeypatch.setattr(fast_wrapper, "compiler_available", lambda device="cpu": (True, ""))
+    monkeypatch.setattr(fast_wrapper, "_agreement", lambda model, fast_model, samples: 1.0)
     face, context = _inputs()
     fm = fast_inference(_tiny_glamor(), precision="int8", calibration=[(face, context)])
     assert fm.fast_plan.precision in ("bf16", "fp32")
@@ -155,7 +183,7 @@ def test_int8_without_torchao_falls_back(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_bf16_must_agree_when_real_inputs_are_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fast, "bf16_supported", lambda device="cpu": True)
+    monkeypatch.setattr(fast_wrapper, "bf16_supported", lambda device="cpu": True)
     face, context = _inputs(batch=8)
     batches = [(face[i : i + 2], context[i : i + 2]) for i in range(0, 8, 2)]
     seen = []
@@ -164,7 +192,7 @@ def test_bf16_must_agree_when_real_inputs_are_given(monkeypatch: pytest.MonkeyPa
         seen.append(samples)
         return 0.5
 
-    monkeypatch.setattr(fast, "_agreement", agreement)
+    monkeypatch.setattr(fast_wrapper, "_agreement", agreement)
     fm = fast_inference(_tiny_glamor(), calibration=batches, compile=False)
     assert fm.fast_plan.precision == "fp32"
     assert "bf16 top-1 agreement 50.00% < 99%: float32" in fm.fast_plan.notes
@@ -220,7 +248,7 @@ def test_int8_agrees_with_fp32_hands_over_on_failure_and_is_gated(
     assert any("stride" in note for note in fm.fast_plan.notes)
 
     # The agreement gate: below min_agreement the float path is used, and the plan says why.
-    monkeypatch.setattr(fast, "_agreement", lambda model, fast_model, samples: 0.5)
+    monkeypatch.setattr(fast_wrapper, "_agreement", lambda model, fast_model, samples: 0.5)
     rejected = fast_inference(model, precision="int8", calibration=calibration)
     assert rejected.fast_plan.precision != "int8"
     assert any("agreement 50.00%" in note for note in rejected.fast_plan.notes)
@@ -236,8 +264,8 @@ def test_int8_graph_failing_its_agreement_check_is_not_used(
 
         return fast.QuantizedGraph(graph, [tuple(_inputs(batch=2))])
 
-    monkeypatch.setattr(fast, "quantize_int8", quantized)
-    monkeypatch.setattr(fast.torch, "compile", lambda fn, **kwargs: fn)
+    monkeypatch.setattr(fast_wrapper, "quantize_int8", quantized)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
     fm = fast_inference(_tiny_glamor(), precision="int8", calibration=[_inputs(batch=2)])
     assert fm.fast_plan.precision != "int8"
     assert any("int8 compile failed" in note for note in fm.fast_plan.notes)
@@ -319,7 +347,7 @@ def test_failed_compile_of_forward_features_runs_eagerly(monkeypatch: pytest.Mon
         compiled.append(fn)
         return run
 
-    monkeypatch.setattr(fast, "compiler_available", lambda device="cpu": (True, ""))
+    monkeypatch.setattr(fast_wrapper, "compiler_available", lambda device="cpu": (True, ""))
     monkeypatch.setattr(torch, "compile", broken_compile)
     model = _tiny_glamor()
     faces, contexts, index = _shared_inputs()

@@ -17,6 +17,7 @@ import glamor_zoo
 from glamor_zoo.cli import main
 from glamor_zoo.data.detection import AdaptedDetector, Face, FaceDetector, create_detector
 from glamor_zoo.serialization import save_pretrained
+from glamor_zoo.spec import get_model_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = sorted((ROOT / "tests" / "data").glob("deep_emotion_face_*.png"))
@@ -225,8 +226,16 @@ def test_converted_checkpoints_ask_for_the_official_pipeline(tmp_path: Path) -> 
     out = convert_tf_checkpoint(
         ROOT / "tests" / "fixtures" / "tf_official_tiny" / "Model", tmp_path
     )
-    assert json.loads((out / "config.json").read_text())["preprocessing"] == "official"
+    trained_with = json.loads((out / "config.json").read_text())["model_args"]["spec"][
+        "trained_with"
+    ]
+    assert trained_with == {"detector": "dlib-mmod", "channel_order": "bgr", "context_jpeg": True}
     assert load_model(str(out)).preprocessing == "official"  # a bare folder, read back
+    # A 0.1.0 folder says it with a top-level entry and no spec: it loads the same.
+    config = json.loads((out / "config.json").read_text())
+    del config["model_args"]["spec"]
+    (out / "config.json").write_text(json.dumps({**config, "preprocessing": "official"}))
+    assert load_model(str(out)).spec.trained_with.official
 
 
 def test_num_workers_auto_in_recipes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -251,7 +260,9 @@ def test_face_only_models_cut_faces_from_the_photo_alone() -> None:
 
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 255, (90, 120, 3), dtype=np.uint8))
-    transform = GlamorTransform(glamor_zoo.create_model("deep_emotion").preprocess_cfg())
+    transform = GlamorTransform(
+        get_model_spec(glamor_zoo.create_model("deep_emotion")).preprocess_cfg()
+    )
     for box in [(10.4, 5.6, 70.2, 80.9), (-5.0, 60.0, 130.0, 100.0), (50.0, 50.0, 50.0, 50.0)]:
         expected = transform.face(to_uint8_tensor(image), box)
         assert np.array_equal(_face_from_region(transform, image, box), expected), box

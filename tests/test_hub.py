@@ -21,11 +21,13 @@ import timm
 import torch
 from huggingface_hub import ModelCard, constants
 from safetensors.torch import load_file, save_file
+from timm.models import load_model_config_from_hf
 
 import glamor_zoo
 from glamor_zoo.cli import main as cli_main
 from glamor_zoo.hub import CheckpointError, card_metrics, render_model_card
 from glamor_zoo.serialization import model_config, save_pretrained
+from glamor_zoo.spec import ModelSpec, get_model_spec
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hub_server import HubServer
@@ -94,7 +96,11 @@ def test_push_then_load_gives_identical_logits(hub):
         config["model_args"]["attention"] == "context" and config["model_args"]["fusion"] == "max"
     )
     assert config["metrics"] == METRICS
-    assert config["preprocess_cfg"]["context_crop_offset"] == [8, 29]
+    assert config["model_args"]["spec"]["context_crop_offset"] == [8, 29]
+    # timm's own reader sees the architecture, the arguments and the spec.
+    pretrained_cfg, architecture, model_args = load_model_config_from_hf("glamor-zoo/tiny-ctx-max")
+    assert architecture == "glamor_test" and pretrained_cfg["input_size"] == [3, 96, 96]
+    assert ModelSpec.from_dict(model_args["spec"]) == get_model_spec(model)
 
     expected = _logits(model)
     loaded = glamor_zoo.create_model("hf-hub:glamor-zoo/tiny-ctx-max")
@@ -103,6 +109,7 @@ def test_push_then_load_gives_identical_logits(hub):
     via_timm = timm.create_model("hf-hub:glamor-zoo/tiny-ctx-max", pretrained=True)
     assert torch.equal(_logits(via_timm), expected)
     assert list(via_timm.pretrained_cfg["label_names"]) == list(glamor_zoo.PAPER_LABELS)
+    assert get_model_spec(via_timm) == get_model_spec(loaded) == get_model_spec(model)
 
 
 def test_card_parses_and_carries_the_metrics(hub):

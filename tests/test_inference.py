@@ -15,6 +15,7 @@ from glamor_zoo.data.images import ImageLoadError
 from glamor_zoo.data.transforms import GlamorTransform, to_uint8_tensor
 from glamor_zoo.inference import EmotionRecognizer, ImageResult, ModelLoadError, load_model
 from glamor_zoo.inference.shared_context import mask_faces, shared_context_features
+from glamor_zoo.spec import get_model_spec
 
 DATA = Path(__file__).parent / "data"
 PHOTO = DATA / "inference_two_people.jpg"  # glamor-net sample 2 (MIT), downscaled
@@ -78,7 +79,7 @@ def test_records_of_a_context_model(glamor_model: torch.nn.Module) -> None:
 def test_matches_the_model_on_the_transform(glamor_model: torch.nn.Module) -> None:
     """Exact mode = GlamorTransform + model(face, context) for each face."""
     result = make(glamor_model)(PHOTO)
-    transform = GlamorTransform(glamor_model.preprocess_cfg(), train=False)
+    transform = GlamorTransform(get_model_spec(glamor_model).preprocess_cfg(), train=False)
     image = Image.open(PHOTO).convert("RGB")
     for face, box in zip(result.faces, BOXES, strict=True):
         inputs = transform(image, box)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,13 @@ pytest.importorskip("onnxruntime", reason="the 'onnx' extra (onnx, onnxruntime) 
 pytest.importorskip("onnxscript", reason="the 'onnx' extra (onnxscript) is not installed")
 
 import onnx
+from test_fast import REGISTERED, small_registered_model
 
 import glamor_zoo
 from glamor_zoo.cli import main
 from glamor_zoo.data.transforms import GlamorTransform
-from glamor_zoo.inference.onnx_export import check_onnx, export_onnx
+from glamor_zoo.inference.onnx_export import check_onnx, example_inputs, export_onnx
+from glamor_zoo.spec import ModelSpec, get_model_spec
 
 DATA = Path(__file__).parent / "data"
 PHOTO = DATA / "inference_two_people.jpg"
@@ -25,12 +28,21 @@ BOXES = [(215.0, 37.0, 252.0, 88.0), (106.0, 67.0, 136.0, 108.0), (0.0, 0.0, 356
 
 def real_inputs(model: torch.nn.Module) -> tuple[torch.Tensor, ...]:
     """The preprocessed faces (and contexts) of a real photo, as the recogniser builds them."""
-    transform = GlamorTransform(model.preprocess_cfg(), train=False)
+    transform = GlamorTransform(get_model_spec(model), train=False)
     samples = [transform(Image.open(PHOTO).convert("RGB"), box) for box in BOXES]
     face = torch.stack([s["face"] for s in samples])
     if "context" not in samples[0]:
         return (face,)
     return face, torch.stack([s["context"] for s in samples])
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_every_registered_model_exports(name: str, tmp_path: Path) -> None:
+    model = small_registered_model(name)
+    path = export_onnx(model, tmp_path / f"{name}.onnx")
+    meta = {p.key: p.value for p in onnx.load(path).metadata_props}
+    assert ModelSpec.from_dict(json.loads(meta["glamor_zoo.spec"])) == get_model_spec(model)
+    assert check_onnx(model, path, example_inputs(model, batch_size=3)) < 1e-4
 
 
 def test_glamor_both_inputs_dynamic_batch(tmp_path: Path) -> None:

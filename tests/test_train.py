@@ -1,8 +1,12 @@
-"""Training loop: config, schedule, checkpoints, exact resume after SIGKILL, 2-process DDP."""
+"""The trainer's generic features: config, schedules, checkpoints, exact resume after SIGKILL,
+2-process DDP, the L2 loss term, the time budget and the k-fold driver."""
 
 from __future__ import annotations
 
+import csv
+import itertools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -10,10 +14,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import yaml
+from PIL import Image
+from safetensors.torch import load_file
 from torch.utils.data import Dataset
 
+import glamor_zoo
+from glamor_zoo.cli import main as cli_main
+from glamor_zoo.train import trainer
 from glamor_zoo.train.checkpoint import (
     latest_checkpoint,
     list_checkpoints,
@@ -21,10 +32,15 @@ from glamor_zoo.train.checkpoint import (
     save_checkpoint,
 )
 from glamor_zoo.train.config import ConfigError, load_config
-from glamor_zoo.train.schedule import lr_at_epoch
+from glamor_zoo.train.folds import fold_config, fold_indices, train_folds
+from glamor_zoo.train.regularization import L2Penalty
+from glamor_zoo.train.schedule import lr_at_epoch, lr_at_step
+from glamor_zoo.train.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
+CK_RECIPE = REPO / "recipes" / "deep_emotion_ckplus.yaml"
+CLOCK = {"now": 0.0}
 
 
 class TinyEmotionDataset(Dataset):
@@ -148,6 +164,27 @@ def test_checkpoint_roundtrip_and_atomic_leftovers(tmp_path: Path) -> None:
     assert fresh.param_groups[0]["lr"] == 0.1
 
 
+def test_atomic_writes_follow_the_umask_and_importing_never_touches_it(tmp_path: Path) -> None:
+    from glamor_zoo.serialization import atomic_write_text
+
+    probe = (
+        "import os; calls = []; umask = os.umask\n"
+        "os.umask = lambda mask: calls.append(mask) or umask(mask)\n"
+        "import glamor_zoo.serialization, glamor_zoo.inference.onnx_export\n"
+        "print(calls)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    previous = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+        atomic_write_text(tmp_path / "a.json", "{}\n")  # replacing keeps the same rule
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
 def _final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
@@ -189,6 +226,39 @@ def test_train_in_process_writes_run_dir(tmp_path: Path) -> None:
     assert model.pretrained_cfg["label_names"] == list(TinyEmotionDataset.classes)
     with pytest.raises(ConfigError, match="already holds a run"):
         train(config)
+
+
+def test_the_spec_travels_from_the_recipe_to_the_saved_model(tmp_path: Path) -> None:
+    import glamor_zoo
+    from glamor_zoo.inference import load_model
+    from glamor_zoo.spec import get_model_spec
+
+    recipe = _recipe(tmp_path)
+    overrides = [
+        "model.args={face_size: [32, 32], context_size: [32, 48]}",
+        "data.preprocess={mask_face_in_context: false, interpolation: bicubic}",
+        "data.preprocess.face_augment={hflip: 0.0, rotate_degrees: 5.0}",
+        "run.max_steps=1",
+        "run.epochs=1",
+    ]
+    result = train(load_config(recipe, overrides))
+    expected = glamor_zoo.create_model(
+        "glamor_test", num_classes=3, face_size=(32, 32), context_size=(32, 48)
+    )
+    expected = get_model_spec(expected).replace(
+        mask_face_in_context=False,
+        interpolation="bicubic",
+        face_augment={"hflip": 0.0, "rotate_degrees": 5.0},
+        label_names=TinyEmotionDataset.classes,
+    )
+    assert expected.context_resize == (37, 73) and expected.context_crop_offset == (2, 12)
+    saved = json.loads((result.model_dir / "config.json").read_text())
+    assert saved["model_args"]["spec"] == expected.to_dict()
+    assert saved["pretrained_cfg"]["input_size"] == [3, 32, 32]
+    via_timm = glamor_zoo.create_model(f"local-dir:{result.model_dir}")
+    loaded = load_model(str(result.model_dir))
+    assert get_model_spec(via_timm) == loaded.spec == expected
+    assert loaded.model.pretrained_cfg["interpolation"] == "bicubic"
 
 
 def _launch(recipe: Path, *extra: str, env: dict | None = None) -> subprocess.Popen:
@@ -362,3 +432,356 @@ def test_the_launcher_command_is_recorded_with_its_flags(tmp_path: Path) -> None
         launcher.kill()
         launcher.wait()
     assert launcher_command(os.getpid(), argv) is None  # pytest is no launcher
+
+
+# ---------------------------------------------------------------------------- generic features on Deep-Emotion
+
+
+def clocked_dataset(root: str, **kwargs: object) -> TinyEmotionDataset:
+    """The tiny dataset whose every training epoch takes one minute of the fake clock."""
+
+    class Clocked(TinyEmotionDataset):
+        def set_epoch(self, epoch: int) -> None:
+            super().set_epoch(epoch)
+            if self.train:
+                CLOCK["now"] = 60.0 * (epoch + 1)
+
+    return Clocked(root, **kwargs)
+
+
+def slow_start_dataset(root: str, **kwargs: object) -> TinyEmotionDataset:
+    """Like :func:`clocked_dataset`, but the first epoch takes 150 s (compilation, warm-up)."""
+
+    class SlowStart(TinyEmotionDataset):
+        def set_epoch(self, epoch: int) -> None:
+            super().set_epoch(epoch)
+            if self.train:
+                CLOCK["now"] = 90.0 + 60.0 * (epoch + 1)
+
+    return SlowStart(root, **kwargs)
+
+
+def _tiny_recipe(
+    tmp_path: Path,
+    optim: dict | None = None,
+    run: dict | None = None,
+    factory: str = "tiny_dataset",
+) -> Path:
+    """Deep-Emotion (3-channel 32-px faces) on the tiny synthetic dataset of test_train."""
+    recipe = {
+        "name": "tiny_deep_emotion",
+        "model": {"name": "deep_emotion", "args": {"in_chans": 3, "img_size": 32}},
+        "data": {
+            "kind": f"test_train:{factory}",
+            "root": str(tmp_path),
+            "val_split": "val",
+            "test_split": None,
+        },
+        "optim": {"name": "sgd", "lr": 0.1, "momentum": 0.0, "milestones": [], **(optim or {})},
+        "run": {
+            "output_dir": str(tmp_path / "run"),
+            "epochs": 1,
+            "batch_size": 8,
+            "log_with": [],
+            "progress": False,
+            "seed": 1,
+            **(run or {}),
+        },
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+# ---------------------------------------------------------------------------- L2 term
+
+
+def test_l2_penalty_is_exactly_lambda_times_the_squared_weights() -> None:
+    torch.manual_seed(0)
+    model = glamor_zoo.create_model("deep_emotion")
+    penalty = L2Penalty(model, ["head.fc1", "head.fc"], 0.25)
+    expected = 0.25 * (model.head.fc1.weight.square().sum() + model.head.fc.weight.square().sum())
+    torch.testing.assert_close(penalty(), expected)
+    torch.testing.assert_close(penalty(), 0.25 * model.l2_penalty())  # the paper's term
+    assert penalty.parameters == [model.head.fc1.weight, model.head.fc.weight]  # no biases
+    # A parent module covers the weights inside it, once each.
+    assert L2Penalty(model, ["head", "head.fc"], 1.0).parameters == penalty.parameters
+    loss = penalty()
+    loss.backward()
+    torch.testing.assert_close(model.head.fc.weight.grad, 0.5 * model.head.fc.weight.detach())
+    assert model.features.conv1.weight.grad is None
+
+
+def test_l2_penalty_names_a_bad_module() -> None:
+    model = glamor_zoo.create_model("deep_emotion")
+    with pytest.raises(
+        ConfigError, match=r"optim\.l2_modules.*'head\.fc2'.*did you mean.*head\.fc"
+    ):
+        L2Penalty(model, ["head.fc1", "head.fc2"], 1e-3)
+    with pytest.raises(ConfigError, match=r"optim\.l2_modules.*'head\.drop'.*no weight"):
+        L2Penalty(model, ["head.drop"], 1e-3)
+
+
+def _one_sgd_step(
+    tmp_path: Path, name: str, lr: float, l2_weight: float
+) -> dict[str, torch.Tensor]:
+    l2 = {"l2_modules": ["head.fc1", "head.fc"], "l2_weight": l2_weight} if l2_weight else {}
+    recipe = _tiny_recipe(tmp_path, optim={"lr": lr, **l2}, run={"max_steps": 1})
+    config = load_config(recipe, [f"run.output_dir={tmp_path / name}", "data.val_split=null"])
+    train(config)
+    return load_file(str(tmp_path / name / "model" / "model.safetensors"))
+
+
+def test_trainer_adds_the_l2_term_to_the_loss(tmp_path: Path) -> None:
+    # One plain SGD step from the same weights on the same batch: the L2 term adds exactly
+    # 2·λ·W to the gradient of the named weights, so W_l2 - W_plain = -lr·2·λ·W0.
+    initial = _one_sgd_step(tmp_path, "init", lr=0.0, l2_weight=0.0)
+    plain = _one_sgd_step(tmp_path, "plain", lr=0.1, l2_weight=0.0)
+    with_l2 = _one_sgd_step(tmp_path, "l2", lr=0.1, l2_weight=0.25)
+    for key in ("head.fc1.weight", "head.fc.weight"):
+        torch.testing.assert_close(
+            with_l2[key] - plain[key], -0.1 * 2 * 0.25 * initial[key], rtol=1e-4, atol=1e-6
+        )
+    for key in ("head.fc1.bias", "features.conv1.weight", "stn.localization.0.weight"):
+        torch.testing.assert_close(with_l2[key], plain[key], rtol=1e-5, atol=1e-7)
+    assert not torch.equal(plain["head.fc.weight"], initial["head.fc.weight"])
+
+
+def test_trainer_reports_a_bad_l2_module(tmp_path: Path) -> None:
+    recipe = _tiny_recipe(tmp_path, optim={"l2_modules": ["head.fc9"], "l2_weight": 0.001})
+    with pytest.raises(ConfigError, match=r"optim\.l2_modules.*head\.fc9"):
+        train(load_config(recipe))
+
+
+# ---------------------------------------------------------------------------- schedule
+
+
+def test_cosine_schedule_with_warmup() -> None:
+    kw = {"schedule": "cosine", "warmup_epochs": 1, "min_lr": 1e-5}
+    lr = [lr_at_step(s, 10, 5, 5e-3, **kw) for s in range(50)]
+    assert lr[0] == pytest.approx(5e-4) and lr[4] == pytest.approx(2.5e-3)  # linear warmup
+    assert lr[9] == lr[10] == pytest.approx(5e-3)  # end of warmup = start of the cosine
+    assert lr[30] == pytest.approx(1e-5 + 0.5 * (5e-3 - 1e-5))  # half way: the mean
+    assert lr[49] == pytest.approx(1e-5 + 0.5 * (5e-3 - 1e-5) * (1 + math.cos(math.pi * 39 / 40)))
+    assert all(a >= b for a, b in itertools.pairwise(lr[10:]))  # decreasing after warmup
+    assert lr_at_step(500, 10, 5, 5e-3, **kw) == pytest.approx(1e-5)  # clamped past the end
+    # The step schedule: the paper's milestones, with an optional warmup in front.
+    step = {"milestones": [2], "gamma": 0.1, "min_lr": 0.0}
+    assert [lr_at_step(s, 10, 4, 1.0, **step) for s in (0, 19, 20, 39)] == [1, 1, 0.1, 0.1]
+    assert lr_at_step(0, 10, 4, 1.0, warmup_epochs=1, **step) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="schedule"):
+        lr_at_step(0, 10, 4, 1.0, schedule="linear")
+
+
+def test_trainer_follows_the_cosine_schedule_every_step(tmp_path: Path) -> None:
+    recipe = _tiny_recipe(
+        tmp_path,
+        optim={"name": "adam", "lr": 0.01, "schedule": "cosine", "warmup_epochs": 1, "min_lr": 0.0},
+        run={"epochs": 3},
+    )
+    result = train(load_config(recipe))
+    history = result.metrics["stages"]["main"]["history"]
+    steps = 3  # 24 images, batch 8
+    for record in history:  # the last lr of each epoch
+        last = (record["epoch"] + 1) * steps - 1
+        assert record["lr"] == pytest.approx(lr_at_step(last, steps, 3, 0.01, "cosine", 1))
+    assert history[0]["lr"] == pytest.approx(0.01) and history[2]["lr"] < 0.003
+
+
+# ---------------------------------------------------------------------------- time budget
+
+
+def test_time_budget_stops_training_and_keeps_the_best_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    CLOCK["now"] = 0.0
+    monkeypatch.setattr(trainer, "_clock", lambda: CLOCK["now"])  # one minute per epoch
+    recipe = _tiny_recipe(
+        tmp_path,
+        optim={"name": "adam", "lr": 0.01, "schedule": "cosine", "min_lr": 0.0},
+        run={"epochs": 10, "time_budget_min": 3.5},
+        factory="clocked_dataset",
+    )
+    result = train(load_config(recipe))
+    stage = result.metrics["stages"]["main"]
+    assert stage["epochs_run"] == 3 and stage["epochs_planned"] == 10  # 3 one-minute epochs fit
+    assert stage["train_time_s"] == pytest.approx(180.0)
+    # The cosine was shortened to end with the cut: the third epoch's last step is its end.
+    assert stage["history"][-1]["lr"] == pytest.approx(lr_at_step(8, 3, 3, 0.01, "cosine"))
+    # The best epoch on validation is the final model.
+    accuracies = [h["val_acc"] for h in stage["history"]]
+    assert stage["selected"] == "best" and stage["best_epoch"] == int(np.argmax(accuracies))
+    assert result.metrics["final"]["val"]["top1"] == pytest.approx(max(accuracies))
+    best = load_file(str(result.run_dir / "stages" / "main" / "best" / "model.safetensors"))
+    final = load_file(str(result.model_dir / "model.safetensors"))
+    assert all(torch.equal(best[k], final[k]) for k in best)
+
+
+def test_time_budget_is_not_cut_by_a_slow_first_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    CLOCK["now"] = 0.0
+    monkeypatch.setattr(trainer, "_clock", lambda: CLOCK["now"])
+    recipe = _tiny_recipe(
+        tmp_path,
+        optim={"name": "adam", "lr": 0.01, "schedule": "cosine", "min_lr": 0.0},
+        run={"epochs": 10, "time_budget_min": 5},
+        factory="slow_start_dataset",
+    )
+    stage = train(load_config(recipe)).metrics["stages"]["main"]
+    # 150 s + 60 s + 60 s fit 5 minutes; judged by the first epoch, only 2 would.
+    assert stage["epochs_run"] == 3
+    assert [round(h["elapsed_s"]) for h in stage["history"]] == [150, 210, 270]
+
+
+# ---------------------------------------------------------------------------- k-fold
+
+
+def _write_ck(root: Path, subjects: int = 9, frames: int = 2) -> Path:
+    """A CK+48-like folder: two classes, ``S<subject>_001_<frame>.png`` grey 48×48 faces."""
+    gen = np.random.default_rng(0)
+    for c, name in enumerate(("anger", "happy")):
+        (root / name).mkdir(parents=True)
+        for s in range(subjects):
+            for f in range(frames):
+                pixels = gen.integers(0, 60, (48, 48)) + (150 if c else 0)
+                path = root / name / f"S{100 + s:03d}_00{c + 1}_0000000{f}.png"
+                Image.fromarray(pixels.astype(np.uint8)).save(path)
+    return root
+
+
+def _ck_overrides(root: Path, out: Path) -> list[str]:
+    return [
+        f"data.root={root}",
+        "data.args.num_folds=3",
+        "data.num_workers=0",
+        f"run.output_dir={out}",
+        "run.epochs=1",
+        "run.batch_size=8",
+        "run.log_with=[]",
+        "run.progress=false",
+    ]
+
+
+def _test_subjects(run_dir: Path) -> set[str]:
+    with open(run_dir / "eval" / "test" / "predictions.csv", newline="") as handle:
+        return {Path(row["path"]).name.split("_")[0] for row in csv.DictReader(handle)}
+
+
+def test_ckplus_recipe_trains_every_fold_and_reports_mean_and_std(tmp_path: Path) -> None:
+    root = _write_ck(tmp_path / "ck")
+    out = tmp_path / "cv"
+    assert cli_main(["train", "--config", str(CK_RECIPE), *_ck_overrides(root, out)]) == 0
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["completed_folds"] == 3 and [f["fold"] for f in summary["folds"]] == [0, 1, 2]
+    accuracies = [f["top1"] for f in summary["folds"]]
+    assert summary["mean_top1"] == pytest.approx(np.mean(accuracies))
+    assert summary["std_top1"] == pytest.approx(np.std(accuracies, ddof=1))
+    assert summary["command"].startswith(("glamor-zoo", "accelerate"))
+    # Subject-disjoint: every subject is in exactly one fold's test split, all images scored once.
+    tested = [_test_subjects(out / f"fold_{k}") for k in range(3)]
+    assert sum(len(t) for t in tested) == 9 and set().union(*tested) == {
+        f"S{100 + s:03d}" for s in range(9)
+    }
+    assert sum(f["num_samples"] for f in summary["folds"]) == 9 * 2 * 2
+    for k, fold in enumerate(summary["folds"]):
+        config = json.loads((out / f"fold_{k}" / "model" / "config.json").read_text())
+        assert config["training"]["data"]["args"]["fold"] == k
+        assert config["training"]["optim"]["l2_modules"] == ["head.fc1", "head.fc"]
+        metrics = json.loads((out / f"fold_{k}" / "metrics.json").read_text())
+        assert metrics["final"]["test"]["top1"] == fold["top1"]
+        assert metrics["stages"]["main"]["selected"] == "last"  # no validation: last epoch
+
+    # A second run into the same folder must resume, not overwrite.
+    assert cli_main(["train", "--config", str(CK_RECIPE), *_ck_overrides(root, out)]) == 2
+
+
+def test_kfold_resume_reuses_finished_folds_and_resumes_the_rest(tmp_path: Path) -> None:
+    root = _write_ck(tmp_path / "ck", subjects=6, frames=1)
+    out = tmp_path / "cv"
+    overrides = [*_ck_overrides(root, out), "run.epochs=2"]
+    first = train_folds(load_config(CK_RECIPE, [*overrides, "data.folds=[0, 1]"]))
+    assert first.summary["completed_folds"] == 2 and not (out / "fold_2").exists()
+    fold0 = (out / "fold_0" / "model" / "model.safetensors").stat().st_mtime_ns
+    weights1 = load_file(str(out / "fold_1" / "model" / "model.safetensors"))
+    # Fold 1 as if killed after its last epoch's checkpoint: no selected or final model yet.
+    for leftover in ("model", "stages/main/model", "eval"):
+        for path in sorted((out / "fold_1" / leftover).rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        (out / "fold_1" / leftover).rmdir()
+
+    with pytest.raises(ConfigError, match="--resume"):
+        train_folds(load_config(CK_RECIPE, overrides))
+    result = train_folds(load_config(CK_RECIPE, overrides), resume=True)
+    assert result.summary["completed_folds"] == 3
+    assert (out / "fold_0" / "model" / "model.safetensors").stat().st_mtime_ns == fold0  # reused
+    resumed = load_file(str(out / "fold_1" / "model" / "model.safetensors"))
+    assert all(torch.equal(weights1[k], resumed[k]) for k in weights1)  # from its checkpoint
+    assert [f["top1"] for f in result.summary["folds"][:2]] == [
+        f["top1"] for f in first.summary["folds"]
+    ]
+
+
+def test_fold_config_and_its_errors(tmp_path: Path) -> None:
+    config = load_config(CK_RECIPE)
+    assert fold_indices(config.data) == list(range(10))
+    fold = fold_config(config, 3)
+    assert fold.data.folds is None and fold.data.args == {
+        "num_folds": 10,
+        "split_seed": 0,
+        "fold": 3,
+    }
+    assert Path(fold.run.output_dir) == Path(config.run.output_dir) / "fold_3"
+    assert config.data.args == {"num_folds": 10, "split_seed": 0}  # the recipe is left as it was
+    assert fold_indices(load_config(CK_RECIPE, ["data.folds=[2, 5]"]).data) == [2, 5]
+    code = cli_main(["train", "--config", str(CK_RECIPE), "--push-to-hub", "org/x"])
+    assert code == 2
+
+
+def test_exponents_without_a_dot_are_numbers(tmp_path: Path) -> None:
+    config = load_config(CK_RECIPE, ["optim.l2_weight=1e-3", "optim.lr=2E-4", "data.name=s1e3"])
+    assert config.optim.l2_weight == 1e-3 and config.optim.lr == 2e-4
+    assert config.data.name == "s1e3"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(CK_RECIPE.read_text().replace("l2_weight: 1.0e-3", "l2_weight: 1e-3"))
+    assert load_config(recipe).optim.l2_weight == 1e-3
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optim.l2_weight=-1.0", r"optim\.l2_weight must be a number >= 0"),
+        ("optim.l2_weight=heavy", r"optim\.l2_weight='heavy': expected a number \(float\)"),
+        ("optim.l2_modules=head.fc", r"optim\.l2_modules='head\.fc': expected a list of str"),
+        ("optim.lr=fast", r"^optim\.lr='fast': expected a number \(float\), got str$"),
+        ("run.seed=abc", r"^run\.seed='abc': expected an integer \(int\), got str$"),
+        ("run.batch_size=2.5", r"^run\.batch_size=2\.5: expected an integer \(int\), got float$"),
+        ("run.epochs=ten", r"^run\.epochs='ten': expected an integer \(int\), got str$"),
+        ("run.progress=maybe", r"^run\.progress='maybe': expected true or false"),
+        ("optim.milestones=[a]", r"^optim\.milestones\[0\]='a': expected an integer"),
+        ("stages.x.lr=quick", r"^stages\.x\.lr='quick': expected a number \(float\) or null"),
+        ("optim.lr=-1", r"^optim\.lr=-1\.0: must be >= 0$"),
+        ("optim.momentum=1.5", r"^optim\.momentum=1\.5: must be in \[0, 1\)$"),
+        ("run.seed=-3", r"^run\.seed=-3: must be >= 0$"),
+        ("stages.x.epochs=0", r"^stages\.x\.epochs=0: must be >= 1$"),
+        ("optim.l2_modules=[]", r"optim\.l2_modules is empty"),
+        ("optim.schedule=linear", r"optim\.schedule must be one of"),
+        ("optim.warmup_epochs=-1", r"optim\.warmup_epochs must be >= 0"),
+        ("run.time_budget_min=-5", r"run\.time_budget_min must be"),
+        ("data.folds=some", r"data\.folds must be 'all'"),
+        ("data.folds=[0, 10]", r"data\.folds must list distinct folds in 0\.\.9"),
+        ("data.args={split_seed: 0}", r"data\.folds needs data\.args\.num_folds"),
+        ("data.args.fold=2", r"data\.args\.fold and data\.folds"),
+        ("data.test_split=null", r"data\.folds scores each fold on data\.test_split"),
+        (
+            "data.preprocess.face_augment.translate=2.0",
+            r"face_augment.*'translate'.*\[0\.0, 1\.0\]",
+        ),
+        ("data.preprocess.face_augment.scale=[1.1, 0.9]", r"face_augment.*'scale'.*low <= high"),
+        ("data.preprocess.face_augment.shear=5", r"unknown face_augment key.*shear"),
+    ],
+)
+def test_bad_values_are_errors_that_name_the_option(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(CK_RECIPE, [override])

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_train_deep_emotion import _write_ck
+from test_train import _write_ck
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent

@@ -58,23 +58,17 @@ def run(args: argparse.Namespace) -> int:
         silence_hub_progress()
     loaded = load_cli_model(args.model, pretrained=False if args.random_weights else None)
     model = loaded.model.to(device).eval()
-    preprocessing = args.preprocessing or loaded.preprocessing or "zoo"
-    args.preprocessing = preprocessing
+    spec = loaded.spec.with_pipeline(args.preprocessing or loaded.spec.pipeline)
+    args.preprocessing = spec.pipeline
     options = _dataset_options(args, kind)
-    if (
-        getattr(options.get("detector"), "name", None) == "none"
-        and model.preprocess_cfg().get("inputs", "face") != "face"
-    ):
+    if getattr(options.get("detector"), "name", None) == "none" and spec.uses_context:
         raise CliError(
             f"{args.model} reads the scene around each face, and --detector none takes every "
             "image as one face crop, which has no scene: use a face-only model or a detector"
         )
-    label_names = (getattr(model, "pretrained_cfg", None) or {}).get("label_names")
-    if label_names and len(label_names) == getattr(model, "num_classes", 0):
-        extra.setdefault("classes", list(label_names))
-    preprocess_cfg = dict(model.preprocess_cfg())
-    if preprocessing == "official":
-        preprocess_cfg["context_jpeg"] = True
+    if spec.labels_are_named:
+        extra.setdefault("classes", list(spec.label_names))
+    preprocess_cfg = spec.preprocess_cfg()
     from glamor_zoo.data.datasets import build_dataset
     from glamor_zoo.registry import UnknownComponentError
 

@@ -296,7 +296,7 @@ class _Pictures:
         if self.args.attention:
             boxes = [f.box for f in result.faces] if self.recognizer.mode == "shared" else None
             for index, face in enumerate(result.faces, start=1):
-                overlay = attention_overlay(image, face, self.recognizer.preprocess_cfg, boxes)
+                overlay = attention_overlay(image, face, self.recognizer.spec, boxes)
                 name = f"{stem.with_suffix('').name}_face{index}{suffix}"
                 _save_image(overlay, self.out / "attention" / stem.parent / name)
         if self.args.saliency:

@@ -15,7 +15,7 @@ from timm.layers import register_notrace_function
 from timm.models import checkpoint_seq
 from torch import nn
 
-from glamor_zoo.registry import new_registry
+from glamor_zoo.registry import is_zoo_architecture, new_registry
 
 __all__ = [
     "BN_EPS",
@@ -39,9 +39,8 @@ PAPER_WIDTHS = (32, 64, 128, 256, 256)
 def _timm_fallback(name: str) -> Any:
     from timm.models import is_model, split_model_name_tag
 
-    if is_model(split_model_name_tag(name)[0]) and not name.startswith(
-        ("glamor", "caer_net", "deep_emotion")
-    ):
+    architecture = split_model_name_tag(name)[0]
+    if is_model(architecture) and not is_zoo_architecture(architecture):
         return lambda in_chans=3, **kwargs: TimmEncoder(name, in_chans=in_chans, **kwargs)
     return None
 

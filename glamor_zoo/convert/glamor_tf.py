@@ -23,7 +23,6 @@ the number of classes are read from the shapes, so narrower or retrained checkpo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -339,14 +338,6 @@ def compare_with_reference(model: torch.nn.Module, reference: str | Path) -> dic
     return diffs
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def convert_tf_checkpoint(
     prefix: str | Path,
     out_dir: str | Path,
@@ -360,9 +351,9 @@ def convert_tf_checkpoint(
     """Convert a GLAMOR-Net TF2 checkpoint into a glamor_zoo model folder.
 
     Writes ``out_dir/model.safetensors``, ``out_dir/config.json`` (with a ``conversion`` record:
-    source files and their SHA-256, converter version, reference check; and
-    ``"preprocessing": "official"``, the authors' pipeline, which the recogniser and
-    ``glamor-zoo eval`` then use by default) and the model card
+    source files and their SHA-256, converter version, reference check; its spec's
+    ``trained_with`` is the authors' pipeline, which the recogniser and ``glamor-zoo eval``
+    then use by default) and the model card
     ``out_dir/README.md`` (rendered by :func:`glamor_zoo.hub.render_model_card`). The folder
     loads with ``glamor_zoo.create_model("local-dir:OUT_DIR")``.
 
@@ -391,7 +382,9 @@ def convert_tf_checkpoint(
     from glamor_zoo import __version__
     from glamor_zoo.hub.card import render_model_card
     from glamor_zoo.labels import PAPER_LABELS
-    from glamor_zoo.serialization import atomic_write_text, save_pretrained
+    from glamor_zoo.models._factory import HUB_ORG
+    from glamor_zoo.serialization import atomic_write_text, file_sha256, save_pretrained
+    from glamor_zoo.spec import get_model_spec, set_model_spec
 
     bundle = TensorBundle(prefix, verify=True)
     model = convert_checkpoint(bundle.prefix, model_name=model_name)
@@ -406,7 +399,7 @@ def convert_tf_checkpoint(
         "source_format": "tensorflow2-checkpoint",
         "checkpoint": bundle.prefix.name,
         "files": {
-            path.name: {"sha256": _sha256(path), "bytes": path.stat().st_size} for path in files
+            path.name: {"sha256": file_sha256(path), "bytes": path.stat().st_size} for path in files
         },
         "num_variables": sum(1 for name in bundle if tf_name_to_zoo(name) is not None),
         "converter": f"glamor_zoo {__version__} (glamor-zoo convert-tf)",
@@ -437,14 +430,15 @@ def convert_tf_checkpoint(
         **model.pretrained_cfg,
         "description": model.pretrained_cfg["description"] + provenance,
     }
-    # Weights trained by the authors' code expect their pipeline: the recogniser and eval read
-    # this entry and run preprocessing="official" (MMOD on BGR, the context's JPEG round trip).
-    extra: dict[str, Any] = {"conversion": conversion, "preprocessing": "official"}
+    # Weights trained by the authors' code expect their pipeline: the spec says so, and the
+    # recogniser and eval follow it (MMOD on BGR, the context's JPEG round trip).
+    set_model_spec(model, get_model_spec(model).with_pipeline("official"))
+    extra: dict[str, Any] = {"conversion": conversion}
     if command:
         extra["command"] = command
     out = save_pretrained(model, out_dir, label_names=label_names, **extra)
     config = json.loads((out / "config.json").read_text())
-    repo_id = hub_id or model.pretrained_cfg.get("hf_hub_id") or f"glamor-zoo/{model_name}"
+    repo_id = hub_id or model.pretrained_cfg.get("hf_hub_id") or f"{HUB_ORG}/{model_name}"
     num_params = sum(p.numel() for p in model.parameters())
     atomic_write_text(out / "README.md", render_model_card(config, repo_id, num_params=num_params))
     return out

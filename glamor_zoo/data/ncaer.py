@@ -26,6 +26,7 @@ failures.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -45,6 +46,7 @@ from tqdm.auto import tqdm
 from glamor_zoo.data.detection.base import FaceDetector, best_face
 from glamor_zoo.data.detection.cache import file_digest
 from glamor_zoo.data.detection.crops import format_box
+from glamor_zoo.data.video import decoded_frames, import_av
 from glamor_zoo.serialization import atomic_write_bytes, atomic_write_text
 
 __all__ = [
@@ -60,16 +62,6 @@ _logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg"})
 TRAIN_SPLIT = "train"
-
-
-def _import_av() -> Any:
-    try:
-        import av
-    except ImportError as exc:
-        raise ImportError(
-            "building NCAER-S decodes videos with PyAV: pip install 'glamor-zoo[video]'"
-        ) from exc
-    return av
 
 
 @dataclass(eq=False)
@@ -171,15 +163,14 @@ def _probe(av: Any, path: Path) -> tuple[int, float]:
     return frames, fps
 
 
-def _decode(av: Any, path: Path, wanted: Sequence[int]) -> dict[int, Image.Image]:
+def _decode(path: Path, wanted: Sequence[int]) -> dict[int, Image.Image]:
     """The frames at ``wanted`` indices (decoding stops after the last one)."""
     targets = set(wanted)
     last = max(targets)
     found: dict[int, Image.Image] = {}
     previous: Image.Image | None = None
-    with av.open(str(path)) as container:
-        for index, frame in enumerate(container.decode(video=0)):
-            previous = frame.to_image().convert("RGB")
+    with contextlib.closing(decoded_frames(path)) as frames:
+        for index, _, previous in frames:
             if index in targets:
                 found[index] = previous
             if index >= last:
@@ -226,7 +217,7 @@ def build_ncaer(
             disables balancing.
         progress: Show progress bars.
     """
-    av = _import_av()
+    av = import_av()
     if part_seconds <= 0:
         raise ValueError(f"part_seconds must be positive, got {part_seconds}")
     if balance_ratio is not None and balance_ratio < 1:
@@ -290,7 +281,7 @@ def build_ncaer(
         unit="clip",
         disable=not progress,
     ):
-        _write_clip(av, clip, parts, out_root, detector, report)
+        _write_clip(clip, parts, out_root, detector, report)
 
     manifest = {
         "source": str(Path(caer_root).resolve()),
@@ -308,7 +299,6 @@ def build_ncaer(
 
 
 def _write_clip(
-    av: Any,
     clip: Clip,
     parts: list[int],
     out_root: Path,
@@ -329,7 +319,7 @@ def _write_clip(
     if not todo:
         return
     try:
-        frames = _decode(av, clip.path, [clip.frames[p] for p in todo])
+        frames = _decode(clip.path, [clip.frames[p] for p in todo])
     except Exception as exc:  # a clip that fails mid-decode: record and go on
         report.failures[str(clip.path)] = f"decoding failed ({exc})"
         _logger.warning("skipping %s: %s", clip.path, exc)

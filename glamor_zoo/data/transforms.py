@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from glamor_zoo.spec import ModelSpec
+
 __all__ = [
     "PAPER_PREPROCESS_CFG",
     "Box",
@@ -56,7 +58,7 @@ Box = tuple[float, float, float, float]
 
 _INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
 
-# What ``glamor_original``'s ``preprocess_cfg()`` gives: the paper's pipeline and encoder inputs.
+# What ``glamor_original``'s spec gives: the paper's pipeline and encoder inputs.
 PAPER_PREPROCESS_CFG: dict[str, Any] = {
     "inputs": "both",
     "in_chans": 3,
@@ -398,7 +400,8 @@ class GlamorTransform:
     """The paper's preprocessing of one image and its face box, configured by a model.
 
     Args:
-        preprocess_cfg: ``model.preprocess_cfg()`` (or a model folder's ``preprocess_cfg``):
+        preprocess_cfg: The model's :class:`~glamor_zoo.spec.ModelSpec`
+            (``glamor_zoo.get_model_spec(model)``), or its ``preprocess_cfg()`` dict:
             ``face_size``, ``context_size``, ``context_resize``, ``context_crop_offset``,
             ``face_mean``/``face_std``, ``context_mean``/``context_std``, ``interpolation``,
             ``mask_face_in_context``, ``face_augment`` (``hflip``, ``rotate_degrees``, ``scale``,
@@ -417,8 +420,10 @@ class GlamorTransform:
     """
 
     def __init__(
-        self, preprocess_cfg: Mapping[str, Any] | None = None, train: bool = False
+        self, preprocess_cfg: ModelSpec | Mapping[str, Any] | None = None, train: bool = False
     ) -> None:
+        if isinstance(preprocess_cfg, ModelSpec):
+            preprocess_cfg = preprocess_cfg.preprocess_cfg()
         user = dict(preprocess_cfg or {})
         cfg = {**PAPER_PREPROCESS_CFG, **user}
         for derived in ("context_resize", "context_crop_offset"):

@@ -22,20 +22,18 @@ from typing import Any, NamedTuple
 import yaml
 
 from glamor_zoo.hub.paper_results import DATASETS, PaperResult, canonical_dataset, paper_result
+from glamor_zoo.spec import ModelSpec
 
 __all__ = [
     "CardMetric",
     "card_metadata",
     "card_metrics",
     "config_dataset",
+    "config_spec",
     "find_template",
     "render_model_card",
 ]
 
-# Templates by family; an architecture not listed and without its own ``<architecture>.md``
-# uses ``default.md``.
-_FAMILIES: dict[str, str] = {"caer_net_s": "glamor"}
-_FAMILY_PREFIXES: tuple[str, ...] = ("deep_emotion", "glamor")
 
 # Data-loader kinds that do not name a single dataset.
 _LOADER_KINDS = frozenset({"caer", "folder", "image_folder", "imagefolder"})
@@ -200,9 +198,13 @@ def _paper(config: Mapping[str, Any], dataset: str) -> PaperResult | None:
 
 
 def _family(architecture: str) -> str:
-    if architecture in _FAMILIES:
-        return _FAMILIES[architecture]
-    return next((p for p in _FAMILY_PREFIXES if architecture.startswith(p)), "default")
+    """The family of a registered architecture: the name of the module defining its entrypoint
+    (``glamor`` for ``caer_net_s``, ``deep_emotion``…); ``default`` for unknown names."""
+    from timm.models import is_model, model_entrypoint
+
+    if not is_model(architecture):
+        return "default"
+    return model_entrypoint(architecture).__module__.rsplit(".", 1)[-1]
 
 
 def find_template(architecture: str, template: str | Path | None = None) -> str:
@@ -229,13 +231,21 @@ def find_template(architecture: str, template: str | Path | None = None) -> str:
     )
 
 
-def card_metadata(config: Mapping[str, Any], repo_id: str) -> Any:
+def config_spec(config: Mapping[str, Any]) -> ModelSpec | None:
+    """The spec a ``config.json`` records (``model_args["spec"]``), or ``None`` (0.1.0 folders
+    and plain timm models: the card then describes their ``pretrained_cfg``)."""
+    saved = (config.get("model_args") or {}).get("spec")
+    return ModelSpec.from_dict(saved) if isinstance(saved, Mapping) else None
+
+
+def card_metadata(config: Mapping[str, Any], repo_id: str, spec: ModelSpec | None = None) -> Any:
     """The card's YAML metadata as a ``huggingface_hub.ModelCardData``.
 
     Args:
         config: The model folder's ``config.json`` (with ``metrics``, ``dataset``, ``base_model``
             when known).
         repo_id: ``org/name`` the card is for.
+        spec: The model's spec (``load_model(folder).spec``; default: :func:`config_spec`).
     """
     from huggingface_hub import EvalResult, ModelCardData
 
@@ -252,8 +262,10 @@ def card_metadata(config: Mapping[str, Any], repo_id: str) -> Any:
         "facial-expression-recognition",
         architecture,
     ]
-    inputs = (config.get("preprocess_cfg") or {}).get("inputs")
-    if inputs in ("both", "context"):
+    spec = spec or config_spec(config)
+    # NOTE: a 0.1.0 config.json has no spec; its top-level preprocess_cfg names the inputs.
+    legacy_inputs = (config.get("preprocess_cfg") or {}).get("inputs")
+    if spec.uses_context if spec is not None else legacy_inputs in ("both", "context"):
         tags.insert(6, "context-aware-emotion-recognition")
     eval_results = [
         EvalResult(
@@ -284,8 +296,7 @@ def card_metadata(config: Mapping[str, Any], repo_id: str) -> Any:
     )
 
 
-def _usage(config: Mapping[str, Any], repo_id: str) -> str:
-    pre = config.get("preprocess_cfg") or {}
+def _usage(config: Mapping[str, Any], repo_id: str, pre: Mapping[str, Any]) -> str:
     pretrained_cfg = config.get("pretrained_cfg") or {}
     chans = int(pre.get("in_chans") or (pretrained_cfg.get("input_size") or [3])[0])
     face_size = pre.get("face_size") or list(
@@ -328,6 +339,7 @@ def _fmt_size(size: Sequence[int]) -> str:
 
 def _model_details(config: Mapping[str, Any], num_params: int | None) -> str:
     args = dict(config.get("model_args") or {})
+    args.pop("spec", None)  # the preprocessing section describes it
     labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
     rows = [("Architecture", f"`{config['architecture']}`")]
     for key, title in (
@@ -360,8 +372,7 @@ def _model_details(config: Mapping[str, Any], num_params: int | None) -> str:
     return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
 
 
-def _preprocessing(config: Mapping[str, Any]) -> str:
-    pre = config.get("preprocess_cfg")
+def _preprocessing(config: Mapping[str, Any], pre: Mapping[str, Any]) -> str:
     if not pre:
         cfg = config.get("pretrained_cfg") or {}
         return (
@@ -392,6 +403,12 @@ def _preprocessing(config: Mapping[str, Any]) -> str:
                 else ""
             )
             + f"; normalised with mean {pre.get('context_mean')} and std {pre.get('context_std')}."
+        )
+    if pre.get("context_jpeg"):
+        lines.append(
+            "- **Official pipeline**: the weights were trained on the authors' pipeline (faces "
+            "detected on BGR images, the masked context through a JPEG round trip); the zoo "
+            "repeats it by default for this model."
         )
     if pre.get("face_augment"):
         augment = ", ".join(f"{k} {v}" for k, v in pre["face_augment"].items())
@@ -514,6 +531,7 @@ def render_model_card(
     repo_id: str,
     num_params: int | None = None,
     template: str | Path | None = None,
+    spec: ModelSpec | None = None,
 ) -> str:
     """The full ``README.md`` (metadata + body) for a model folder's ``config.json``.
 
@@ -523,6 +541,7 @@ def render_model_card(
         repo_id: ``org/name`` the card is for (appears in the usage code).
         num_params: Parameter count to show.
         template: A template file or the name of a shipped one (default: by architecture).
+        spec: The model's spec (``load_model(folder).spec``; default: :func:`config_spec`).
 
     Raises:
         ValueError: The metrics are malformed, or the template names an unknown placeholder.
@@ -530,15 +549,18 @@ def render_model_card(
     if "architecture" not in config:
         raise ValueError("config has no 'architecture'; is it a glamor_zoo config.json?")
     metrics = card_metrics(config.get("metrics"), config_dataset(config))
-    metadata = card_metadata(config, repo_id)
+    spec = spec or config_spec(config)
+    # NOTE: a 0.1.0 config.json carries the pipeline as a top-level ``preprocess_cfg``.
+    pre = spec.preprocess_cfg() if spec is not None else config.get("preprocess_cfg") or {}
+    metadata = card_metadata(config, repo_id, spec)
     values = {
         "title": repo_id.split("/")[-1],
         "repo_id": repo_id,
         "architecture": config["architecture"],
         "summary": _summary(config, repo_id, metrics),
-        "usage": _usage(config, repo_id),
+        "usage": _usage(config, repo_id, pre),
         "model_details": _model_details(config, num_params),
-        "preprocessing": _preprocessing(config),
+        "preprocessing": _preprocessing(config, pre),
         "training": _training(config),
         "results": _results(config, metrics),
         "citation": _citation(config),

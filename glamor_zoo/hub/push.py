@@ -24,6 +24,8 @@ from glamor_zoo.serialization import CONFIG_NAME, WEIGHTS_NAME, save_pretrained
 if TYPE_CHECKING:
     from huggingface_hub import CommitInfo
 
+    from glamor_zoo.inference.loading import LoadedModel
+
 __all__ = ["load_model_folder", "prepare_push", "push_to_hub"]
 
 _logger = logging.getLogger(__name__)
@@ -66,17 +68,22 @@ def load_model_folder(folder: str | Path) -> dict[str, Any]:
     return config
 
 
-def _check_weights(folder: Path) -> int:
-    """Rebuild the model from ``folder`` exactly as users will, and count its parameters."""
-    from glamor_zoo.models import create_model
+def _check_weights(folder: Path) -> LoadedModel:
+    """Rebuild the model from ``folder`` with the one loader, exactly as users will."""
+    from glamor_zoo.inference.loading import ModelLoadError, load_model
     from glamor_zoo.serialization import tensor_is_finite
 
-    model = create_model(f"local-dir:{folder}")
-    if not tensor_is_finite(model.state_dict()):
+    try:
+        loaded = load_model(f"local-dir:{folder.resolve()}")
+    except ModelLoadError as exc:
+        if isinstance(exc.__cause__, CheckpointError):
+            raise exc.__cause__ from None  # names the file and what is wrong with it
+        raise
+    if not tensor_is_finite(loaded.model.state_dict()):
         raise CheckpointError(
             folder / WEIGHTS_NAME, "holds NaN or infinite values; refusing to publish"
         )
-    return sum(p.numel() for p in model.parameters())
+    return loaded
 
 
 def _recipe_entry(recipe: str | Path | Mapping[str, Any]) -> Any:
@@ -121,8 +128,14 @@ def prepare_push(
     config.update({k: v for k, v in updates.items() if v is not None})
     config[DIGEST_KEY] = file_sha256(folder / WEIGHTS_NAME)
     card_metrics(config.get("metrics"), config_dataset(config))  # fail before any upload
-    num_params = _check_weights(folder) if validate else None
-    card = render_model_card(config, repo_id, num_params=num_params, template=card_template)
+    loaded = _check_weights(folder) if validate else None
+    card = render_model_card(
+        config,
+        repo_id,
+        num_params=sum(p.numel() for p in loaded.model.parameters()) if loaded else None,
+        template=card_template,
+        spec=loaded.spec if loaded else None,
+    )
     return config, card
 
 

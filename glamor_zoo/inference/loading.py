@@ -1,22 +1,28 @@
-"""Building the model that recognition runs: the packaged default, a Hub name, or a folder.
+"""The one loader: a model ready for inference and its spec, from a name, a folder or an object.
 
-With no model named, the recogniser uses :data:`DEFAULT_MODEL`, whose weights ship inside the
+Every consumer (the recogniser, ``glamor-zoo eval``, saliency, evaluation after training, ONNX
+export, the model card) loads through :func:`load_model` and asks the returned
+:attr:`LoadedModel.spec` (a :class:`~glamor_zoo.spec.ModelSpec`) what the model takes in and
+gives out. With no model named it is :data:`DEFAULT_MODEL`, whose weights ship inside the
 package, so it works with no network. Any other name goes through
 :func:`glamor_zoo.create_model` (a pretrained tag, ``hf-hub:org/name``, ``local-dir:/path``);
-a download that cannot happen becomes a :class:`ModelLoadError` that says what to do.
+a download that cannot happen becomes a :class:`ModelLoadError` that says what to do. Folders
+written by glamor-zoo 0.1.0 (no spec in ``config.json``) load with the spec their model
+arguments imply and, for converted checkpoints, the official pipeline they record.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from torch import nn
 
-from glamor_zoo.labels import PAPER_LABELS
+from glamor_zoo.spec import ModelSpec, get_model_spec, set_model_spec
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -40,21 +46,35 @@ class ModelLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model ready for inference and where it came from.
+    """A model ready for inference, what it takes in and gives out, and where it came from.
 
     Attributes:
-        model: The model, in eval mode.
+        model: The model, in eval mode; ``model.spec`` is :attr:`spec`.
         name: The name it was asked for (or the class name of a given module).
         source: ``"packaged"``, ``"hub"``, ``"local-dir"``, ``"random"`` (no pretrained weights)
             or ``"module"`` (a model object passed in).
-        preprocessing: The ``preprocessing`` its saved ``config.json`` asks for (``"official"``
-            for checkpoints converted from the authors' code), or ``None``.
+        spec: Its inputs, sizes, mean/std, crop and mask rules, labels and training pipeline.
     """
 
     model: nn.Module
     name: str
     source: str
-    preprocessing: str | None = None
+    spec: ModelSpec
+
+    @property
+    def preprocessing(self) -> Literal["zoo", "official"]:
+        """The pipeline its weights expect: ``spec.pipeline`` (0.1.0's attribute)."""
+        return self.spec.pipeline
+
+    @property
+    def uses_context(self) -> bool:
+        """Whether the model reads a context image: ``spec.uses_context``."""
+        return self.spec.uses_context
+
+    @property
+    def labels(self) -> list[str]:
+        """Class names in output order: ``spec.label_names``."""
+        return list(self.spec.label_names)
 
     def describe(self) -> str:
         """One line for the user, e.g. ``face_resnet18.fer2013 (packaged weights, offline)``."""
@@ -127,9 +147,9 @@ def model_spec(spec: str) -> str:
     return f"local-dir:{Path(spec).resolve()}"
 
 
-def saved_preprocessing(name: str) -> str | None:
-    """The ``preprocessing`` entry of a ``local-dir:`` or ``hf-hub:`` model's ``config.json``
-    (the Hub's from the local cache only), or ``None``."""
+def _saved_config(name: str) -> dict[str, Any]:
+    """A ``local-dir:`` or ``hf-hub:`` model's ``config.json`` (the Hub's from the local cache
+    only), or ``{}``."""
     if name.startswith("local-dir:"):
         path = Path(name.removeprefix("local-dir:")) / "config.json"
     elif name.startswith("hf-hub:"):
@@ -141,12 +161,30 @@ def saved_preprocessing(name: str) -> str | None:
             return None
         path = Path(cached)
     else:
-        return None
+        return {}
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("preprocessing")
+        config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def saved_preprocessing(name: str) -> str | None:
+    """Deprecated since 0.2.0: ``load_model(name).spec.pipeline``. The ``preprocessing`` entry
+    of a 0.1.0 ``config.json``, or ``None``."""
+    _deprecated("saved_preprocessing(name)", "load_model(name).spec.pipeline")
+    value = _saved_config(name).get("preprocessing")
     return value if isinstance(value, str) else None
+
+
+def _legacy_spec(name: str, model: nn.Module) -> ModelSpec:
+    """The spec of a model loaded from a 0.1.0 folder: its arguments' spec, plus the official
+    pipeline when the folder's top-level ``preprocessing`` asks for it."""
+    spec = get_model_spec(model)
+    config = _saved_config(name)
+    if "spec" in (config.get("model_args") or {}) or config.get("preprocessing") != "official":
+        return spec
+    return set_model_spec(model, spec.with_pipeline("official"))
 
 
 def _source(name: str, pretrained: bool) -> str:
@@ -182,7 +220,7 @@ def load_model(model: str | nn.Module | None = None, pretrained: bool | None = N
     import glamor_zoo
 
     if isinstance(model, nn.Module):
-        return LoadedModel(model.eval(), type(model).__name__, "module")
+        return LoadedModel(model.eval(), type(model).__name__, "module", get_model_spec(model))
     name = DEFAULT_MODEL if model is None else model_spec(str(model))
     if pretrained is None:
         pretrained = name.startswith(("hf-hub:", "local-dir:")) or _has_pretrained_weights(name)
@@ -220,34 +258,24 @@ def load_model(model: str | nn.Module | None = None, pretrained: bool | None = N
         _logger.warning(
             "model %r runs without pretrained weights: its predictions are random", name
         )
-    return LoadedModel(built.eval(), name, source, saved_preprocessing(name))
+    return LoadedModel(built.eval(), name, source, _legacy_spec(name, built))
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} is deprecated since glamor-zoo 0.2.0 and will be removed in 0.3.0: use {new}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def model_labels(model: nn.Module) -> list[str]:
-    """Class names in output order: the model's ``label_names``, else the paper's seven."""
-    num_classes = int(getattr(model, "num_classes", 0))
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    names = cfg.get("label_names")
-    if names is not None and len(names) == num_classes:
-        return [str(n) for n in names]
-    if num_classes == len(PAPER_LABELS):
-        return list(PAPER_LABELS)
-    return [f"class_{i}" for i in range(num_classes)]
+    """Deprecated since 0.2.0: ``glamor_zoo.get_model_spec(model).label_names``."""
+    _deprecated("model_labels(model)", "glamor_zoo.get_model_spec(model).label_names")
+    return list(get_model_spec(model).label_names)
 
 
 def model_preprocess_cfg(model: nn.Module) -> dict[str, Any]:
-    """``model.preprocess_cfg()``, or a face-only pipeline from a timm model's pretrained cfg."""
-    if hasattr(model, "preprocess_cfg"):
-        return dict(model.preprocess_cfg())
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    in_chans, height, width = cfg.get("input_size", (3, 224, 224))
-    return {
-        "inputs": "face",
-        "in_chans": in_chans,
-        "face_size": [height, width],
-        "face_mean": list(cfg.get("mean", (0.485, 0.456, 0.406))),
-        "face_std": list(cfg.get("std", (0.229, 0.224, 0.225))),
-        "interpolation": cfg.get("interpolation", "bilinear"),
-        "mask_face_in_context": False,
-        "face_augment": None,
-    }
+    """Deprecated since 0.2.0: ``glamor_zoo.get_model_spec(model).preprocess_cfg()``."""
+    _deprecated("model_preprocess_cfg(model)", "glamor_zoo.get_model_spec(model)")
+    return get_model_spec(model).preprocess_cfg()

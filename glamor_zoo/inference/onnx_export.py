@@ -2,7 +2,7 @@
 
 GLAMOR models get two inputs, ``face`` (B, C, Hf, Wf) and ``context`` (B, C, Hc, Wc);
 face-only models (Deep-Emotion, ``glamor_face_only``) get ``face`` only. The output is
-``logits`` (B, num_classes). The model's ``preprocess_cfg``, label names and name travel in
+``logits`` (B, num_classes). The model's spec, label names and name travel in
 the ONNX file's metadata, so a runtime needs nothing else to prepare the inputs.
 
 Needs the ``onnx`` extra: ``pip install 'glamor-zoo[onnx]'`` (onnx, onnxruntime, and
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from glamor_zoo.inference.loading import model_labels, model_preprocess_cfg
+from glamor_zoo.serialization import open_temp_beside
+from glamor_zoo.spec import get_model_spec
 
 __all__ = ["check_onnx", "example_inputs", "export_onnx", "input_names"]
 
@@ -38,25 +38,18 @@ def _require(module: str) -> Any:
 
 
 def input_names(model: nn.Module) -> list[str]:
-    """``["face", "context"]`` for models that see the context, else ``["face"]``."""
-    return (
-        ["face"]
-        if model_preprocess_cfg(model).get("inputs", "face") == "face"
-        else [
-            "face",
-            "context",
-        ]
-    )
+    """``["face", "context"]`` when the model's spec reads a context, else ``["face"]``."""
+    return ["face", "context"] if get_model_spec(model).uses_context else ["face"]
 
 
 def example_inputs(model: nn.Module, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
-    """Random inputs of the model's sizes (``batch_size`` ≥ 2 keeps the batch dynamic)."""
-    cfg = model_preprocess_cfg(model)
-    chans = int(cfg.get("in_chans", 3))
-    face = torch.rand(batch_size, chans, *cfg["face_size"])
-    if input_names(model) == ["face"]:
+    """Random inputs of the sizes in the model's spec (``batch_size`` ≥ 2 keeps the batch
+    dynamic)."""
+    spec = get_model_spec(model)
+    face = torch.rand(batch_size, spec.in_chans, *spec.face_size)
+    if not spec.uses_context:
         return (face,)
-    return face, torch.rand(batch_size, chans, *cfg.get("context_size", (112, 112)))
+    return face, torch.rand(batch_size, spec.in_chans, *spec.context_size)
 
 
 def export_onnx(
@@ -83,12 +76,13 @@ def export_onnx(
     onnx = _require("onnx")
     _require("onnxscript")
     model = model.eval()
+    spec = get_model_spec(model)
     names = input_names(model)
     args = example_inputs(model)
     batch = torch.export.Dim("batch", min=1, max=4096)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent)
+    fd, tmp = open_temp_beside(path, suffix=".onnx")
     os.close(fd)
     try:
         with warnings.catch_warnings(), torch.no_grad():
@@ -108,21 +102,20 @@ def export_onnx(
         props = {
             "glamor_zoo.model": _model_name(model),
             "glamor_zoo.inputs": json.dumps(names),
-            "glamor_zoo.label_names": json.dumps(model_labels(model)),
-            "glamor_zoo.preprocess_cfg": json.dumps(model_preprocess_cfg(model)),
+            "glamor_zoo.label_names": json.dumps(list(spec.label_names)),
+            "glamor_zoo.spec": json.dumps(spec.to_dict()),
+            # NOTE: 0.1.0's key, kept for readers of its files; the spec supersedes it.
+            "glamor_zoo.preprocess_cfg": json.dumps(spec.preprocess_cfg()),
             **dict(metadata or {}),
         }
         for key, value in props.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, str(value)
         onnx.checker.check_model(proto)
-        onnx.save(proto, tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        onnx.save(proto, str(tmp))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

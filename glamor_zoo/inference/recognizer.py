@@ -1,8 +1,9 @@
 """EmotionRecognizer: photos in; faces, emotions, probabilities and attention maps out.
 
 Detection runs on a chunk of images at once; every face of the chunk is preprocessed as the
-model's ``preprocess_cfg()`` says (face-only models get the face; context models get the face
-and the context with the face zeroed) and the faces go through the model in batches.
+model's spec says (:class:`~glamor_zoo.spec.ModelSpec`: face-only models get the face; context
+models get the face and the context with the face zeroed) and the faces go through the model in
+batches.
 """
 
 from __future__ import annotations
@@ -21,15 +22,11 @@ from torch import nn
 from glamor_zoo.data.detection.adapted import ChannelOrder
 from glamor_zoo.data.images import load_image
 from glamor_zoo.data.transforms import GlamorTransform, clip_box, to_uint8_tensor
-from glamor_zoo.inference.loading import (
-    LoadedModel,
-    load_model,
-    model_labels,
-    model_preprocess_cfg,
-)
+from glamor_zoo.inference.loading import LoadedModel, load_model
 from glamor_zoo.inference.results import FaceRecord, ImageResult
 from glamor_zoo.inference.shared_context import mask_faces, shared_context_features
-from glamor_zoo.models.glamor import GlamorFeatures, GlamorNet
+from glamor_zoo.models.glamor import GlamorFeatures
+from glamor_zoo.spec import ModelSpec
 
 __all__ = ["ContextMode", "EmotionRecognizer", "ImageInput", "Preprocessing"]
 
@@ -160,26 +157,25 @@ class EmotionRecognizer:
             device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
         )
         self.model = self.loaded.model.to(self.device).eval()
-        self.labels = model_labels(self.model)
-        self.preprocessing: Preprocessing = preprocessing or self.loaded.preprocessing or "zoo"
-        if self.preprocessing not in ("zoo", "official"):
+        if preprocessing not in (None, "zoo", "official"):
             raise ValueError(f"preprocessing must be 'zoo' or 'official', got {preprocessing!r}")
-        official = self.preprocessing == "official"
-        if official and max_side is not None:
+        self.spec: ModelSpec = self.loaded.spec.with_pipeline(
+            preprocessing or self.loaded.spec.pipeline
+        )
+        self.labels = list(self.spec.label_names)
+        self.preprocessing: Preprocessing = self.spec.pipeline
+        if self.preprocessing == "official" and max_side is not None:
             raise ValueError(
                 "max_side moves the boxes, and official preprocessing detects on the full image "
                 "as the authors did: leave max_side out, or use preprocessing='zoo'"
             )
-        self.preprocess_cfg = model_preprocess_cfg(self.model)
-        if official:
-            self.preprocess_cfg["context_jpeg"] = True
-        self.transform = GlamorTransform(self.preprocess_cfg, train=False)
-        self.uses_context = self.transform.uses_context and isinstance(self.model, GlamorNet)
+        self.transform = GlamorTransform(self.spec, train=False)
+        self.uses_context = self.spec.uses_context
         self.mode: ContextMode = mode
         self.batch_size = batch_size
         self.image_batch_size = image_batch_size
         self.detector = _create_detector(
-            detector, detector_args, max_side, "bgr" if official else "rgb"
+            detector, detector_args, max_side, self.spec.trained_with.channel_order
         )
         if self.uses_context and getattr(self.detector, "name", None) == "none":
             raise ValueError(
@@ -195,6 +191,19 @@ class EmotionRecognizer:
     @property
     def model_name(self) -> str:
         return self.loaded.name
+
+    @property
+    def preprocess_cfg(self) -> dict[str, Any]:
+        """Deprecated since 0.2.0: :attr:`spec` (``spec.preprocess_cfg()`` is this dict)."""
+        import warnings
+
+        warnings.warn(
+            "EmotionRecognizer.preprocess_cfg is deprecated since glamor-zoo 0.2.0 and will be "
+            "removed in 0.3.0: use EmotionRecognizer.spec",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.spec.preprocess_cfg()
 
     def describe(self) -> str:
         """One line: which model (and where from), which detector, which mode."""

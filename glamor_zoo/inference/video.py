@@ -8,7 +8,6 @@ deprecated, and imageio would only wrap the same FFmpeg.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,6 +16,9 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from glamor_zoo.data.video import decoded_frames, import_av
+from glamor_zoo.serialization import open_temp_beside
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -31,16 +33,6 @@ __all__ = [
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".gif"}
 )
-
-
-def _av() -> Any:
-    try:
-        import av
-    except ImportError as exc:
-        raise ImportError(
-            "reading and writing videos needs PyAV: pip install 'glamor-zoo[video]' (or pip install av)"
-        ) from exc
-    return av
 
 
 def is_video_file(path: str | os.PathLike[str]) -> bool:
@@ -68,7 +60,7 @@ class VideoFrame:
 
 def video_fps(path: str | os.PathLike[str]) -> float:
     """The video's average frame rate (frames per second); 25 when the file does not say."""
-    av = _av()
+    av = import_av()
     with av.open(os.fspath(path)) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate
@@ -96,24 +88,16 @@ def iter_frames(
         raise ValueError(f"every_n must be at least 1, got {every_n}")
     if fps is not None and fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    av = _av()
-    with av.open(os.fspath(path)) as container:
-        if not container.streams.video:
-            raise ValueError(f"{os.fspath(path)!r} has no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
-        next_time = 0.0
-        for index, frame in enumerate(container.decode(stream)):
-            time = float(frame.time) if frame.time is not None else index / rate
-            if fps is not None:
-                if time + 1e-6 < next_time:
-                    continue
-                while next_time <= time + 1e-6:
-                    next_time += 1.0 / fps
-            elif index % (every_n or 1):
+    next_time = 0.0
+    for index, time, image in decoded_frames(path):
+        if fps is not None:
+            if time + 1e-6 < next_time:
                 continue
-            yield VideoFrame(index, time, frame.to_image())
+            while next_time <= time + 1e-6:
+                next_time += 1.0 / fps
+        elif index % (every_n or 1):
+            continue
+        yield VideoFrame(index, time, image)
 
 
 class VideoWriter:
@@ -128,15 +112,12 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | os.PathLike[str], fps: float) -> None:
-        self._av = _av()
+        self._av = import_av()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.stem}.", suffix=".mp4", dir=self.path.parent
-        )
+        fd, self._tmp = open_temp_beside(self.path, suffix=".mp4")
         os.close(fd)
-        self._tmp = Path(tmp)
-        self._container = self._av.open(tmp, mode="w", format="mp4")
+        self._container = self._av.open(str(self._tmp), mode="w", format="mp4")
         codec = "libx264" if "libx264" in self._av.codecs_available else "mpeg4"
         self._stream = self._container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         self._stream.pix_fmt = "yuv420p"
@@ -164,9 +145,6 @@ class VideoWriter:
                 self._container.mux(packet)
         finally:
             self._container.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the video from others
         os.replace(self._tmp, self.path)
         return self.path
 

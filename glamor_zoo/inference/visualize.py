@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from glamor_zoo.inference.results import FaceRecord
 from glamor_zoo.labels import PAPER_LABELS
+from glamor_zoo.spec import ModelSpec
 
 __all__ = [
     "attention_overlay",
@@ -92,9 +93,11 @@ def colormap(values: np.ndarray) -> np.ndarray:
 
 
 def attention_region(
-    preprocess_cfg: Mapping[str, Any], width: int, height: int
+    spec: ModelSpec | Mapping[str, Any], width: int, height: int
 ) -> tuple[float, float, float, float]:
     """The part of a ``width``×``height`` photo that the model's context crop covers.
+
+    ``spec`` is the model's :class:`~glamor_zoo.spec.ModelSpec` (or a ``preprocess_cfg`` dict).
 
     The context is the whole photo resized to ``context_resize`` and cropped to
     ``context_size`` at ``context_crop_offset`` (the official 128×171 → rows 8:120,
@@ -103,6 +106,7 @@ def attention_region(
     Returns:
         (x1, y1, x2, y2) in the photo's pixels.
     """
+    preprocess_cfg = spec.preprocess_cfg() if isinstance(spec, ModelSpec) else spec
     rh, rw = preprocess_cfg.get("context_resize", (128, 171))
     ch, cw = preprocess_cfg.get("context_size", (112, 112))
     top, left = preprocess_cfg.get("context_crop_offset", ((rh - ch) // 2, (rw - cw) // 2))
@@ -158,7 +162,7 @@ def heatmap_overlay(
 def attention_overlay(
     image: Image.Image,
     face: FaceRecord,
-    preprocess_cfg: Mapping[str, Any],
+    spec: ModelSpec | Mapping[str, Any],
     masked_boxes: Sequence[Sequence[float]] | None = None,
     alpha: float = 0.5,
 ) -> Image.Image:
@@ -177,7 +181,7 @@ def attention_overlay(
     for box in masked_boxes if masked_boxes is not None else [face.box]:
         x1, y1, x2, y2 = (round(float(v)) for v in box)
         masked[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)] = 0
-    region = attention_region(preprocess_cfg, image.width, image.height)
+    region = attention_region(spec, image.width, image.height)
     # NOTE: scaled by the peak, not stretched: attention near uniform (1/49 per cell) must
     # not look focused.
     out = heatmap_overlay(Image.fromarray(masked), face.attention, region, alpha, scale="max")

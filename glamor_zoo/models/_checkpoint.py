@@ -9,11 +9,12 @@ tags, or ``checkpoint_path``) and raises :class:`CheckpointError` naming it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 from pathlib import Path
 from typing import Any
+
+from glamor_zoo.serialization import file_sha256
 
 __all__ = [
     "DIGEST_KEY",
@@ -176,15 +177,6 @@ def explain_load_error(
             "(as written by glamor_zoo.save_pretrained)",
         )
     return None
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_weights_digest(model_name: str, pretrained: bool, kwargs: dict[str, Any]) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,13 +27,18 @@ from glamor_zoo.models._checkpoint import (
     split_revision,
     verify_weights_digest,
 )
+from glamor_zoo.registry import add_zoo_architecture, is_zoo_architecture
+from glamor_zoo.spec import ModelSpec, get_model_spec, set_model_spec
 
 __all__ = [
+    "HUB_ORG",
     "WeightsNotPublishedError",
+    "attach_spec",
     "checkpoint_filter_fn",
     "constructor_args",
     "create_model",
     "default_cfgs_of",
+    "deprecated_preprocess_cfg",
     "is_published",
     "is_zoo_model",
     "list_models",
@@ -42,6 +48,8 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+HUB_ORG = "glamor-zoo"  # the Hub organisation of the zoo's published weights
 
 # Keyword arguments timm's builder consumes itself, and where the tensors go: never model
 # arguments that a saved config.json needs to rebuild a model.
@@ -59,7 +67,6 @@ _BUILD_ONLY_KWARGS = (
 )
 
 _ZOO_MODULES: set[str] = set()
-_ZOO_MODELS: set[str] = set()
 _UNPUBLISHED: set[str] = set()
 
 
@@ -137,7 +144,7 @@ def raise_if_unpublished(variant: str, pretrained: bool, kwargs: dict[str, Any])
 def register_model(fn: F) -> F:
     """Register ``fn`` as a timm entrypoint and as a member of the zoo."""
     _ZOO_MODULES.add(fn.__module__.split(".")[-1])
-    _ZOO_MODELS.add(fn.__name__)
+    add_zoo_architecture(fn.__name__)
     return _timm_register_model(fn)
 
 
@@ -191,9 +198,41 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
     return {k.removeprefix("module."): v for k, v in state_dict.items()}
 
 
+def attach_spec(model: nn.Module, spec: ModelSpec | Mapping[str, Any] | None) -> ModelSpec | None:
+    """Give a freshly built model its spec: the model's :meth:`default_spec`, the pretrained
+    cfg's label names (when they fit its classes), then ``spec`` (the entrypoint's ``spec``
+    argument: a saved spec, or overrides such as a recipe's ``data.preprocess``). timm's
+    ``features_only`` wrappers return feature maps, not classes: they get none (``None``).
+
+    Raises:
+        SpecError: ``spec`` is malformed or contradicts the model.
+    """
+    if not callable(getattr(model, "default_spec", None)):
+        return None
+    labels = (getattr(model, "pretrained_cfg", None) or {}).get("label_names")
+    base = model.default_spec()
+    if labels and len(labels) == int(getattr(model, "num_classes", 0)):
+        base = base.replace(label_names=tuple(labels))
+    if isinstance(spec, ModelSpec):
+        return set_model_spec(model, spec)
+    return set_model_spec(model, base.replace(**dict(spec or {})))
+
+
+def deprecated_preprocess_cfg(model: nn.Module) -> dict[str, Any]:
+    """What 0.1.0's ``model.preprocess_cfg()`` returned, now read from the model's spec."""
+    warnings.warn(
+        "model.preprocess_cfg() is deprecated since glamor-zoo 0.2.0 and will be removed in "
+        "0.3.0: use glamor_zoo.get_model_spec(model) (a typed ModelSpec; "
+        ".preprocess_cfg() gives the old dict)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return get_model_spec(model).preprocess_cfg()
+
+
 def is_zoo_model(name: str) -> bool:
     """Whether ``name`` (``arch`` or ``arch.tag``) is one of the zoo's architectures."""
-    return name.split(".", 1)[0] in _ZOO_MODELS
+    return is_zoo_architecture(name)
 
 
 def list_models(

@@ -31,17 +31,20 @@ from torch.utils.checkpoint import checkpoint
 from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import canonical_label
 from glamor_zoo.models._factory import (
+    HUB_ORG,
+    attach_spec,
     checkpoint_filter_fn,
     constructor_args,
     default_cfgs_of,
+    deprecated_preprocess_cfg,
     raise_if_unpublished,
     register_model,
     with_factory_kwargs,
 )
+from glamor_zoo.spec import ModelSpec, default_labels
 
 __all__ = ["FER2013_CLASSES", "DeepEmotion", "packaged_weights"]
 
-HUB_ORG = "glamor-zoo"
 # FER-2013's class order (its integer labels 0..6 and its image-folder release).
 FER2013_CLASSES: tuple[str, ...] = (
     "angry",
@@ -165,6 +168,9 @@ class DeepEmotion(nn.Module):
         dtype: Floating-point type of the parameters (timm's factory argument).
     """
 
+    # The spec (``glamor_zoo.get_model_spec``) is Python-side metadata, never scripted.
+    __jit_ignored_attributes__ = ("spec",)
+
     @with_factory_kwargs
     def __init__(
         self,
@@ -211,6 +217,7 @@ class DeepEmotion(nn.Module):
             {"num_chs": width, "reduction": 4, "module": "features.act4"},
         ]
         self._init_weights()
+        self.spec = self.default_spec()
 
     def _init_weights(self) -> None:
         for module in self.modules():
@@ -291,33 +298,37 @@ class DeepEmotion(nn.Module):
         """Logits (B, num_classes) from faces (B, in_chans, 48, 48)."""
         return self.forward_head(self.forward_features(x))
 
-    # ----------------------------------------------------------------- preprocessing
+    # ----------------------------------------------------------------- what it takes in
 
-    def preprocess_cfg(self) -> dict[str, Any]:
-        """The input pipeline, in the same keys as :meth:`GlamorNet.preprocess_cfg`.
-
-        Faces are converted to ``in_chans`` channels (1 = grayscale), resized to ``face_size``,
-        scaled to [0, 1] and normalised with ``face_mean`` / ``face_std``.
-        """
-        return {
-            "inputs": "face",
-            "in_chans": self.in_chans,
-            "face_size": list(self.img_size),
-            "face_mean": list(DEEP_EMOTION_MEAN) * self.in_chans,
-            "face_std": list(DEEP_EMOTION_STD) * self.in_chans,
-            "interpolation": "bilinear",
-            "mask_face_in_context": False,
-            "face_augment": {
+    def default_spec(self) -> ModelSpec:
+        """The spec the model's arguments imply: ``in_chans`` faces (1 = grey) of ``img_size``,
+        pixels / 255 mapped to [-1, 1], and the augmentation of the paper's public port
+        (flip, ±10°, zoom 0.9–1.1, shift ±10 %). No context."""
+        mean, std = DEEP_EMOTION_MEAN * self.in_chans, DEEP_EMOTION_STD * self.in_chans
+        norm = {"face_mean": mean, "face_std": std, "context_mean": mean, "context_std": std}
+        return ModelSpec.build(
+            inputs="face",
+            in_chans=self.in_chans,
+            face_size=self.img_size,
+            **norm,
+            mask_face_in_context=False,
+            face_augment={
                 "hflip": 0.5,
                 "rotate_degrees": 10.0,
                 "scale": [0.9, 1.1],
                 "translate": 0.1,
             },
-        }
+            label_names=default_labels(self.num_classes),
+        )
+
+    def preprocess_cfg(self) -> dict[str, Any]:
+        """Deprecated since 0.2.0: ``glamor_zoo.get_model_spec(model).preprocess_cfg()``."""
+        return deprecated_preprocess_cfg(self)
 
 
 def _create_deep_emotion(variant: str, pretrained: bool = False, **kwargs: Any) -> DeepEmotion:
     raise_if_unpublished(variant, pretrained, kwargs)
+    spec = kwargs.pop("spec", None)
     model_kwargs = constructor_args(kwargs)
     if kwargs.get("face_transform", "stn") != "stn":
         overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
@@ -332,6 +343,7 @@ def _create_deep_emotion(variant: str, pretrained: bool = False, **kwargs: Any) 
         **kwargs,
     )
     model.model_args = {k: v for k, v in model_kwargs.items() if k != "num_classes"}
+    attach_spec(model, spec)
     return model
 
 

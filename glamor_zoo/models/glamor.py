@@ -13,7 +13,7 @@ logits). Every part is pluggable by name: see :mod:`glamor_zoo.components`.
 
 # NOTE: no ``from __future__ import annotations`` here: TorchScript resolves GlamorFeatures' field
 # types and FX → TorchScript the forward signature from real (not string) annotations.
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from timm.models import build_model_with_cfg
@@ -31,24 +31,23 @@ from glamor_zoo.components.fusion import FUSION
 from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import PAPER_LABELS
 from glamor_zoo.models._factory import (
+    HUB_ORG,
+    attach_spec,
     checkpoint_filter_fn,
     constructor_args,
     default_cfgs_of,
+    deprecated_preprocess_cfg,
     raise_if_unpublished,
     register_model,
     with_factory_kwargs,
 )
 from glamor_zoo.models.deep_emotion import FER2013_LABELS, packaged_weights
+from glamor_zoo.spec import InputSetting, ModelSpec, default_labels
 
 __all__ = ["GlamorFeatures", "GlamorNet", "InputSetting"]
 
-InputSetting = Literal["both", "face", "context"]
-
-HUB_ORG = "glamor-zoo"
 PAPER_ENCODER_MEAN = (0.0, 0.0, 0.0)  # the paper's encoder sees pixels / 255, no normalisation
 PAPER_ENCODER_STD = (1.0, 1.0, 1.0)
-# The official pipeline resizes the (masked) context to 128×171 and crops 112×112 from it.
-CONTEXT_RESIZE_RATIO = (128 / 112, 171 / 112)
 
 
 class GlamorFeatures(NamedTuple):
@@ -123,6 +122,9 @@ class GlamorNet(nn.Module):
         device: Where to create the parameters (timm's factory argument; ``"meta"`` for none).
         dtype: Floating-point type of the parameters (timm's factory argument).
     """
+
+    # The spec (``glamor_zoo.get_model_spec``) is Python-side metadata, never scripted.
+    __jit_ignored_attributes__ = ("spec",)
 
     @with_factory_kwargs
     def __init__(
@@ -201,6 +203,7 @@ class GlamorNet(nn.Module):
             if face_stn not in (None, "none") and needs_face
             else None
         )
+        self.spec = self.default_spec()
 
     def _init_weights(self) -> None:
         # NOTE: Keras initialises Dense and Conv2D kernels with Glorot-uniform and biases with
@@ -340,33 +343,37 @@ class GlamorNet(nn.Module):
         """Logits (B, num_classes) from a face (B, C, 96, 96) and a context (B, C, 112, 112)."""
         return self.forward_head(self.forward_features(face, context))
 
-    # ----------------------------------------------------------------- preprocessing
+    # ----------------------------------------------------------------- what it takes in
+
+    def default_spec(self) -> ModelSpec:
+        """The spec the model's own arguments imply, before any override: its inputs, sizes
+        and channels, each backbone's mean/std, the official 128×171 resize and rows 8:120 /
+        cols 29:141 evaluation crop (scaled to ``context_size``), the face masked in the
+        context, and the paper's face augmentation."""
+        norm = dict(
+            zip(
+                ("face_mean", "face_std", "context_mean", "context_std"),
+                (
+                    *_backbone_norm(self.face_backbone, self.in_chans),
+                    *_backbone_norm(self.context_backbone, self.in_chans),
+                ),
+                strict=True,
+            )
+        )
+        return ModelSpec.build(
+            inputs=self.inputs,
+            in_chans=self.in_chans,
+            face_size=self.face_size,
+            context_size=self.context_size,
+            **norm,
+            mask_face_in_context=True,
+            face_augment={"hflip": 0.5, "rotate_degrees": 20.0},
+            label_names=default_labels(self.num_classes),
+        )
 
     def preprocess_cfg(self) -> dict[str, Any]:
-        """Everything the input pipeline needs, derived from the model's own settings.
-
-        Sizes are (H, W); ``context_resize`` and ``context_crop_offset`` reproduce the official
-        128×171 resize and the fixed rows 8:120, cols 29:141 evaluation crop for a 112 context.
-        """
-        ch, cw = self.context_size
-        rh, rw = round(ch * CONTEXT_RESIZE_RATIO[0]), round(cw * CONTEXT_RESIZE_RATIO[1])
-        face_mean, face_std = _backbone_norm(self.face_backbone, self.in_chans)
-        context_mean, context_std = _backbone_norm(self.context_backbone, self.in_chans)
-        return {
-            "inputs": self.inputs,
-            "in_chans": self.in_chans,
-            "face_size": list(self.face_size),
-            "context_size": [ch, cw],
-            "context_resize": [rh, rw],
-            "context_crop_offset": [(rh - ch) // 2, (rw - cw) // 2],
-            "face_mean": list(face_mean),
-            "face_std": list(face_std),
-            "context_mean": list(context_mean),
-            "context_std": list(context_std),
-            "interpolation": "bilinear",
-            "mask_face_in_context": True,
-            "face_augment": {"hflip": 0.5, "rotate_degrees": 20.0},
-        }
+        """Deprecated since 0.2.0: ``glamor_zoo.get_model_spec(model).preprocess_cfg()``."""
+        return deprecated_preprocess_cfg(self)
 
 
 def _zoo_encoder(backbone: str) -> Any:
@@ -375,22 +382,27 @@ def _zoo_encoder(backbone: str) -> Any:
 
 
 def _backbone_norm(backbone: str, in_chans: int = 3) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std of ``backbone``'s inputs, one value per input channel."""
     if backbone == "glamor":
-        return PAPER_ENCODER_MEAN, PAPER_ENCODER_STD
-    encoder = _zoo_encoder(backbone)
-    if encoder is not None and hasattr(encoder, "mean"):
+        mean, std = PAPER_ENCODER_MEAN, PAPER_ENCODER_STD
+    elif (encoder := _zoo_encoder(backbone)) is not None and hasattr(encoder, "mean"):
         mean, std = tuple(encoder.mean), tuple(encoder.std)
-        if len(mean) == 1:
-            mean, std = mean * in_chans, std * in_chans
-        return mean, std
-    from timm.models import get_pretrained_cfg
+    else:
+        from timm.models import get_pretrained_cfg
 
-    cfg = get_pretrained_cfg(backbone)
-    if cfg is None:
-        from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+        cfg = get_pretrained_cfg(backbone)
+        if cfg is None:
+            from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
-        return IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-    return tuple(cfg.mean), tuple(cfg.std)
+            mean, std = IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+        else:
+            mean, std = tuple(cfg.mean), tuple(cfg.std)
+    if len(mean) != in_chans:
+        # NOTE: another channel count than the statistics': their average on every channel
+        # (grey inputs of an RGB backbone see the mean of its RGB statistics).
+        mean = (sum(mean) / len(mean),) * in_chans
+        std = (sum(std) / len(std),) * in_chans
+    return tuple(mean), tuple(std)
 
 
 def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
@@ -425,18 +437,10 @@ def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> Gla
             "it and call model.forward_features(face, context): its face_map and context_map are "
             "the encoders' feature maps"
         )
+    spec = kwargs.pop("spec", None)
     model_kwargs = constructor_args(kwargs)
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
     overlay.setdefault("first_conv", _first_convs(model_kwargs))
-    if "in_chans" in model_kwargs or "face_size" in model_kwargs:
-        # timm's data config must describe the face input this model is built for.
-        face_size = tuple(model_kwargs.get("face_size", (96, 96)))
-        overlay.setdefault("input_size", (int(model_kwargs.get("in_chans", 3)), *face_size))
-    if "face_backbone" in model_kwargs or "backbone" in model_kwargs:
-        backbone = model_kwargs.get("face_backbone") or model_kwargs.get("backbone")
-        mean, std = _backbone_norm(backbone, model_kwargs.get("in_chans", 3))
-        overlay.setdefault("mean", mean)
-        overlay.setdefault("std", std)
     model = build_model_with_cfg(
         GlamorNet,
         variant,
@@ -446,8 +450,9 @@ def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> Gla
         **kwargs,
     )
     # The complete constructor arguments (entrypoint defaults + user overrides): what a saved
-    # config.json needs to rebuild exactly this model.
+    # config.json needs to rebuild exactly this model (the spec is added when it is saved).
     model.model_args = {k: v for k, v in model_kwargs.items() if k != "num_classes"}
+    attach_spec(model, spec)
     return model
 
 
@@ -540,7 +545,7 @@ default_cfgs = default_cfgs_of(
             description=_FER_NOTE,
         ),
         "glamor": _cfg(),
-        "glamor_test": _cfg(input_size=(3, 32, 32)),
+        "glamor_test": _cfg(),
     }
 )
 

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 import yaml
 
+from glamor_zoo.typed import FieldError, UnknownKeysError, from_mapping
+
 __all__ = [
     "ConfigError",
     "DataConfig",
@@ -284,26 +286,19 @@ class TrainConfig:
             if getattr(self.run, key) < 1:
                 raise ConfigError(f"run.{key} must be >= 1, got {getattr(self.run, key)}")
         workers = self.data.num_workers
-        if workers != "auto" and (
-            not isinstance(workers, int) or isinstance(workers, bool) or workers < 0
-        ):
+        if workers != "auto" and workers < 0:
             raise ConfigError(
                 f"data.num_workers must be an integer >= 0 or auto (min(4, cpus - 1)), "
                 f"got {workers!r}"
             )
-        if not _is_number(self.run.time_budget_min) or self.run.time_budget_min < 0:
+        if self.run.time_budget_min < 0:
             raise ConfigError(
                 f"run.time_budget_min must be a number of minutes >= 0 (0: no limit), "
                 f"got {self.run.time_budget_min!r}"
             )
+        self._validate_ranges()
         init = self.model.init_from
-        if not isinstance(init, Mapping) or not all(
-            isinstance(src, str)
-            and isinstance(prefixes, list)
-            and prefixes
-            and all(isinstance(p, str) and p for p in prefixes)
-            for src, prefixes in init.items()
-        ):
+        if not all(src and prefixes and all(prefixes) for src, prefixes in init.items()):
             raise ConfigError(
                 "model.init_from must map a pretrained model to a list of module prefixes, e.g. "
                 f"{{face_resnet18.fer2013: [face_encoder]}}, got {init!r}"
@@ -327,26 +322,45 @@ class TrainConfig:
                         f"(earlier: {names[:i] or 'none'})"
                     )
 
+    def _validate_ranges(self) -> None:
+        o, r = self.optim, self.run
+        rules: list[tuple[str, Any, bool, str]] = [
+            ("optim.lr", o.lr, o.lr >= 0, ">= 0"),
+            ("optim.momentum", o.momentum, 0 <= o.momentum < 1, "in [0, 1)"),
+            ("optim.weight_decay", o.weight_decay, o.weight_decay >= 0, ">= 0"),
+            ("optim.gamma", o.gamma, o.gamma > 0, "> 0"),
+            ("optim.min_lr", o.min_lr, o.min_lr >= 0, ">= 0"),
+            ("optim.milestones", o.milestones, all(m >= 0 for m in o.milestones), "epochs >= 0"),
+            ("run.seed", r.seed, r.seed >= 0, ">= 0"),
+            ("run.checkpoint_every", r.checkpoint_every, r.checkpoint_every >= 0, ">= 0"),
+            ("run.log_every", r.log_every, r.log_every >= 1, ">= 1"),
+            ("run.max_steps", r.max_steps, r.max_steps >= 0, ">= 0"),
+        ]
+        for name, stage in self.stages.items():
+            if stage.epochs is not None:
+                rules.append((f"stages.{name}.epochs", stage.epochs, stage.epochs >= 1, ">= 1"))
+            if stage.lr is not None:
+                rules.append((f"stages.{name}.lr", stage.lr, stage.lr >= 0, ">= 0"))
+        for key, value, ok, rule in rules:
+            if not ok:
+                raise ConfigError(f"{key}={value!r}: must be {rule}")
+
     def _validate_optim(self) -> None:
         from glamor_zoo.train.schedule import SCHEDULES
 
         o = self.optim
         if o.schedule not in SCHEDULES:
             raise ConfigError(f"optim.schedule must be one of {SCHEDULES}, got {o.schedule!r}")
-        if not isinstance(o.warmup_epochs, int) or isinstance(o.warmup_epochs, bool):
-            raise ConfigError(f"optim.warmup_epochs must be an integer, got {o.warmup_epochs!r}")
         if o.warmup_epochs < 0:
             raise ConfigError(f"optim.warmup_epochs must be >= 0, got {o.warmup_epochs}")
-        if not _is_number(o.l2_weight) or o.l2_weight < 0:
+        if o.l2_weight < 0:
             raise ConfigError(f"optim.l2_weight must be a number >= 0, got {o.l2_weight!r}")
-        if not isinstance(o.l2_modules, list) or not all(
-            isinstance(m, str) and m for m in o.l2_modules
-        ):
+        if not all(o.l2_modules):
             raise ConfigError(
                 f"optim.l2_modules must be a list of module names (e.g. [head.fc1, head.fc]), "
                 f"got {o.l2_modules!r}"
             )
-        if not _is_number(o.label_smoothing) or not 0 <= o.label_smoothing < 1:
+        if not 0 <= o.label_smoothing < 1:
             raise ConfigError(
                 f"optim.label_smoothing must be a number in [0, 1), got {o.label_smoothing!r}"
             )
@@ -358,10 +372,8 @@ class TrainConfig:
 
     def _validate_holdout(self) -> None:
         d = self.data
-        if not _is_number(d.holdout) or not 0 <= d.holdout < 1:
+        if not 0 <= d.holdout < 1:
             raise ConfigError(f"data.holdout must be a fraction in [0, 1), got {d.holdout!r}")
-        if not isinstance(d.holdout_seed, int) or isinstance(d.holdout_seed, bool):
-            raise ConfigError(f"data.holdout_seed must be an integer, got {d.holdout_seed!r}")
         uses = [k for k in ("val_split", "test_split") if getattr(d, k) == "holdout"]
         if uses and not d.holdout:
             raise ConfigError(
@@ -379,11 +391,7 @@ class TrainConfig:
                 "data.folds needs data.args.num_folds, the number of folds the dataset is cut "
                 f"into (an integer >= 2), got {num_folds!r}"
             )
-        if folds != "all" and not (
-            isinstance(folds, list)
-            and folds
-            and all(isinstance(k, int) and not isinstance(k, bool) for k in folds)
-        ):
+        if folds != "all" and not (isinstance(folds, list) and folds):
             raise ConfigError(
                 f"data.folds must be 'all', a list of fold indices or null, got {folds!r}"
             )
@@ -406,42 +414,21 @@ class TrainConfig:
             )
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+# Sections that an empty YAML entry (``stages:``) leaves as null: read as empty.
+_SECTIONS = ("model", "data", "optim", "run", "stages")
 
 
-def _from_dict(cls: type, data: Mapping[str, Any], where: str) -> Any:
+def _from_dict(data: Mapping[str, Any]) -> TrainConfig:
+    """The :class:`TrainConfig` of ``data``, every value checked against its field's type."""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{where or 'config'} must be a mapping, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) {', '.join(where + k for k in unknown)}; valid: {', '.join(sorted(fields))}"
-        )
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        sub = _SECTIONS.get((cls, name))
-        if sub is not None:
-            kwargs[name] = _from_dict(sub, value or {}, f"{where}{name}.")
-        elif cls is TrainConfig and name == "stages":
-            if not isinstance(value or {}, Mapping):
-                raise ConfigError("stages must be a mapping of stage name -> settings")
-            kwargs[name] = {
-                str(k): _from_dict(StageConfig, v or {}, f"stages.{k}.")
-                for k, v in (value or {}).items()
-            }
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
-
-
-_SECTIONS: dict[tuple[type, str], type] = {
-    (TrainConfig, "model"): ModelConfig,
-    (TrainConfig, "data"): DataConfig,
-    (TrainConfig, "optim"): OptimConfig,
-    (TrainConfig, "run"): RunConfig,
-}
+        raise ConfigError(f"a recipe must be a mapping, got {type(data).__name__}")
+    data = {k: ({} if v is None and k in _SECTIONS else v) for k, v in data.items()}
+    if isinstance(data.get("stages"), Mapping):
+        data["stages"] = {str(k): v or {} for k, v in data["stages"].items()}
+    try:
+        return from_mapping(TrainConfig, data)
+    except (FieldError, UnknownKeysError) as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -493,9 +480,6 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         except yaml.YAMLError as exc:
             raise ConfigError(f"recipe {str(path)!r} is not valid YAML: {exc}") from exc
     apply_overrides(data, overrides)
-    try:
-        config = _from_dict(TrainConfig, data, "")
-    except TypeError as exc:
-        raise ConfigError(str(exc)) from exc
+    config = _from_dict(data)
     config.validate()
     return config

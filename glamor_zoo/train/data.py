@@ -8,11 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 from torch.utils.data import Dataset
 
+from glamor_zoo.spec import ModelSpec, SpecError, get_model_spec, set_model_spec
 from glamor_zoo.train.config import ConfigError, DataConfig
 
-__all__ = ["HOLDOUT_SPLIT", "DatasetSubset", "build_split", "preprocess_for", "stratified_holdout"]
+__all__ = [
+    "HOLDOUT_SPLIT",
+    "DatasetSubset",
+    "apply_recipe_spec",
+    "build_split",
+    "preprocess_for",
+    "stratified_holdout",
+]
 
 HOLDOUT_SPLIT = "holdout"
 
@@ -53,11 +62,25 @@ class DatasetSubset(Dataset):
         return self.dataset[self.indices[index]]
 
 
-def preprocess_for(model: Any, data: DataConfig) -> dict[str, Any]:
-    """The model's ``preprocess_cfg()`` with the recipe's ``data.preprocess`` overrides."""
-    cfg = dict(model.preprocess_cfg()) if hasattr(model, "preprocess_cfg") else {}
-    cfg.update(data.preprocess)
-    return cfg
+def apply_recipe_spec(model: nn.Module, data: DataConfig) -> ModelSpec:
+    """Set the recipe's ``data.preprocess`` overrides on the model's spec, so that they are
+    saved with its weights; returns the spec.
+
+    Raises:
+        ConfigError: An override is malformed or contradicts the model.
+    """
+    try:
+        return set_model_spec(model, data.preprocess)
+    except SpecError as exc:
+        raise ConfigError(f"data.preprocess: {exc}") from None
+
+
+def preprocess_for(model: nn.Module, data: DataConfig) -> dict[str, Any]:
+    """The datasets' ``preprocess_cfg``: the model's spec with ``data.preprocess`` applied."""
+    try:
+        return get_model_spec(model).replace(**data.preprocess).preprocess_cfg()
+    except SpecError as exc:
+        raise ConfigError(f"data.preprocess: {exc}") from None
 
 
 def build_split(

@@ -28,6 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from glamor_zoo.serialization import atomic_write_text
+from glamor_zoo.spec import get_model_spec
 from glamor_zoo.train.metrics import classification_metrics
 
 __all__ = [
@@ -87,11 +88,11 @@ class Predictions:
 
 
 def forward_batch(model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
-    """Logits for a dataset batch: ``model(face, context)``, or ``model(face)`` for face-only
-    models (GLAMOR ``inputs='face'`` and single-input models such as Deep-Emotion)."""
+    """Logits for a dataset batch: ``model(face, context)`` when the model's spec reads a
+    context, else ``model(face)`` (face-only models: GLAMOR ``inputs='face'``, Deep-Emotion)."""
     core = getattr(model, "module", model)
     face = batch.get("face")
-    if getattr(core, "inputs", "face") == "face":
+    if not get_model_spec(core).uses_context:
         if face is None:
             raise ValueError("this model needs face images but the batch has no 'face'")
         return model(face)
@@ -102,10 +103,9 @@ def _class_names(dataset: Dataset, model: nn.Module | None) -> list[str]:
     names = getattr(dataset, "classes", None)
     if names:
         return [str(n) for n in names]
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    if cfg.get("label_names"):
-        return list(cfg["label_names"])
-    return [str(i) for i in range(int(getattr(model, "num_classes", 0)))]
+    if model is None:
+        raise ValueError("the dataset has no .classes and no model was given to name them")
+    return list(get_model_spec(model).label_names)
 
 
 def collate_samples(samples: list[dict[str, Any]]) -> dict[str, Any]:

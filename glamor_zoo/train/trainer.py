@@ -54,7 +54,7 @@ from glamor_zoo.train.checkpoint import (
     save_checkpoint,
 )
 from glamor_zoo.train.config import ConfigError, StageConfig, TrainConfig
-from glamor_zoo.train.data import build_split, preprocess_for
+from glamor_zoo.train.data import apply_recipe_spec, build_split, preprocess_for
 from glamor_zoo.train.evaluate import collate_samples, forward_batch, predict, write_evaluation
 from glamor_zoo.train.init import copy_weights, init_from_pretrained
 from glamor_zoo.train.regularization import L2Penalty
@@ -212,11 +212,12 @@ class _Run:
         seed = config.run.seed
         epochs = stage.epochs or config.run.epochs
         base_lr = stage.lr if stage.lr is not None else config.optim.lr
-        # The model first (its preprocess_cfg drives the data); the classifier is resized to the
-        # dataset's classes afterwards unless the recipe fixes model.num_classes.
+        # The model first (its spec, with the recipe's data.preprocess, drives the data); the
+        # classifier is resized to the dataset's classes afterwards unless the recipe fixes
+        # model.num_classes.
         torch.manual_seed(_step_seed(seed, index, 0x5EED))
         model = _build_model(config, stage, config.model.num_classes or len(PAPER_LABELS))
-        preprocess = preprocess_for(model, config.data)
+        preprocess = apply_recipe_spec(model, config.data).preprocess_cfg()
         train_ds = build_split(
             config.data, config.data.train_split, preprocess, train=True, seed=seed
         )

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from glamor_zoo.data.detection.base import Face, FaceDetector
 from glamor_zoo.data.images import ImageLoadError, load_image
+from glamor_zoo.serialization import file_sha256 as file_digest
 
 __all__ = ["DetectionCache", "DetectionResult", "default_cache_dir", "detect_files", "file_digest"]
 
@@ -34,15 +35,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["GLAMOR_ZOO_CACHE"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "glamor_zoo"
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _faces_to_json(faces: Sequence[Face]) -> str:

@@ -1,27 +1,5 @@
-"""Fast inference: turn a zoo model into its fastest correct inference form for this machine.
-
-``fast_inference(model)`` returns a :class:`FastInferenceModel`: the same call signature
-(``model(face, context)`` for GLAMOR-Net, ``model(face)`` for face-only models), the same
-``forward_features`` / ``forward_head`` (GLAMOR-Net's attention maps and fusion weights), the
-same attributes (``pretrained_cfg``, ``preprocess_cfg()``, ``num_classes``…), outputs in
-float32, and underneath, whatever measured fastest on CPUs of this kind:
-
-- ``eval()``, no autograd, channels-last activations (oneDNN's native layout);
-- bfloat16 autocast where the hardware computes in bf16 natively (x86 AVX-512 BF16 / AMX, or
-  a CUDA GPU with bf16), float32 elsewhere; under bf16 the convolutions that read the image
-  run on centred inputs with their BatchNorm folded in (:class:`CenteredBf16Conv2d`), which
-  keeps top-1 agreement with float32 above 99 % where plain bf16 fell to 96 %;
-- ``torch.compile`` (Inductor) with *freezing*: weights become constants, BatchNorm folds into
-  the convolutions, oneDNN weights are pre-packed. Compiled kernels land in Inductor's on-disk
-  cache (``TORCHINDUCTOR_CACHE_DIR``, or ``cache_dir=``), so later processes start faster;
-- optionally int8 (``precision="int8"``, or ``"auto"`` with ``calibration=`` data): PT2E static
-  quantisation with torchao's x86 Inductor quantizer, kept only if its top-1 agreement with the
-  float32 model on the calibration inputs reaches ``min_agreement``.
-
-Every feature falls back cleanly: no bf16 hardware → float32; no compiler / a compile error →
-eager; no torchao or too little agreement → the float path. :attr:`FastInferenceModel.fast_plan`
-says what was chosen and why, and the choice is logged at INFO level.
-"""
+"""The fast model: its plan, the wrapper that keeps the model's interface, and
+:func:`fast_inference`, which chooses precision, layout, compilation and int8 for this machine."""
 
 from __future__ import annotations
 
@@ -38,17 +16,19 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from glamor_zoo.fast.bf16 import center_image_convs
+from glamor_zoo.fast.int8 import as_args, held_out, quantize_int8
+from glamor_zoo.fast.layout import plain_strides, to_channels_last
 
 __all__ = [
-    "CenteredBf16Conv2d",
+    "RECOMPILE_LIMIT",
     "FastInferenceModel",
     "FastInferencePlan",
     "Precision",
     "bf16_supported",
-    "center_image_convs",
+    "compiler_available",
     "fast_inference",
-    "input_centre",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -135,7 +115,7 @@ class FastInferenceModel(nn.Module):
     """A model wrapped for fast inference; call it exactly like the model it wraps.
 
     Attribute access falls through to the wrapped model (``pretrained_cfg``,
-    ``preprocess_cfg()``, ``num_classes``…). The call (logits) and ``forward_features`` are
+    ``spec``, ``num_classes``…). The call (logits) and ``forward_features`` are
     accelerated; ``forward_head`` runs the wrapped model's head (float32) on the features.
     Outputs are float32 whatever the internal precision.
 
@@ -183,7 +163,7 @@ class FastInferenceModel(nn.Module):
         if not (isinstance(value, torch.Tensor) and value.is_floating_point() and value.ndim == 4):
             return value
         if value.shape[1] == 1:
-            return _plain_strides(value)
+            return plain_strides(value)
         if self.fast_plan.channels_last:
             return value.contiguous(memory_format=torch.channels_last)
         return value
@@ -336,9 +316,9 @@ def fast_inference(
         else:
             _raise_recompile_limit()
     if channels_last:
-        _to_channels_last(model)
+        to_channels_last(model)
 
-    samples = None if calibration is None else [_as_args(s) for s in calibration]
+    samples = None if calibration is None else [as_args(s) for s in calibration]
     result: FastInferenceModel | None = None
     if samples is not None and precision in ("auto", "int8"):
         result = _try_int8(
@@ -357,7 +337,7 @@ def fast_inference(
         )
         if samples and float_precision == "bf16" and precision in ("auto", "int8"):
             # With real inputs at hand, bf16 too must prove its agreement with float32.
-            agreement = _agreement(model, result, _held_out(samples))
+            agreement = _agreement(model, result, held_out(samples))
             if agreement < min_agreement:
                 notes.append(f"bf16 top-1 agreement {agreement:.2%} < {min_agreement:.0%}: float32")
                 result = _float_model(model, "fp32", channels_last, compile, dynamic, notes)
@@ -432,159 +412,6 @@ def _float_model(
     return FastInferenceModel(model, runner, plan, fallback=runtime, features_runner=features)
 
 
-class CenteredBf16Conv2d(nn.Module):
-    """An image-reading convolution in bfloat16, on centred inputs, with BatchNorm folded in.
-
-    ``conv(x) = conv(x - c) + conv(c·1)``: the first term, on inputs centred around zero, runs
-    in bfloat16; the second, a constant map (it differs from a constant only at the zero-padded
-    borders), is computed in float32 from the weights (and constant-folded by Inductor's
-    freezing), together with the folded BatchNorm's bias. So bfloat16 rounds values of the
-    size of the signal, not of its mean: see :func:`center_image_convs` for why that matters.
-
-    Args:
-        conv: The convolution (``groups=1``, zero padding).
-        norm: The eval-mode BatchNorm right after it, folded into the weights (or ``None``).
-        center: The value subtracted from the inputs, one per input channel or one for all
-            (0.5 for [0, 1] pixels; see :func:`input_centre`).
-    """
-
-    def __init__(
-        self,
-        conv: nn.Conv2d,
-        norm: nn.BatchNorm2d | None = None,
-        center: float | Sequence[float] = 0.5,
-    ) -> None:
-        super().__init__()
-        if norm is not None:
-            conv = fuse_conv_bn_eval(conv, norm)
-        self.register_buffer("weight", conv.weight.detach().float())
-        bias = conv.bias.detach().float() if conv.bias is not None else None
-        self.register_buffer("bias", bias)
-        values = [float(center)] if isinstance(center, (int, float)) else [*map(float, center)]
-        if len(values) != conv.in_channels:
-            values = [sum(values) / len(values)] * conv.in_channels
-        self.register_buffer("center", torch.tensor(values).reshape(1, -1, 1, 1))
-        self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
-
-    def _conv(
-        self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
-    ) -> torch.Tensor:
-        return nn.functional.conv2d(x, weight, bias, self.stride, self.padding, self.dilation)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(x.device.type, enabled=False):
-            constant = self.center.expand(1, -1, *x.shape[2:])
-            offset = self._conv(constant, self.weight, self.bias)  # float32, (1, C, H, W)
-            centred = (x.float() - self.center).to(torch.bfloat16)
-            out = self._conv(centred, self.weight.to(torch.bfloat16), None)
-            return (out.float() + offset).to(torch.bfloat16)
-
-
-def center_image_convs(model: nn.Module, center: float | Sequence[float] | None = None) -> int:
-    """Replace, in place, every convolution reading ≤ 3 channels by a :class:`CenteredBf16Conv2d`.
-
-    ``center`` defaults to :func:`input_centre` of the model; when that is ``None`` (inputs
-    normalised around 0 already) nothing is replaced.
-
-    Why: the paper's encoder takes un-normalised [0, 1] pixels, so its first convolution's
-    outputs are dominated by their mean, which the BatchNorm after it subtracts. In bfloat16
-    (8 significant bits) the rounding of inputs and weights is relative to that large mean, and
-    after the subtraction it is large relative to what is left. Measured on a trained stand-in
-    ``glamor_original`` (compiled, batch 64, 512 real inputs, against float32): bf16 everywhere,
-    logits RMS error 0.017 and 95.9 % top-1 agreement; with these two convolutions centred,
-    0.0038 and 99.0 % (float32 convolutions instead: 0.0033, but 24 % slower; centred: 8 %).
-
-    A BatchNorm registered right after the convolution in the same parent (``conv``, ``bn``:
-    the order every zoo encoder and timm stem uses) with matching width is folded into it;
-    timm's ``BatchNormAct2d`` keeps its activation.
-
-    Returns:
-        How many convolutions were replaced.
-    """
-    center = input_centre(model) if center is None else center
-    if center is None:
-        return 0
-    count = 0
-    for parent in list(model.modules()):
-        children = list(parent.named_children())
-        for index, (name, child) in enumerate(children):
-            if not _image_conv(child):
-                continue
-            following = children[index + 1] if index + 1 < len(children) else None
-            norm = following[1] if following and _foldable(following[1], child) else None
-            setattr(parent, name, CenteredBf16Conv2d(child, norm, center))
-            if following is not None and norm is not None:
-                rest = [m for m in (getattr(norm, "drop", None), getattr(norm, "act", None)) if m]
-                setattr(parent, following[0], nn.Sequential(*rest) if rest else nn.Identity())
-            count += 1
-    return count
-
-
-def input_centre(model: nn.Module) -> tuple[float, ...] | None:
-    """Where ``model``'s image inputs are centred, per channel; ``None`` if already around 0.
-
-    From ``pretrained_cfg``'s ``mean``/``std`` (timm's convention). A normalisation that
-    subtracts a mean (ImageNet statistics for timm backbones, Deep-Emotion's 0.5 / 0.5)
-    already centres the inputs: ``None``. Without one (the paper's encoder: [0, 1] pixels,
-    mean 0, std 1) the centre is a mid-grey pixel, ``0.5 / std``.
-    """
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    mean, std = cfg.get("mean") or (0.0,), cfg.get("std") or (1.0,)
-    if any(m != 0 for m in mean):
-        return None
-    return tuple(0.5 / s for s in std)
-
-
-def _image_conv(module: nn.Module) -> bool:
-    return (
-        type(module) is nn.Conv2d
-        and module.in_channels <= 3
-        and module.groups == 1
-        and module.padding_mode == "zeros"
-        and isinstance(module.padding, tuple)
-    )
-
-
-def _foldable(module: nn.Module, conv: nn.Conv2d) -> bool:
-    if not isinstance(module, nn.BatchNorm2d) or module.training:
-        return False
-    if module.running_mean is None or module.num_features != conv.out_channels:
-        return False
-    # timm's BatchNormAct2d = BatchNorm2d → drop → act; any other subclass may do more.
-    return type(module) is nn.BatchNorm2d or {"drop", "act"} <= set(dict(module.named_children()))
-
-
-def _to_channels_last(model: nn.Module) -> None:
-    """Channels-last weights, except those of convolutions that read a single channel.
-
-    A tensor with one channel is contiguous in both memory formats, so its strides are
-    ambiguous. oneDNN's convolution writes channels-last output when its input *or* its weight
-    looks channels-last; Inductor's dynamic-shape lowering predicts the output layout from the
-    input alone, and calls a one-channel input contiguous. A channels-last (C_out, 1, kH, kW)
-    weight thus made the kernel disagree with the compiled graph (``assert_size_stride``) from
-    the first dynamic-batch call on: plain strides keep the two in step.
-    """
-    model.to(memory_format=torch.channels_last)
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d) and module.in_channels == 1:
-            module.weight.data = _plain_strides(module.weight.data)
-
-
-def _plain_strides(tensor: torch.Tensor) -> torch.Tensor:
-    """``tensor`` with the row-major strides of its shape (a view when it is contiguous).
-
-    ``Tensor.contiguous()`` keeps any stride on a size-1 dimension, e.g. the channels-last
-    strides of a one-channel image; this gives the canonical ones.
-    """
-    if not tensor.is_contiguous():
-        return tensor.contiguous()
-    strides, step = [], 1
-    for size in reversed(tensor.shape):
-        strides.append(step)
-        step *= max(size, 1)
-    return tensor.as_strided(tensor.shape, tuple(reversed(strides)))
-
-
 def _to_float32(value: Any) -> Any:
     """``value`` with every floating tensor in it (also in tuples, lists, dicts) as float32."""
     if isinstance(value, torch.Tensor):
@@ -596,13 +423,6 @@ def _to_float32(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _to_float32(v) for k, v in value.items()}
     return value
-
-
-# ----------------------------------------------------------------------------- int8
-
-
-def _as_args(sample: Any) -> tuple[Any, ...]:
-    return tuple(sample) if isinstance(sample, (tuple, list)) else (sample,)
 
 
 def _try_int8(
@@ -652,106 +472,6 @@ def _try_int8(
     # Later (e.g. a new batch size that Inductor fails to compile) the float32 model takes over.
     fast._fallback = model
     return fast
-
-
-@dataclass
-class QuantizedGraph:
-    """An int8 PT2E graph and the inputs held out of its calibration, to check it on.
-
-    Attributes:
-        graph: The quantised graph (run it through ``torch.compile`` for speed).
-        samples: Batches to measure agreement on: every fourth calibration batch, held out of
-            the calibration when there are at least 4 batches, else all of them.
-    """
-
-    graph: torch.fx.GraphModule
-    samples: list[tuple[Any, ...]]
-
-
-def quantize_int8(model: nn.Module, calibration: Iterable[Any]) -> QuantizedGraph:
-    """PT2E static int8 quantisation with torchao's x86 Inductor quantizer.
-
-    Convolutions and linear layers get int8 weights (per channel) and activations (per
-    tensor), calibrated on ``calibration``; the batch dimension stays dynamic.
-
-    Raises:
-        ImportError: torchao is not installed (``pip install 'glamor-zoo[fast]'``).
-        ValueError: ``calibration`` is empty.
-    """
-    try:
-        import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-    except ImportError as exc:
-        raise ImportError(
-            f"int8 inference needs torchao: pip install 'glamor-zoo[fast]' (import failed: {exc})"
-        ) from exc
-    samples = [_as_args(s) for s in calibration]
-    if not samples:
-        raise ValueError("calibration is empty: give at least one batch of real inputs")
-    held_out = _held_out(samples)
-    calibrate = [s for i, s in enumerate(samples) if i % 4 != 3] if len(samples) >= 4 else samples
-    batch = torch.export.Dim.AUTO
-    dynamic_shapes = tuple(
-        {0: batch} if isinstance(a, torch.Tensor) and a.ndim > 0 else None for a in samples[0]
-    )
-    with torch.no_grad():
-        exported = torch.export.export(
-            copy.deepcopy(model), samples[0], dynamic_shapes=dynamic_shapes
-        ).module()
-        quantizer = xiq.X86InductorQuantizer()
-        quantizer.set_global(xiq.get_default_x86_inductor_quantization_config())
-        prepared = prepare_pt2e(exported, quantizer)
-        for args in calibrate:
-            prepared(*args)
-        _batch_norm_to_affine(prepared)
-        graph = convert_pt2e(prepared)
-    return QuantizedGraph(graph, held_out)
-
-
-def _batch_norm_to_affine(gm: torch.fx.GraphModule) -> None:
-    """Rewrite the eval-mode BatchNorms left after conv-BN fusion as ``x * scale + shift``.
-
-    prepare_pt2e folds every BatchNorm that follows a convolution; others (e.g. GLA's
-    BatchNorm1d after ReLU) would otherwise send convert_pt2e through its QAT conv-BN folding,
-    which exports ~100 pattern graphs and takes minutes. The rewrite is exact in eval mode.
-    """
-    aten = torch.ops.aten
-    bn_ops = (aten.batch_norm.default, aten._native_batch_norm_legit_no_training.default)
-    graph = gm.graph
-    tensors = {**dict(gm.named_parameters()), **dict(gm.named_buffers())}
-    for index, node in enumerate(list(graph.nodes)):
-        if node.op != "call_function" or node.target not in bn_ops:
-            continue
-        x, weight, bias, mean, var = node.args[:5]
-        eps = node.args[7] if node.target is aten.batch_norm.default else node.args[6]
-
-        def value(arg: Any) -> torch.Tensor | None:
-            return None if arg is None else tensors[arg.target]
-
-        w, b, m, v = value(weight), value(bias), value(mean), value(var)
-        scale = torch.rsqrt(v + eps) * (w if w is not None else 1.0)
-        shift = (b if b is not None else 0.0) - m * scale
-        shape = (-1,) + (1,) * (x.meta["val"].ndim - 2)
-        names = (f"_bn_affine_scale_{index}", f"_bn_affine_shift_{index}")
-        gm.register_buffer(names[0], scale.detach().reshape(shape).clone())
-        gm.register_buffer(names[1], shift.detach().reshape(shape).clone())
-        with graph.inserting_before(node):
-            out = graph.call_function(aten.mul.Tensor, (x, graph.get_attr(names[0])))
-            out = graph.call_function(aten.add.Tensor, (out, graph.get_attr(names[1])))
-        if node.target is aten.batch_norm.default:
-            node.replace_all_uses_with(out)
-        else:  # returns (out, mean, rstd); only [0] is used in eval
-            for user in list(node.users):
-                user.replace_all_uses_with(out)
-                graph.erase_node(user)
-        graph.erase_node(node)
-    graph.eliminate_dead_code()
-    gm.recompile()
-
-
-def _held_out(samples: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Every fourth batch (kept out of the int8 calibration), or all when fewer than 4."""
-    return samples[3::4] if len(samples) >= 4 else samples
 
 
 def _agreement(model: nn.Module, fast: FastInferenceModel, samples: list[tuple[Any, ...]]) -> float:

@@ -1,0 +1,117 @@
+"""int8 inference: PT2E static quantisation with torchao's x86 Inductor quantizer."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["QuantizedGraph", "as_args", "held_out", "quantize_int8"]
+
+
+def as_args(sample: Any) -> tuple[Any, ...]:
+    return tuple(sample) if isinstance(sample, (tuple, list)) else (sample,)
+
+
+@dataclass
+class QuantizedGraph:
+    """An int8 PT2E graph and the inputs held out of its calibration, to check it on.
+
+    Attributes:
+        graph: The quantised graph (run it through ``torch.compile`` for speed).
+        samples: Batches to measure agreement on: every fourth calibration batch, held out of
+            the calibration when there are at least 4 batches, else all of them.
+    """
+
+    graph: torch.fx.GraphModule
+    samples: list[tuple[Any, ...]]
+
+
+def quantize_int8(model: nn.Module, calibration: Iterable[Any]) -> QuantizedGraph:
+    """PT2E static int8 quantisation with torchao's x86 Inductor quantizer.
+
+    Convolutions and linear layers get int8 weights (per channel) and activations (per
+    tensor), calibrated on ``calibration``; the batch dimension stays dynamic.
+
+    Raises:
+        ImportError: torchao is not installed (``pip install 'glamor-zoo[fast]'``).
+        ValueError: ``calibration`` is empty.
+    """
+    try:
+        import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    except ImportError as exc:
+        raise ImportError(
+            f"int8 inference needs torchao: pip install 'glamor-zoo[fast]' (import failed: {exc})"
+        ) from exc
+    samples = [as_args(s) for s in calibration]
+    if not samples:
+        raise ValueError("calibration is empty: give at least one batch of real inputs")
+    kept_out = held_out(samples)
+    calibrate = [s for i, s in enumerate(samples) if i % 4 != 3] if len(samples) >= 4 else samples
+    batch = torch.export.Dim.AUTO
+    dynamic_shapes = tuple(
+        {0: batch} if isinstance(a, torch.Tensor) and a.ndim > 0 else None for a in samples[0]
+    )
+    with torch.no_grad():
+        exported = torch.export.export(
+            copy.deepcopy(model), samples[0], dynamic_shapes=dynamic_shapes
+        ).module()
+        quantizer = xiq.X86InductorQuantizer()
+        quantizer.set_global(xiq.get_default_x86_inductor_quantization_config())
+        prepared = prepare_pt2e(exported, quantizer)
+        for args in calibrate:
+            prepared(*args)
+        _batch_norm_to_affine(prepared)
+        graph = convert_pt2e(prepared)
+    return QuantizedGraph(graph, kept_out)
+
+
+def _batch_norm_to_affine(gm: torch.fx.GraphModule) -> None:
+    """Rewrite the eval-mode BatchNorms left after conv-BN fusion as ``x * scale + shift``.
+
+    prepare_pt2e folds every BatchNorm that follows a convolution; others (e.g. GLA's
+    BatchNorm1d after ReLU) would otherwise send convert_pt2e through its QAT conv-BN folding,
+    which exports ~100 pattern graphs and takes minutes. The rewrite is exact in eval mode.
+    """
+    aten = torch.ops.aten
+    bn_ops = (aten.batch_norm.default, aten._native_batch_norm_legit_no_training.default)
+    graph = gm.graph
+    tensors = {**dict(gm.named_parameters()), **dict(gm.named_buffers())}
+    for index, node in enumerate(list(graph.nodes)):
+        if node.op != "call_function" or node.target not in bn_ops:
+            continue
+        x, weight, bias, mean, var = node.args[:5]
+        eps = node.args[7] if node.target is aten.batch_norm.default else node.args[6]
+
+        def value(arg: Any) -> torch.Tensor | None:
+            return None if arg is None else tensors[arg.target]
+
+        w, b, m, v = value(weight), value(bias), value(mean), value(var)
+        scale = torch.rsqrt(v + eps) * (w if w is not None else 1.0)
+        shift = (b if b is not None else 0.0) - m * scale
+        shape = (-1,) + (1,) * (x.meta["val"].ndim - 2)
+        names = (f"_bn_affine_scale_{index}", f"_bn_affine_shift_{index}")
+        gm.register_buffer(names[0], scale.detach().reshape(shape).clone())
+        gm.register_buffer(names[1], shift.detach().reshape(shape).clone())
+        with graph.inserting_before(node):
+            out = graph.call_function(aten.mul.Tensor, (x, graph.get_attr(names[0])))
+            out = graph.call_function(aten.add.Tensor, (out, graph.get_attr(names[1])))
+        if node.target is aten.batch_norm.default:
+            node.replace_all_uses_with(out)
+        else:  # returns (out, mean, rstd); only [0] is used in eval
+            for user in list(node.users):
+                user.replace_all_uses_with(out)
+                graph.erase_node(user)
+        graph.erase_node(node)
+    graph.eliminate_dead_code()
+    gm.recompile()
+
+
+def held_out(samples: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Every fourth batch (kept out of the int8 calibration), or all when fewer than 4."""
+    return samples[3::4] if len(samples) >= 4 else samples
