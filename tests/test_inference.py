@@ -13,6 +13,8 @@ from PIL import Image
 import glamor_zoo
 from glamor_zoo.data.images import ImageLoadError
 from glamor_zoo.data.transforms import GlamorTransform, to_uint8_tensor
+from glamor_zoo.fast import auto
+from glamor_zoo.fast.auto import FastProfile
 from glamor_zoo.inference import EmotionRecognizer, ImageResult, ModelLoadError, load_model
 from glamor_zoo.inference.shared_context import mask_faces, shared_context_features
 from glamor_zoo.spec import get_model_spec
@@ -248,10 +250,12 @@ def test_fast_inference_is_used_when_available(
     assert used == [face_only]
     EmotionRecognizer(face_only, detector=FixedDetector(), device="cpu", fast=False)
     assert used == [face_only]
-    # Context models too, by default: their forward_features is accelerated.
-    EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu")
+    # Context models too: their forward_features is accelerated.
+    EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu", fast=True)
     assert used == [face_only, glamor_model]
     EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu", fast=False)
+    # The default, fast="auto", sets nothing up before it knows that it pays.
+    EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu")
     assert len(used) == 2
 
 
@@ -266,7 +270,9 @@ def test_context_model_runs_the_fast_path(
     monkeypatch.setattr(
         glamor_zoo, "fast_inference", lambda m: fast_inference(m, precision="fp32", compile=False)
     )
-    fast_rec = EmotionRecognizer(model, detector=FixedDetector(), device="cpu", mode=mode)
+    fast_rec = EmotionRecognizer(
+        model, detector=FixedDetector(), device="cpu", mode=mode, fast=True
+    )
     assert isinstance(fast_rec._runner, FastInferenceModel)
     seen = []
 
@@ -297,12 +303,92 @@ def test_a_failing_fast_path_falls_back_to_the_plain_model(
             raise RuntimeError("fast path broke")
 
     monkeypatch.setattr(glamor_zoo, "fast_inference", lambda m: Broken(), raising=False)
-    rec = EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu")
+    rec = EmotionRecognizer(glamor_model, detector=FixedDetector(), device="cpu", fast=True)
     result = rec(PHOTO)
     assert rec._runner is rec.model
     want = make(glamor_model)(PHOTO)
     for got, expected in zip(result.faces, want.faces, strict=True):
         assert got.probabilities == pytest.approx(expected.probabilities, abs=1e-6)
+
+
+@pytest.fixture
+def set_ups(monkeypatch: pytest.MonkeyPatch) -> list[torch.nn.Module]:
+    """Every fast_inference set-up the recogniser asks for (uncompiled in tests)."""
+    from glamor_zoo.fast import fast_inference
+
+    used: list[torch.nn.Module] = []
+
+    def fake_fast(model: torch.nn.Module) -> torch.nn.Module:
+        used.append(model)
+        return fast_inference(model, precision="fp32", compile=False)
+
+    monkeypatch.setattr(glamor_zoo, "fast_inference", fake_fast, raising=False)
+    return used
+
+
+def auto_recognizer(
+    model: torch.nn.Module,
+    monkeypatch: pytest.MonkeyPatch,
+    profile: FastProfile | None,
+    **kwargs: object,
+) -> EmotionRecognizer:
+    monkeypatch.setattr(auto, "fast_profile", lambda device, name: profile)
+    return EmotionRecognizer(model, detector=FixedDetector(), device="cpu", **kwargs)
+
+
+def test_auto_never_sets_up_the_fast_path_for_a_small_job(
+    glamor_model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch, set_ups: list[torch.nn.Module]
+) -> None:
+    """A cold first predict on a small folder must not pay the compile: 11 photos, set-up 20 s."""
+    profile = FastProfile(setup_s=20.0, speedup=5.0, source="test")
+    rec = auto_recognizer(glamor_model, monkeypatch, profile, job_size=11)
+    rec([PHOTO] * 11)
+    assert set_ups == [] and rec._runner is rec.model
+
+
+def test_auto_stays_eager_where_the_fast_path_is_unmeasured(
+    glamor_model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch, set_ups: list[torch.nn.Module]
+) -> None:
+    rec = auto_recognizer(glamor_model, monkeypatch, None, job_size=10**9)
+    rec([PHOTO] * 3)
+    assert set_ups == [] and rec._runner is rec.model
+
+
+@pytest.mark.parametrize("size", [10**9, None])
+def test_auto_switches_once_the_fast_path_pays(
+    glamor_model: torch.nn.Module,
+    monkeypatch: pytest.MonkeyPatch,
+    set_ups: list[torch.nn.Module],
+    size: int | None,
+) -> None:
+    """Known big job: after the first timed chunk (the second: the first warms the eager model
+    up); unknown size: once the work done pays the set-up (here 1 µs: then too). The third chunk
+    runs fast; same records either way."""
+    from glamor_zoo.fast import FastInferenceModel
+
+    model = copy.deepcopy(glamor_model)  # fast_inference makes the weights channels-last
+    profile = FastProfile(setup_s=1e-6, speedup=5.0, source="test")
+    rec = auto_recognizer(model, monkeypatch, profile, job_size=size, image_batch_size=2)
+    images = [PHOTO, Image.open(PHOTO).transpose(Image.Transpose.FLIP_LEFT_RIGHT)] * 3
+    results = rec(images)
+    assert set_ups == [model] and isinstance(rec._runner, FastInferenceModel)
+    for got, want in zip(results, make(glamor_model)(images), strict=True):
+        for fg, fw in zip(got.faces, want.faces, strict=True):
+            assert fg.probabilities == pytest.approx(fw.probabilities, abs=1e-5)
+
+
+def test_auto_without_a_job_size_waits_until_the_work_done_pays(
+    glamor_model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch, set_ups: list[torch.nn.Module]
+) -> None:
+    profile = FastProfile(setup_s=1e6, speedup=5.0, source="test")
+    rec = auto_recognizer(glamor_model, monkeypatch, profile)
+    rec([PHOTO] * 3)
+    assert set_ups == [] and rec._auto is not None and rec._auto.images == 3
+
+
+def test_bad_fast_option(glamor_model: torch.nn.Module) -> None:
+    with pytest.raises(ValueError, match="fast must be"):
+        EmotionRecognizer(glamor_model, detector=FixedDetector(), fast="sometimes")  # type: ignore[arg-type]
 
 
 def test_top_level_export() -> None:

@@ -14,7 +14,9 @@ pytest.importorskip("av", reason="video support needs PyAV (the 'video' extra)")
 from middle_detector import MiddleDetector
 
 from glamor_zoo.cli import main
-from glamor_zoo.inference.video import iter_frames, video_fps, write_video
+from glamor_zoo.inference.batch import expand_inputs
+from glamor_zoo.inference.recognizer import job_size
+from glamor_zoo.inference.video import iter_frames, sampled_frame_count, video_fps, write_video
 
 PHOTO = Path(__file__).parent / "data" / "inference_two_people.jpg"
 OPTS = ["--model", "glamor_test", "--detector", MiddleDetector.name, "--no-fast", "--no-progress"]
@@ -39,6 +41,22 @@ def test_sampling(video: Path) -> None:
     assert len(list(iter_frames(video, fps=100))) == 10  # never duplicated
     with pytest.raises(ValueError, match="not both"):
         list(iter_frames(video, every_n=2, fps=2))
+
+
+@pytest.mark.parametrize("sampling", [{}, {"every_n": 3}, {"fps": 5}, {"fps": 100}])
+def test_sampled_frame_count_reads_the_header(video: Path, sampling: dict[str, float]) -> None:
+    assert sampled_frame_count(video, **sampling) == len(list(iter_frames(video, **sampling)))
+
+
+def test_job_size_counts_photos_and_sampled_frames(video: Path, tmp_path: Path) -> None:
+    """What fast="auto" weighs before the model runs: the job's photos and video frames."""
+    files = expand_inputs([video, PHOTO, tmp_path / "missing.jpg"])
+    assert job_size(files) == 10 + 1
+    assert job_size(files, every_n=3) == 4 + 1
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
+    assert sampled_frame_count(broken) is None
+    assert job_size(expand_inputs([broken, PHOTO])) is None  # unknown: "auto" waits and sees
 
 
 def test_predict_video_with_annotated_output(video: Path, tmp_path: Path) -> None:

@@ -22,13 +22,26 @@ Every feature falls back cleanly: no bf16 hardware → float32; no compiler / a 
 eager; no torchao or too little agreement → the float path. :attr:`FastInferenceModel.fast_plan`
 says what was chosen and why, and the choice is logged at INFO level.
 
+The set-up (compilation) costs tens of seconds, so ``EmotionRecognizer(fast="auto")`` (the
+default) runs eagerly until the work left is big enough to win it back on this machine
+(:mod:`.auto`: :class:`FastAuto`, :func:`calibrate`).
+
 The package is laid out by concern: :mod:`.wrapper` (the plan, the wrapper model and
-``fast_inference``), :mod:`.bf16` (centred bfloat16 convolutions), :mod:`.layout` (memory-layout
-workarounds) and :mod:`.int8` (PT2E quantisation).
+``fast_inference``), :mod:`.auto` (when the fast path pays), :mod:`.bf16` (centred bfloat16
+convolutions), :mod:`.layout` (memory-layout workarounds) and :mod:`.int8` (PT2E quantisation).
 """
 
 from __future__ import annotations
 
+from glamor_zoo.fast.auto import (
+    KNOWN_PROFILES,
+    FastAuto,
+    FastOption,
+    FastProfile,
+    calibrate,
+    fast_profile,
+    machine_kind,
+)
 from glamor_zoo.fast.bf16 import CenteredBf16Conv2d, center_image_convs, input_centre
 from glamor_zoo.fast.int8 import QuantizedGraph, quantize_int8
 from glamor_zoo.fast.wrapper import (
@@ -42,16 +55,23 @@ from glamor_zoo.fast.wrapper import (
 )
 
 __all__ = [
+    "KNOWN_PROFILES",
     "RECOMPILE_LIMIT",
     "CenteredBf16Conv2d",
+    "FastAuto",
     "FastInferenceModel",
     "FastInferencePlan",
+    "FastOption",
+    "FastProfile",
     "Precision",
     "QuantizedGraph",
     "bf16_supported",
+    "calibrate",
     "center_image_convs",
     "compiler_available",
     "fast_inference",
+    "fast_profile",
     "input_centre",
+    "machine_kind",
     "quantize_int8",
 ]

@@ -3,16 +3,20 @@
 Detection runs on a chunk of images at once; every face of the chunk is preprocessed as the
 model's spec says (:class:`~glamor_zoo.spec.ModelSpec`: face-only models get the face; context
 models get the face and the context with the face zeroed) and the faces go through the model in
-batches.
+batches. By default (``fast="auto"``) the model runs eagerly until the work left is big enough to
+win back the set-up of :func:`~glamor_zoo.fast_inference` (:mod:`glamor_zoo.fast.auto`);
+:func:`job_size` counts a job's images and sampled video frames for it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -28,7 +32,10 @@ from glamor_zoo.inference.shared_context import mask_faces, shared_context_featu
 from glamor_zoo.models.glamor import GlamorFeatures
 from glamor_zoo.spec import ModelSpec
 
-__all__ = ["ContextMode", "EmotionRecognizer", "ImageInput", "Preprocessing"]
+if TYPE_CHECKING:
+    from glamor_zoo.fast.auto import FastAuto, FastOption
+
+__all__ = ["ContextMode", "EmotionRecognizer", "ImageInput", "JobFile", "Preprocessing", "job_size"]
 
 _logger = logging.getLogger(__name__)
 
@@ -86,6 +93,43 @@ def _fast_runner(model: nn.Module, fast: bool) -> nn.Module:
         return model
 
 
+class JobFile(Protocol):
+    """One input of a job, as :func:`glamor_zoo.inference.batch.expand_inputs` lists them."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def kind(self) -> str: ...
+
+
+def job_size(
+    files: Iterable[JobFile], every_n: int | None = None, fps: float | None = None
+) -> int | None:
+    """Images a job has in all: one per image file, the sampled frames of each video.
+
+    Args:
+        files: The job's inputs (``kind`` ``"image"``, ``"video"`` or ``"error"``: none).
+        every_n: Videos: every N-th frame is kept.
+        fps: Videos: about this many frames per second are kept.
+
+    Returns:
+        The count, or ``None`` when a video's frame count cannot be read from its header.
+    """
+    from glamor_zoo.inference.video import sampled_frame_count
+
+    total = 0
+    for file in files:
+        if file.kind == "image":
+            total += 1
+        elif file.kind == "video":
+            frames = sampled_frame_count(file.path, every_n=every_n, fps=fps)
+            if frames is None:
+                return None
+            total += frames
+    return total
+
+
 @dataclass
 class _Item:
     source: str
@@ -112,11 +156,17 @@ class EmotionRecognizer:
             in one context that is encoded once; faster with many people, slightly different.
         batch_size: Faces per forward pass.
         image_batch_size: Images per detection call (and per chunk of work).
-        fast: Run the model through :func:`glamor_zoo.fast_inference` when the installation
-            has it (context models through its accelerated ``forward_features``, which gives
-            their attention maps and fusion weights too); ``False`` runs the plain model.
+        fast: ``"auto"``: run the plain model until the fast path pays for its set-up on this
+            machine, then switch (:class:`~glamor_zoo.fast.FastAuto`: from the eager seconds
+            per image measured on the work, the fast path's measured set-up and speed-up here,
+            and ``job_size``); ``True``: :func:`glamor_zoo.fast_inference` from the first
+            image (context models through its accelerated ``forward_features``, which gives
+            their attention maps and fusion weights too); ``False``: the plain model.
             Compiling takes tens of seconds at the first batch (and once more at the first
-            batch of another size); it pays on folders and videos, not on a single photo.
+            batches of other sizes): it pays only on long runs.
+        job_size: With ``fast="auto"``: the images (photos and video frames) the work will
+            have, when known (:func:`job_size`); ``None``: unknown, then the recogniser switches
+            once the images done would have paid for the set-up.
         pretrained: Load pretrained weights (default: when the model name has any).
         detector_args: Keyword arguments for the detector (e.g. ``{"threshold": 0.95}``).
         max_side: Detect on a copy of each image at most this many pixels on its longer side;
@@ -142,7 +192,8 @@ class EmotionRecognizer:
         mode: ContextMode = "exact",
         batch_size: int = 32,
         image_batch_size: int = 8,
-        fast: bool = True,
+        fast: FastOption = "auto",
+        job_size: int | None = None,
         pretrained: bool | None = None,
         detector_args: dict[str, Any] | None = None,
         max_side: int | None = None,
@@ -152,6 +203,8 @@ class EmotionRecognizer:
             raise ValueError(f"mode must be 'exact' or 'shared', got {mode!r}")
         if batch_size < 1 or image_batch_size < 1:
             raise ValueError("batch_size and image_batch_size must be at least 1")
+        if fast not in (True, False, "auto"):
+            raise ValueError(f"fast must be True, False or 'auto', got {fast!r}")
         self.loaded: LoadedModel = load_model(model, pretrained=pretrained)
         self.device = torch.device(
             device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
@@ -186,7 +239,13 @@ class EmotionRecognizer:
         # NOTE: context models report their attention maps and fusion weights, so they go
         # through forward_features + forward_head, which fast_inference accelerates as well as
         # the call (logits) that face-only models use.
-        self._runner = _fast_runner(self.model, fast)
+        self._auto: FastAuto | None = None
+        if fast == "auto":
+            from glamor_zoo.fast.auto import FastAuto, fast_profile
+
+            self._auto = FastAuto(fast_profile(self.device, self.loaded.name), job_size)
+            _logger.info("fast='auto': %s", self._auto.reason())
+        self._runner = self.model if self._auto is not None else _fast_runner(self.model, fast)
 
     @property
     def model_name(self) -> str:
@@ -365,8 +424,11 @@ class EmotionRecognizer:
                 detections.append((index, face))
         records: dict[int, list[FaceRecord]] = {}
         if not faces:
+            self._observe(len(items), 0.0)
             return records
+        start = time.perf_counter()
         probs, attention, weights = self._run(faces, contexts, owners)
+        self._observe(len(items), time.perf_counter() - start)
         for row, (index, face) in enumerate(detections):
             records.setdefault(index, []).append(
                 self._record(face, probs[row], attention, weights, row)
@@ -396,6 +458,14 @@ class EmotionRecognizer:
             torch.cat(attention).numpy() if attention else None,
             torch.cat(weights).numpy() if weights else None,
         )
+
+    def _observe(self, images: int, model_seconds: float) -> None:
+        """``fast="auto"``: count eager work done; switch to the fast path once it pays."""
+        if self._auto is None or not self._auto.observe(images, model_seconds):
+            return
+        _logger.info("fast='auto': switching to the fast path: %s", self._auto.reason())
+        self._auto = None
+        self._runner = _fast_runner(self.model, True)
 
     def _forward(
         self, face: torch.Tensor, context: torch.Tensor | None, local: torch.Tensor | None

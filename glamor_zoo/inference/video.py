@@ -7,6 +7,7 @@ deprecated, and imageio would only wrap the same FFmpeg.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ __all__ = [
     "VideoWriter",
     "is_video_file",
     "iter_frames",
+    "sampled_frame_count",
     "video_fps",
     "write_video",
 ]
@@ -65,6 +67,38 @@ def video_fps(path: str | os.PathLike[str]) -> float:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate
         return float(rate) if rate else 25.0
+
+
+def sampled_frame_count(
+    path: str | os.PathLike[str], every_n: int | None = None, fps: float | None = None
+) -> int | None:
+    """How many frames :func:`iter_frames` will yield, from the file's header (no decoding).
+
+    Returns:
+        The count (from the stream's frame count, else its duration × frame rate; with ``fps``,
+        one frame per 1/fps of the duration at most), or ``None`` when the header says neither,
+        or the file cannot be opened.
+    """
+    av = import_av()
+    try:
+        with av.open(os.fspath(path)) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            rate = float(stream.average_rate or stream.guessed_rate or 0)
+            duration = None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000  # av.time_base: microseconds
+            frames = stream.frames or (round(duration * rate) if duration and rate else 0)
+    except (OSError, av.error.FFmpegError):
+        return None
+    if not frames:
+        return None
+    if fps is not None:
+        return min(frames, math.ceil(duration * fps)) if duration else frames
+    return math.ceil(frames / (every_n or 1))
 
 
 def iter_frames(
