@@ -321,6 +321,30 @@ def test_fresh_process_with_empty_hf_home_then_offline(hub, tmp_path):
     assert torch.equal(load_file(str(offline))["logits"], expected)
 
 
+@pytest.mark.parametrize("name", ["glamor_test", "deep_emotion"])
+def test_config_json_is_laid_out_as_timms_save_for_hf(name, tmp_path):
+    """The zoo's config.json has timm's layout and pretrained_cfg; it only adds label_names at
+    the top and the zoo's model_args (timm records none of them), and drops the default tag."""
+    from timm.models import save_for_hf
+
+    model = glamor_zoo.create_model(name)
+    ours_dir = save_pretrained(model, tmp_path / "ours")
+    save_for_hf(model, str(tmp_path / "timm"), safe_serialization=True)
+    ours = json.loads((ours_dir / "config.json").read_text())
+    theirs = json.loads((tmp_path / "timm" / "config.json").read_text())
+    assert {p.name for p in ours_dir.iterdir()} == {"config.json", "model.safetensors"}
+    assert set(ours) - set(theirs) == {"label_names"} and set(theirs) - set(ours) <= {"global_pool"}
+    assert [k for k in ours if k in theirs] == [k for k in theirs if k in ours]  # timm's order
+    for key in ("architecture", "num_classes", "num_features"):
+        assert ours[key] == theirs[key]
+    theirs["pretrained_cfg"].pop("tag", None)
+    assert ours["pretrained_cfg"] == theirs["pretrained_cfg"]
+    assert ours["model_args"]["spec"] == get_model_spec(model).to_dict()
+    reloaded = glamor_zoo.create_model(f"local-dir:{ours_dir}")
+    assert reloaded.pretrained_cfg["architecture"] == name
+    assert get_model_spec(reloaded) == get_model_spec(model)
+
+
 # ----------------------------------------------------------------------- bad weights
 
 
