@@ -95,10 +95,20 @@ def model_config(
 ) -> dict[str, Any]:
     """The ``config.json`` dict that rebuilds ``model`` and its spec.
 
-    Laid out as timm's ``save_for_hf`` writes it (``architecture``, ``num_classes``,
-    ``num_features``, ``label_names``, ``pretrained_cfg`` without its source fields,
-    ``model_args``); a model with a :class:`~glamor_zoo.spec.ModelSpec` has it in
+    Laid out as timm's ``save_for_hf`` writes it: ``architecture``, ``num_classes``,
+    ``num_features``, ``label_names``, ``model_args``, then ``pretrained_cfg`` without its
+    source fields and ``architecture``, with ``custom_load: false`` (the weights are the
+    model's own state dict). A model with a :class:`~glamor_zoo.spec.ModelSpec` has it in
     ``model_args["spec"]``, the entrypoint argument that rebuilds it on load.
+
+    NOTE: written here rather than by ``timm.models.save_for_hf``, whose output it matches
+    (``tests/test_hub.py`` compares the two): timm takes the constructor arguments its own
+    factory recorded (``_model_args``), which zoo models do not carry (theirs, with the
+    components and the spec, are ``model.model_args``), and adds the model's traits
+    (``in_chans``, ``num_classes``, ``global_pool``, ``img_size``) to them; it writes the two
+    files in place rather than atomically, and a pickle unless told not to. ``pretrained_cfg``
+    loses its ``tag`` (timm keeps it): a model built from an architecture carries its default
+    tag, which says nothing about weights trained since.
 
     Args:
         model: A zoo model (built by ``create_model``).
@@ -114,8 +124,9 @@ def model_config(
     architecture = pretrained_cfg.get("architecture")
     if not architecture:
         raise ValueError("model has no pretrained_cfg['architecture']; build it with create_model")
-    for key in ("hf_hub_id", "url", "file", "state_dict", "source", "custom_load", "tag"):
+    for key in ("architecture", "hf_hub_id", "url", "file", "state_dict", "source", "tag"):
         pretrained_cfg.pop(key, None)
+    pretrained_cfg["custom_load"] = False
     num_classes = int(getattr(model, "num_classes", 0))
     spec = get_model_spec(model)
     if label_names is not None:
@@ -139,8 +150,8 @@ def model_config(
         "num_classes": num_classes,
         "num_features": int(getattr(model, "num_features", 0)),
         "label_names": list(spec.label_names),
-        "pretrained_cfg": pretrained_cfg,
         "model_args": model_args,
+        "pretrained_cfg": pretrained_cfg,
     }
     config.update(extra)
     return _jsonable(config)

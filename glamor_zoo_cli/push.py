@@ -38,7 +38,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--message", help="commit message")
     parser.add_argument("--private", action="store_true", help="create the repository as private")
     parser.add_argument("--token", help="Hub token (default: saved login or HF_TOKEN)")
-    parser.add_argument("--card-template", help="card template file or shipped template name")
+    parser.add_argument(
+        "--card-template",
+        help="Jinja card template file (see docs/publishing.md) or shipped template name",
+    )
     parser.add_argument(
         "--dry-run",
         metavar="OUT_DIR",

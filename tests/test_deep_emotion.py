@@ -73,12 +73,17 @@ def test_timm_interface() -> None:
     assert model.model_args["face_transform"] == "stn"
 
 
-def test_l2_penalty_is_the_last_two_fc_layers() -> None:
+def test_deprecated_l2_penalty_is_the_trainers_term_on_the_last_two_fc_layers() -> None:
+    from glamor_zoo.train.regularization import L2Penalty
+
     model = glamor_zoo.create_model("deep_emotion")
-    params = model.regularized_parameters()
+    with pytest.warns(DeprecationWarning, match=r"regularized_parameters.*optim\.l2_modules"):
+        params = model.regularized_parameters()
     assert params[0] is model.head.fc1.weight and params[1] is model.head.fc.weight
-    expected = model.head.fc1.weight.square().sum() + model.head.fc.weight.square().sum()
-    torch.testing.assert_close(model.l2_penalty(), expected)
+    penalty = L2Penalty(model, ["head.fc1", "head.fc"], 1.0)
+    assert penalty.parameters == params
+    with pytest.warns(DeprecationWarning, match=r"l2_penalty.*0\.3\.0.*L2Penalty"):
+        torch.testing.assert_close(model.l2_penalty(), penalty())
 
 
 def test_preprocess_cfg_is_face_only_grayscale() -> None:

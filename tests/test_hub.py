@@ -321,6 +321,30 @@ def test_fresh_process_with_empty_hf_home_then_offline(hub, tmp_path):
     assert torch.equal(load_file(str(offline))["logits"], expected)
 
 
+@pytest.mark.parametrize("name", ["glamor_test", "deep_emotion"])
+def test_config_json_is_laid_out_as_timms_save_for_hf(name, tmp_path):
+    """The zoo's config.json has timm's layout and pretrained_cfg; it only adds label_names at
+    the top and the zoo's model_args (timm records none of them), and drops the default tag."""
+    from timm.models import save_for_hf
+
+    model = glamor_zoo.create_model(name)
+    ours_dir = save_pretrained(model, tmp_path / "ours")
+    save_for_hf(model, str(tmp_path / "timm"), safe_serialization=True)
+    ours = json.loads((ours_dir / "config.json").read_text())
+    theirs = json.loads((tmp_path / "timm" / "config.json").read_text())
+    assert {p.name for p in ours_dir.iterdir()} == {"config.json", "model.safetensors"}
+    assert set(ours) - set(theirs) == {"label_names"} and set(theirs) - set(ours) <= {"global_pool"}
+    assert [k for k in ours if k in theirs] == [k for k in theirs if k in ours]  # timm's order
+    for key in ("architecture", "num_classes", "num_features"):
+        assert ours[key] == theirs[key]
+    theirs["pretrained_cfg"].pop("tag", None)
+    assert ours["pretrained_cfg"] == theirs["pretrained_cfg"]
+    assert ours["model_args"]["spec"] == get_model_spec(model).to_dict()
+    reloaded = glamor_zoo.create_model(f"local-dir:{ours_dir}")
+    assert reloaded.pretrained_cfg["architecture"] == name
+    assert get_model_spec(reloaded) == get_model_spec(model)
+
+
 # ----------------------------------------------------------------------- bad weights
 
 
@@ -540,11 +564,64 @@ def test_training_run_folder_gets_its_dataset_metrics_and_paper_number(tmp_path)
     )
 
 
-@pytest.mark.parametrize("template", ["glamor", "deep_emotion", "default"])
+@pytest.mark.parametrize("template", ["glamor", "deep_emotion", "face_resnet18", "default"])
 def test_every_shipped_template_renders_and_parses(template):
     config = model_config(_tiny(), metrics=METRICS)
     card = ModelCard(render_model_card(config, "org/name", template=template))
-    assert card.data.library_name == "glamor-zoo" and "${" not in card.text
+    assert card.data.library_name == "glamor-zoo"
+    assert "${" not in card.text and "{{" not in card.text and "{%" not in card.text
+    assert (
+        "# name\n" in card.text and "| NCAER-S | test | Top-1 accuracy (%) | 46.90 |" in card.text
+    )
+
+
+def test_card_round_trips_through_model_card_with_its_metrics_and_dataset(hub):
+    """Rendered by ``ModelCard.from_template``: the YAML validates, parses back to the same card,
+    and both the metadata and the body name the metrics and the dataset."""
+    metrics = {"top1": 46.9, "loss": 1.3, "dataset": "ncaer_s", "split": "test"}
+    text = render_model_card(model_config(_tiny(), metrics=metrics), "glamor-zoo/round-trip")
+    card = ModelCard(text)
+    card.validate()  # the Hub's YAML check (here: the local server's)
+    assert ("POST", "/api/validate-yaml") in hub.requests
+    assert str(card) == text and text.startswith("---\n") and text.endswith("\n")
+    assert card.data.model_name == "round-trip" and card.data.library_name == "glamor-zoo"
+    got = {
+        (r.dataset_name, r.dataset_type, r.dataset_split, r.metric_type, r.metric_value)
+        for r in card.data.eval_results
+    }
+    assert got == {
+        ("NCAER-S", "ncaer_s", "test", "accuracy", 46.9),
+        ("NCAER-S", "ncaer_s", "test", "loss", 1.3),
+    }
+    assert card.data.metrics == ["accuracy", "loss"]
+    assert "| NCAER-S | test | Top-1 accuracy (%) | 46.90 |" in card.text
+    assert "| NCAER-S | test | Cross-entropy loss | 1.3 |" in card.text
+    assert "trained for NCAER-S; it scores 46.90 % top-1 accuracy on NCAER-S test" in card.text
+
+
+def test_custom_card_templates_are_jinja_and_checked(tmp_path):
+    config = model_config(_tiny(), metrics=METRICS)
+    custom = tmp_path / "custom.md"
+    custom.write_text(
+        "---\n{{ card_data }}\n---\n\n# {{ title }} ({{ license }})\n\n"
+        "{% for tag in tags %}`{{ tag }}` {% endfor %}\n\n{{ results }}\n"
+    )
+    card = ModelCard(render_model_card(config, "org/custom", template=custom))
+    assert card.text.startswith("\n# custom (mit)\n") and "`emotion-recognition`" in card.text
+    assert card.data.eval_results[0].metric_value == 46.9 and "| 46.90 |" in card.text
+
+    custom.write_text("# ${title}\n\n${results}\n")  # a 0.1.x string.Template template
+    with pytest.raises(ValueError, match=r"Jinja since 0\.2\.0.*\{\{ results \}\}"):
+        render_model_card(config, "org/custom", template=custom)
+    custom.write_text("---\n{{ card_data }}\n---\n{{ nonsense }}\n")
+    with pytest.raises(ValueError, match=r"unknown variables \['nonsense'\].*usage"):
+        render_model_card(config, "org/custom", template=custom)
+    custom.write_text("# {{ title }}\n\n{{ results }}\n")
+    with pytest.raises(ValueError, match="metadata block"):
+        render_model_card(config, "org/custom", template=custom)
+    custom.write_text("---\n{{ card_data }}\n---\n{% if %}\n")
+    with pytest.raises(ValueError, match="not valid Jinja"):
+        render_model_card(config, "org/custom", template=custom)
 
 
 def test_templates_ship_inside_the_package():

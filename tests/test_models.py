@@ -267,3 +267,29 @@ def test_shared_context_index_equals_repeated_contexts(kwargs: dict) -> None:
     torch.testing.assert_close(shared.attention, exact.attention)
     with pytest.raises(ValueError, match="one entry per face"):
         model.forward_features(faces, contexts, context_index=torch.tensor([0, 1]))
+
+
+def test_the_package_uses_timms_public_api_only() -> None:
+    """No ``timm.*._private`` module (``timm.models._manipulate``…) is imported or reached into:
+    their names move between timm releases; ``timm.models`` / ``timm.layers`` re-export them."""
+    import ast
+    import re
+    from pathlib import Path
+
+    private = re.compile(r"^timm(\.\w+)*\._\w+")
+    offences = []
+    for path in sorted(Path(glamor_zoo.__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Attribute):
+                names = [ast.unparse(node)]
+            else:
+                continue
+            offences += [f"{path.name}:{node.lineno}: {n}" for n in names if private.match(n)]
+    assert not offences, "private timm modules used (use timm.models.* / timm.layers.*): " + str(
+        offences
+    )

@@ -6,9 +6,14 @@ LevelDB's ``crc32c::Mask`` (util/crc32c.h, reused by TensorFlow's tensor bundles
 CRC right by 15 bits and adds 0xA282EAD8, so that a CRC stored next to the data it covers does
 not look like data.
 
-Implemented here rather than taken from ``crc32c`` / ``google-crc32c``: a checkpoint is read
-once per conversion, and the numpy version below (many chunks in parallel, then combined)
-checks the 8.6 MB of the official checkpoint in about half a second on one core.
+Implemented here rather than taken from ``google-crc32c`` (or ``crc32c``), as measured (CPU
+time, best of several runs; the numpy version below vs ``google_crc32c.value``, C backend):
+the fixture's ``Model.index`` (5 KB) 0.84 ms vs 0.002 ms, its ``Model.data`` (110 KB) 3.5 ms vs
+0.008 ms, a synthetic 10 MiB buffer 173 ms vs 1.3 ms. The library is ~140× faster, but a
+checkpoint is read once per conversion: the official checkpoint's 8.6 MB take about 0.15 s
+here (from the 10 MiB figure), a small part of a conversion, which also builds the model and
+checks it; a compiled dependency, or a second code path to keep tested, is not worth that.
+Revisit if the zoo ever reads checkpoints in a loop.
 """
 
 from __future__ import annotations

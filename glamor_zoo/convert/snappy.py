@@ -4,6 +4,13 @@ Format: https://github.com/google/snappy/blob/main/format_description.txt — a 
 uncompressed length, then literals and back-references (copies) with 1-, 2- or 4-byte offsets.
 TensorFlow writes tensor-bundle index blocks uncompressed by default, so this only runs on
 indexes written with compression switched on; they are small (a few KiB).
+
+Implemented here rather than taken from ``cramjam`` (``cramjam.snappy.decompress_raw``), as
+measured (CPU time): 110 KB (the fixture's data file, compressed by cramjam) 0.2 ms here,
+0.05 ms with cramjam; 10 MiB of weight-like float32 (4.5 MB compressed) 1.6 s here, 17 ms with
+cramjam. Index blocks are kilobytes and are decompressed once per conversion, so the ~100×
+speed-up saves under a millisecond there; it would matter only for megabytes of compressed
+data, which tensor bundles do not hold (the data shards are never compressed).
 """
 
 from __future__ import annotations

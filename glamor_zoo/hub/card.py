@@ -1,11 +1,12 @@
-"""Model cards: YAML metadata + a body rendered from a template in ``hub_cards/``.
+"""Model cards: a Jinja template from ``hub_cards/`` rendered by ``huggingface_hub``.
 
 The card is a function of the model folder's ``config.json`` (plus the repository id): the
 metadata (``library_name: glamor-zoo``, tags, licence, datasets, ``base_model``, and a
-``model-index`` holding the measured metrics) is built with ``huggingface_hub.ModelCardData``;
-the body is the family template (``hub_cards/<family>.md``, ``string.Template`` placeholders)
-filled with usage, model details, preprocessing, the training recipe and command, and the
-results next to the paper's.
+``model-index`` holding the measured metrics) is a ``huggingface_hub.ModelCardData``; the
+family template (``hub_cards/<family>.md``) is rendered with ``ModelCard.from_template``, which
+puts the metadata where the template says ``{{ card_data }}`` and fills the body's sections:
+usage, model details, preprocessing, the training recipe and command, and the results next to
+the paper's.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ from __future__ import annotations
 import json
 import math
 import re
-import string
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
 from glamor_zoo.hub.paper_results import DATASETS, PaperResult, canonical_dataset, paper_result
 from glamor_zoo.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCardData
 
 __all__ = [
     "CardMetric",
@@ -51,6 +54,10 @@ _METRIC_NAMES: dict[str, tuple[str, str]] = {
     "macro_f1": ("f1", "Macro F1"),
 }
 _SPLIT_PREFIXES = {"val_": "validation", "valid_": "validation", "test_": "test", "train_": "train"}
+# What a template must start with: the metadata block ``ModelCard.from_template`` fills.
+_METADATA_BLOCK = re.compile(r"---\r?\n\{\{-?\s*card_data\s*-?\}\}\r?\n---")
+# A ``string.Template`` placeholder, the syntax of the templates of 0.1.x.
+_LEGACY_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
 class CardMetric(NamedTuple):
@@ -238,7 +245,9 @@ def config_spec(config: Mapping[str, Any]) -> ModelSpec | None:
     return ModelSpec.from_dict(saved) if isinstance(saved, Mapping) else None
 
 
-def card_metadata(config: Mapping[str, Any], repo_id: str, spec: ModelSpec | None = None) -> Any:
+def card_metadata(
+    config: Mapping[str, Any], repo_id: str, spec: ModelSpec | None = None
+) -> ModelCardData:
     """The card's YAML metadata as a ``huggingface_hub.ModelCardData``.
 
     Args:
@@ -526,6 +535,34 @@ def _summary(config: Mapping[str, Any], repo_id: str, metrics: list[CardMetric])
     return "".join(parts) + "."
 
 
+def _check_template(template: str, available: set[str]) -> None:
+    """Raise if ``template`` has no metadata block or uses a variable the card does not define."""
+    import jinja2
+    from jinja2 import meta
+
+    legacy = sorted(set(_LEGACY_PLACEHOLDER.findall(template)) & available)
+    if legacy:
+        raise ValueError(
+            "card template uses string.Template placeholders "
+            f"({', '.join('${' + k + '}' for k in legacy)}); templates are Jinja since 0.2.0: "
+            f"write {', '.join('{{ ' + k + ' }}' for k in legacy)}"
+        )
+    try:
+        unknown = meta.find_undeclared_variables(jinja2.Environment().parse(template)) - available
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"card template is not valid Jinja (line {exc.lineno}: {exc})") from exc
+    if unknown:
+        raise ValueError(
+            f"card template uses unknown variables {sorted(unknown)}; available: "
+            f"{', '.join(sorted(available))}"
+        )
+    if not _METADATA_BLOCK.match(template):
+        raise ValueError(
+            "card template must start with the metadata block '---\\n{{ card_data }}\\n---' "
+            "(the Hub reads library_name, tags and the model-index from it)"
+        )
+
+
 def render_model_card(
     config: Mapping[str, Any],
     repo_id: str,
@@ -534,6 +571,13 @@ def render_model_card(
     spec: ModelSpec | None = None,
 ) -> str:
     """The full ``README.md`` (metadata + body) for a model folder's ``config.json``.
+
+    The template is rendered with ``huggingface_hub.ModelCard.from_template``: ``{{ card_data }}``
+    is the YAML of :func:`card_metadata`, and the sections are ``{{ title }}``,
+    ``{{ repo_id }}``, ``{{ architecture }}``, ``{{ summary }}``, ``{{ usage }}``,
+    ``{{ model_details }}``, ``{{ preprocessing }}``, ``{{ training }}``, ``{{ results }}`` and
+    ``{{ citation }}``; the metadata's fields (``license``, ``tags``, ``model_name``…) are
+    variables too.
 
     Args:
         config: ``config.json`` as a dict; ``metrics``, ``dataset``, ``recipe``, ``command`` and
@@ -544,8 +588,11 @@ def render_model_card(
         spec: The model's spec (``load_model(folder).spec``; default: :func:`config_spec`).
 
     Raises:
-        ValueError: The metrics are malformed, or the template names an unknown placeholder.
+        ValueError: The metrics are malformed, or the template is not valid Jinja, names an
+            unknown variable or has no metadata block.
     """
+    from huggingface_hub import ModelCard
+
     if "architecture" not in config:
         raise ValueError("config has no 'architecture'; is it a glamor_zoo config.json?")
     metrics = card_metrics(config.get("metrics"), config_dataset(config))
@@ -553,7 +600,7 @@ def render_model_card(
     # NOTE: a 0.1.0 config.json carries the pipeline as a top-level ``preprocess_cfg``.
     pre = spec.preprocess_cfg() if spec is not None else config.get("preprocess_cfg") or {}
     metadata = card_metadata(config, repo_id, spec)
-    values = {
+    sections = {
         "title": repo_id.split("/")[-1],
         "repo_id": repo_id,
         "architecture": config["architecture"],
@@ -565,11 +612,8 @@ def render_model_card(
         "results": _results(config, metrics),
         "citation": _citation(config),
     }
-    try:
-        body = string.Template(find_template(config["architecture"], template)).substitute(values)
-    except (KeyError, ValueError) as exc:
-        raise ValueError(
-            f"card template uses an unknown or malformed placeholder ({exc}); available: "
-            f"{', '.join('${' + k + '}' for k in values)}"
-        ) from exc
-    return f"---\n{metadata.to_yaml()}\n---\n\n{body.lstrip()}"
+    text = find_template(config["architecture"], template)
+    _check_template(text, {"card_data", *metadata.to_dict(), *sections})
+    card = ModelCard.from_template(metadata, template_str=text, **sections)
+    # Jinja drops the template's final newline; a Markdown file ends with one.
+    return str(card).rstrip("\n") + "\n"

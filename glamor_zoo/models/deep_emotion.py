@@ -8,8 +8,8 @@ localisation net of two convolutions and two fully connected layers regressing a
 :class:`glamor_zoo.components.stn.SpatialTransformer`) resamples the face; the feature path is
 four 3×3 convolutions of 10 channels with ReLU and a max-pool after each pair, then dropout and
 two fully connected layers (810 → 50 → classes) on the flattened 10×9×9 map. The paper trains it with Adam (lr 0.005, weight
-decay) on cross-entropy plus an L2 penalty on the last two fully connected layers
-(:meth:`DeepEmotion.l2_penalty`), from Gaussian(0, 0.05) initial weights.
+decay) on cross-entropy plus an L2 penalty on the last two fully connected layers (the
+trainer's ``optim.l2_modules: [head.fc1, head.fc]``), from Gaussian(0, 0.05) initial weights.
 
 Unlike GLAMOR-Net, ``forward`` takes one input: ``model(face)``. The timm interface holds as for
 timm's convolutional families: ``num_features`` is the width of the ``forward_features`` map
@@ -20,6 +20,7 @@ timm's convolutional families: ``num_features`` is the width of the ``forward_fe
 
 # NOTE: no ``from __future__ import annotations`` here: TorchScript and FX → TorchScript read the
 # forward signatures' annotations, and strings ("torch.Tensor") defeat them.
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,18 @@ def _check_pool(global_pool: str, num_classes: int) -> str:
     return global_pool
 
 
+def _warn_l2_deprecated(name: str) -> None:
+    # NOTE: the L2 term is the trainer's (train/regularization.py, one implementation); these
+    # methods stay for one release.
+    warnings.warn(
+        f"DeepEmotion.{name} is deprecated since glamor-zoo 0.2.0 and will be removed in 0.3.0: "
+        'the L2 term is glamor_zoo.train.L2Penalty(model, ["head.fc1", "head.fc"], weight), '
+        "which recipes set with optim.l2_modules / optim.l2_weight",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
 class DeepEmotion(nn.Module):
     """Deep-Emotion: spatial transformer → 4-conv feature path → dropout → 2 FC layers.
 
@@ -270,13 +283,19 @@ class DeepEmotion(nn.Module):
         }
 
     def regularized_parameters(self) -> list[nn.Parameter]:
-        """The weights of the last two fully connected layers, which the paper's L2 term uses."""
+        """Deprecated since 0.2.0: the recipe's ``optim.l2_modules: [head.fc1, head.fc]``."""
+        _warn_l2_deprecated("regularized_parameters()")
+        return self._fc_weights()
+
+    def _fc_weights(self) -> list[nn.Parameter]:
         layers = [self.head.fc1, self.head.fc]
         return [layer.weight for layer in layers if isinstance(layer, nn.Linear)]
 
     def l2_penalty(self) -> torch.Tensor:
-        """Sum of squared weights of the last two fully connected layers (paper's loss term)."""
-        return sum(p.pow(2).sum() for p in self.regularized_parameters())
+        """Deprecated since 0.2.0: ``glamor_zoo.train.L2Penalty(model, ["head.fc1", "head.fc"],
+        1.0)()`` is the paper's term (the trainer adds it from ``optim.l2_modules``)."""
+        _warn_l2_deprecated("l2_penalty()")
+        return sum(p.pow(2).sum() for p in self._fc_weights())
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """The face after the spatial transformer (what the feature path sees)."""

@@ -199,316 +199,441 @@ class _Run:
     # ------------------------------------------------------------------ stages
 
     def run_stage(self, index: int, name: str, stage: StageConfig) -> dict[str, Any]:
-        config, acc = self.config, self.accelerator
-        stage_dir = self.run_dir / "stages" / name
-        done = stage_dir / "model" / RESULT_NAME
+        """Train one stage (or return its result if a previous invocation finished it)."""
+        done = self.run_dir / "stages" / name / "model" / RESULT_NAME
         if done.is_file():
             result = json.loads(done.read_text(encoding="utf-8"))
             _LOGGER.info(
                 "stage %s: already finished (best %s), skipped", name, result.get("best_value")
             )
             return result
+        loop = _StageLoop(self, index, name, stage)
+        loop.log_plan()
+        loop.train()
+        result = loop.finish()
+        self.tracker_step += loop.state["global_step"]
+        self.accelerator.free_memory()
+        return result
 
-        seed = config.run.seed
-        epochs = stage.epochs or config.run.epochs
-        base_lr = stage.lr if stage.lr is not None else config.optim.lr
-        # The model first (its spec, with the recipe's data.preprocess, drives the data); the
-        # classifier is resized to the dataset's classes afterwards unless the recipe fixes
-        # model.num_classes.
-        torch.manual_seed(_step_seed(seed, index, 0x5EED))
+
+def _initial_state(name: str) -> dict[str, Any]:
+    """A stage's loop position before its first batch (what a checkpoint saves)."""
+    return {
+        "stage": name,
+        "epoch": 0,
+        "budget_epochs": None,
+        "train_time_s": 0.0,
+        "batches_done": 0,
+        "global_step": 0,
+        "best_value": None,
+        "best_epoch": None,
+        "history": [],
+        "loss_sum": 0.0,
+        "correct": 0,
+        "count": 0,
+    }
+
+
+class _StageLoop:
+    """One stage of a run: its model, data and optimiser, and the epoch loop over them.
+
+    Built in order: the model (its spec, with the recipe's ``data.preprocess``, drives the
+    data), the datasets, the initial weights, the optimiser, the checkpoint to resume from, then
+    accelerate's wrapping. ``state`` is the loop position, which checkpoints save.
+
+    Args:
+        run: The run the stage belongs to.
+        index: The stage's position in the recipe (seeds depend on it).
+        name: The stage's name.
+        stage: Its recipe entry.
+    """
+
+    def __init__(self, run: _Run, index: int, name: str, stage: StageConfig) -> None:
+        config = run.config
+        self.run, self.config, self.acc = run, config, run.accelerator
+        self.index, self.name, self.seed = index, name, config.run.seed
+        self.dir = run.run_dir / "stages" / name
+        self.ckpt_dir = self.dir / "checkpoints"
+        self.epochs = stage.epochs or config.run.epochs
+        self.base_lr = stage.lr if stage.lr is not None else config.optim.lr
+        self.state = _initial_state(name)
+        self._build(stage)
+        self._resume()
+        self._prepare()
+        self.clock_start, self.time_before = _clock(), self.state["train_time_s"]
+
+    # ------------------------------------------------------------------ set-up
+
+    def _build(self, stage: StageConfig) -> None:
+        """The model, the train / validation splits, the initial weights and the optimiser."""
+        config = self.config
+        torch.manual_seed(_step_seed(self.seed, self.index, 0x5EED))
         model = _build_model(config, stage, config.model.num_classes or len(PAPER_LABELS))
         preprocess = apply_recipe_spec(model, config.data).preprocess_cfg()
-        train_ds = build_split(
-            config.data, config.data.train_split, preprocess, train=True, seed=seed
+        self.train_ds = build_split(
+            config.data, config.data.train_split, preprocess, train=True, seed=self.seed
         )
-        classes = [str(c) for c in train_ds.classes]
-        val_ds = (
+        self.classes = [str(c) for c in self.train_ds.classes]
+        self.val_ds = (
             build_split(
                 config.data,
                 config.data.val_split,
                 preprocess,
                 train=False,
-                seed=seed,
-                classes=classes,
+                seed=self.seed,
+                classes=self.classes,
             )
             if config.data.val_split
             else None
         )
-        num_classes = config.model.num_classes or len(classes)
-        if num_classes != model.num_classes:
-            model.reset_classifier(num_classes)
+        # The classifier fits the dataset's classes unless the recipe fixes model.num_classes.
+        self.num_classes = config.model.num_classes or len(self.classes)
+        if self.num_classes != model.num_classes:
+            model.reset_classifier(self.num_classes)
         if config.model.init_from:
-            copied = init_from_pretrained(model, config.model.init_from)
-            _LOGGER.info(
-                "stage %s: initialised %s",
-                name,
-                ", ".join(f"{k} ({n} tensors)" for k, n in copied.items()),
-            )
+            self._log_init(init_from_pretrained(model, config.model.init_from))
         if stage.init_from:
-            copied = _init_from(model, self.run_dir, name, stage)
-            _LOGGER.info(
-                "stage %s: initialised %s",
-                name,
-                ", ".join(f"{k} ({n} tensors)" for k, n in copied.items()),
-            )
+            self._log_init(_init_from(model, self.run.run_dir, self.name, stage))
         if config.run.channels_last:
             model = model.to(memory_format=torch.channels_last)
         if config.run.compile:
             model.compile()
-        optimizer = _make_optimizer(config, model, base_lr)
+        self.model = model
+        self.optimizer = _make_optimizer(config, model, self.base_lr)
 
-        state: dict[str, Any] = {
-            "stage": name,
-            "epoch": 0,
-            "budget_epochs": None,
-            "train_time_s": 0.0,
-            "batches_done": 0,
-            "global_step": 0,
-            "best_value": None,
-            "best_epoch": None,
-            "history": [],
-            "loss_sum": 0.0,
-            "correct": 0,
-            "count": 0,
-        }
-        ckpt_dir = stage_dir / "checkpoints"
-        latest = latest_checkpoint(ckpt_dir) if self.resume else None
+    def _log_init(self, copied: dict[str, int]) -> None:
+        _LOGGER.info(
+            "stage %s: initialised %s",
+            self.name,
+            ", ".join(f"{k} ({n} tensors)" for k, n in copied.items()),
+        )
+
+    def _resume(self) -> None:
+        """Continue from the stage's last checkpoint (resumed runs), else start it afresh."""
+        latest = latest_checkpoint(self.ckpt_dir) if self.run.resume else None
         if latest is not None:
             model_state, optim_state, saved = load_checkpoint(latest)
-            model.load_state_dict(model_state)
-            optimizer.load_state_dict(optim_state)
-            state.update(saved)
-            state.update(_own_totals(saved, acc.process_index, acc.num_processes))
+            self.model.load_state_dict(model_state)
+            self.optimizer.load_state_dict(optim_state)
+            self.state.update(saved)
+            self.state.update(_own_totals(saved, self.acc.process_index, self.acc.num_processes))
             _LOGGER.info(
                 "stage %s: resumed from %s (epoch %d, batch %d)",
-                name,
+                self.name,
                 latest.name,
-                state["epoch"] + 1,
-                state["batches_done"],
+                self.state["epoch"] + 1,
+                self.state["batches_done"],
             )
-        elif self.main and stage_dir.exists():
-            prune_checkpoints(ckpt_dir, keep_last=0)
+        elif self.run.main and self.dir.exists():
+            prune_checkpoints(self.ckpt_dir, keep_last=0)
 
-        sampler = EpochShuffleSampler(len(train_ds), seed=seed + index)
+    def _prepare(self) -> None:
+        """The training loader, accelerate's wrapping and the L2 term."""
+        config, acc = self.config, self.acc
+        self.sampler = EpochShuffleSampler(len(self.train_ds), seed=self.seed + self.index)
         loader = DataLoader(
-            train_ds,
+            self.train_ds,
             batch_size=config.run.batch_size,
-            sampler=sampler,
+            sampler=self.sampler,
             num_workers=config.data.workers(),
             collate_fn=collate_samples,
         )
-        model, optimizer, loader = acc.prepare(model, optimizer, loader)
-        l2 = (
-            L2Penalty(acc.unwrap_model(model), config.optim.l2_modules, config.optim.l2_weight)
+        self.model, self.optimizer, self.loader = acc.prepare(self.model, self.optimizer, loader)
+        self.l2 = (
+            L2Penalty(acc.unwrap_model(self.model), config.optim.l2_modules, config.optim.l2_weight)
             if config.optim.l2_weight
             else None
         )
-        steps_per_epoch = math.ceil(len(loader) / config.run.grad_accum_steps)
-        o = config.optim
+        self.steps_per_epoch = math.ceil(len(self.loader) / config.run.grad_accum_steps)
 
-        def planned() -> int:
-            cut = state["budget_epochs"]
-            return epochs if cut is None else min(epochs, cut)
+    # ------------------------------------------------------------------ schedule and state
 
-        def lr_of(epoch: int, batch_index: int) -> float:
-            step = epoch * steps_per_epoch + batch_index // config.run.grad_accum_steps
-            return lr_at_step(
-                step,
-                steps_per_epoch,
-                planned(),
-                base_lr,
-                schedule=o.schedule,
-                warmup_epochs=o.warmup_epochs,
-                milestones=o.milestones,
-                gamma=o.gamma,
-                min_lr=o.min_lr,
+    def planned(self) -> int:
+        """Epochs to run: the recipe's, or fewer once the time budget has cut them."""
+        cut = self.state["budget_epochs"]
+        return self.epochs if cut is None else min(self.epochs, cut)
+
+    def lr_of(self, epoch: int, batch_index: int) -> float:
+        """The learning rate of the optimiser step that ``batch_index`` of ``epoch`` belongs to."""
+        o = self.config.optim
+        step = epoch * self.steps_per_epoch + batch_index // self.config.run.grad_accum_steps
+        return lr_at_step(
+            step,
+            self.steps_per_epoch,
+            self.planned(),
+            self.base_lr,
+            schedule=o.schedule,
+            warmup_epochs=o.warmup_epochs,
+            milestones=o.milestones,
+            gamma=o.gamma,
+            min_lr=o.min_lr,
+        )
+
+    def checkpoint(self) -> None:
+        """Save the weights, the optimiser and ``state`` (with the stage's training time and
+        each process's partial-epoch sums), keeping the last ``run.keep_last`` checkpoints."""
+        acc, state = self.acc, self.state
+        state["train_time_s"] = self.time_before + _clock() - self.clock_start
+        totals = acc.gather(
+            torch.tensor(
+                [[state["loss_sum"], state["correct"], state["count"]]],
+                dtype=torch.float64,
+                device=acc.device,
             )
+        )
+        if self.run.main:
+            payload = {k: v for k, v in state.items() if k != "global_step"}
+            payload["rank_totals"] = totals.tolist()  # each process's partial-epoch sums
+            save_checkpoint(
+                self.ckpt_dir,
+                state["global_step"],
+                acc.unwrap_model(self.model).state_dict(),
+                self.optimizer.state_dict(),
+                payload,
+            )
+            prune_checkpoints(self.ckpt_dir, self.config.run.keep_last)
+        self.run.write_metrics()
+        acc.wait_for_everyone()
 
-        clock_start, time_before = _clock(), state["train_time_s"]
-
-        def checkpoint() -> None:
-            state["train_time_s"] = time_before + _clock() - clock_start
-            self._checkpoint(model, optimizer, ckpt_dir, state)
-
+    def log_plan(self) -> None:
+        acc, l2 = self.acc, self.l2
         _LOGGER.info(
             "stage %s: %d train / %s val images, %d classes, %d epochs × %d steps, %d process(es), "
             "mixed precision %s, %s lr schedule%s",
-            name,
-            len(train_ds),
-            len(val_ds) if val_ds is not None else "no",
-            num_classes,
-            planned(),
-            steps_per_epoch,
+            self.name,
+            len(self.train_ds),
+            len(self.val_ds) if self.val_ds is not None else "no",
+            self.num_classes,
+            self.planned(),
+            self.steps_per_epoch,
             acc.num_processes,
             acc.mixed_precision,
-            o.schedule,
+            self.config.optim.schedule,
             f", loss + {l2.weight:g}·L2({', '.join(l2.modules)})" if l2 is not None else "",
         )
-        from tqdm.auto import tqdm
 
-        stop = False
-        while state["epoch"] < planned():
-            epoch = state["epoch"]
-            lr = lr_of(epoch, state["batches_done"])
-            sampler.set_epoch(epoch)
-            if hasattr(train_ds, "set_epoch"):
-                train_ds.set_epoch(epoch)
-            loader.set_epoch(epoch)
-            skip = state["batches_done"]
-            epoch_loader = acc.skip_first_batches(loader, skip) if skip else loader
-            if skip:
-                epoch_loader.set_epoch(epoch)
-            acc.step = 0
-            model.train()
-            bar = tqdm(
-                total=len(loader),
-                initial=skip,
-                desc=f"{name} {epoch + 1}/{planned()}",
-                disable=not (config.run.progress and self.main),
-                leave=False,
-                dynamic_ncols=True,
-            )
-            batch_index = skip
-            for batch in epoch_loader:
-                torch.manual_seed(_step_seed(seed, index, epoch, batch_index, acc.process_index))
-                if config.run.channels_last:
-                    batch = {
-                        k: v.contiguous(memory_format=torch.channels_last)
-                        if isinstance(v, torch.Tensor) and v.ndim == 4
-                        else v
-                        for k, v in batch.items()
-                    }
-                lr = lr_of(epoch, batch_index)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                with acc.accumulate(model), acc.autocast():
-                    logits = forward_batch(model, batch)
-                    loss = nn.functional.cross_entropy(
-                        logits.float(), batch["label"], label_smoothing=o.label_smoothing
-                    )
-                    acc.backward(loss + l2() if l2 is not None else loss)
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                batch_index += 1
-                n = batch["label"].numel()
-                state["loss_sum"] += float(loss.detach()) * n
-                state["correct"] += int((logits.detach().argmax(1) == batch["label"]).sum())
-                state["count"] += n
-                bar.update(1)
-                if not acc.sync_gradients:
-                    continue
-                state["global_step"] += 1
-                step = state["global_step"]
-                bar.set_postfix(
-                    loss=f"{state['loss_sum'] / max(state['count'], 1):.4f}", lr=f"{lr:.1e}"
-                )
-                if step % config.run.log_every == 0:
-                    self.log(
-                        {f"{name}/train_loss": float(loss.detach()), f"{name}/lr": lr},
-                        step=self.tracker_step + step,
-                    )
-                state["epoch"], state["batches_done"] = epoch, batch_index
-                if (
-                    config.run.checkpoint_every
-                    and step % config.run.checkpoint_every == 0
-                    and batch_index < len(loader)
-                ):
-                    checkpoint()
-                if config.run.max_steps and step >= config.run.max_steps:
-                    stop = True
-                    break
-            bar.close()
-            loss_sum, correct, count = acc.reduce(
-                torch.tensor(
-                    [state["loss_sum"], state["correct"], state["count"]],
-                    dtype=torch.float64,
-                    device=acc.device,
-                ),
-                reduction="sum",
-            ).tolist()
-            train_loss = loss_sum / max(count, 1)
-            train_acc = 100.0 * correct / max(count, 1)
-            record: dict[str, Any] = {
-                "stage": name,
-                "epoch": epoch,
-                "lr": lr,
-                "step": state["global_step"],
-                "train_loss": train_loss,
-                "train_acc": train_acc,
-                "train_samples": int(count),  # over every process's shard
-            }
-            if val_ds is not None:
-                pred = predict(
-                    model,
-                    val_ds,
-                    batch_size=config.run.eval_batch_size,
-                    num_workers=config.data.workers(),
-                    accelerator=acc,
-                    progress=config.run.progress,
-                    description=f"{name} val",
-                )
-                record["val_loss"] = pred.loss
-                record["val_acc"] = 100.0 * float((pred.predictions == pred.targets).mean())
-            record["elapsed_s"] = time_before + _clock() - clock_start
-            state["history"].append(record)
-            value = record.get(config.run.best_metric)
-            if value is not None and _is_better(value, state["best_value"], config.run.best_metric):
-                state["best_value"], state["best_epoch"] = value, epoch
-                if self.main:
-                    _save_model_folder(
-                        acc.unwrap_model(model),
-                        stage_dir / "best",
-                        classes,
-                        stage=name,
-                        epoch=epoch,
-                        metrics={config.run.best_metric: value},
-                    )
-            self.log(
-                {f"{name}/{k}": v for k, v in record.items() if k.endswith(("_loss", "_acc"))},
-                step=self.tracker_step + state["global_step"],
-            )
-            _LOGGER.info(
-                "stage %s epoch %d/%d: lr %.1e, train loss %.4f acc %.2f%%%s",
-                name,
-                epoch + 1,
-                planned(),
-                lr,
-                train_loss,
-                train_acc,
-                f", val loss {record['val_loss']:.4f} acc {record['val_acc']:.2f}%"
-                if val_ds is not None
-                else "",
-            )
-            state.update(epoch=epoch + 1, batches_done=0, loss_sum=0.0, correct=0, count=0)
-            if config.run.time_budget_min:
-                self._fit_time_budget(name, state, planned(), record["elapsed_s"])
-            checkpoint()
-            self.metrics["stages"][name] = {
-                "history": state["history"],
-                "best_value": state["best_value"],
-                "best_epoch": state["best_epoch"],
-            }
-            self.write_metrics()
-            self.plot()
+    # ------------------------------------------------------------------ the loop
+
+    def train(self) -> None:
+        """Epochs until the planned ones are done or ``run.max_steps`` is reached."""
+        while self.state["epoch"] < self.planned():
+            epoch = self.state["epoch"]
+            lr, stop = self._train_epoch(epoch)
+            record = self._epoch_record(epoch, lr)
+            self._keep_if_best(epoch, record)
+            self._log_epoch(epoch, record)
+            self._close_epoch(epoch, record)
             if stop:
                 break
 
-        result = self._finish_stage(name, stage_dir, model, classes, state, epochs)
-        self.tracker_step += state["global_step"]
-        acc.free_memory()
-        return result
+    def _epoch_loader(self, epoch: int) -> Any:
+        """The epoch's batches, without those a resumed checkpoint has already trained on."""
+        self.sampler.set_epoch(epoch)
+        if hasattr(self.train_ds, "set_epoch"):
+            self.train_ds.set_epoch(epoch)
+        self.loader.set_epoch(epoch)
+        skip = self.state["batches_done"]
+        if not skip:
+            return self.loader
+        epoch_loader = self.acc.skip_first_batches(self.loader, skip)
+        epoch_loader.set_epoch(epoch)
+        return epoch_loader
 
-    def _fit_time_budget(
-        self, name: str, state: dict[str, Any], planned: int, elapsed_s: float
-    ) -> None:
-        """Cut the stage's ``planned`` epochs to those that fit ``run.time_budget_min`` (at least
-        the ones done; ``state["budget_epochs"]``, which the cosine schedule follows), from the
-        pace of the epochs after the first.
+    def _train_epoch(self, epoch: int) -> tuple[float, bool]:
+        """Train on one epoch's batches.
+
+        Returns:
+            The last learning rate, and whether ``run.max_steps`` stopped the epoch.
+        """
+        from tqdm.auto import tqdm
+
+        acc, skip = self.acc, self.state["batches_done"]
+        lr = self.lr_of(epoch, skip)
+        epoch_loader = self._epoch_loader(epoch)
+        acc.step = 0
+        self.model.train()
+        bar = tqdm(
+            total=len(self.loader),
+            initial=skip,
+            desc=f"{self.name} {epoch + 1}/{self.planned()}",
+            disable=not (self.config.run.progress and self.run.main),
+            leave=False,
+            dynamic_ncols=True,
+        )
+        stop, batch_index = False, skip
+        for batch in epoch_loader:
+            lr, loss = self._train_batch(batch, epoch, batch_index)
+            batch_index += 1
+            bar.update(1)
+            if not acc.sync_gradients:
+                continue
+            bar.set_postfix(
+                loss=f"{self.state['loss_sum'] / max(self.state['count'], 1):.4f}", lr=f"{lr:.1e}"
+            )
+            if self._after_optimizer_step(epoch, batch_index, lr, loss):
+                stop = True
+                break
+        bar.close()
+        return lr, stop
+
+    def _train_batch(
+        self, batch: dict[str, Any], epoch: int, batch_index: int
+    ) -> tuple[float, torch.Tensor]:
+        """Forward, backward and (every ``grad_accum_steps`` batches) an optimiser step.
+
+        Dropout is reseeded from (seed, stage, epoch, batch, rank), so a resumed run repeats it.
+
+        Returns:
+            The learning rate used and the batch's cross-entropy loss.
+        """
+        acc, o = self.acc, self.config.optim
+        torch.manual_seed(_step_seed(self.seed, self.index, epoch, batch_index, acc.process_index))
+        if self.config.run.channels_last:
+            batch = {
+                k: v.contiguous(memory_format=torch.channels_last)
+                if isinstance(v, torch.Tensor) and v.ndim == 4
+                else v
+                for k, v in batch.items()
+            }
+        lr = self.lr_of(epoch, batch_index)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with acc.accumulate(self.model), acc.autocast():
+            logits = forward_batch(self.model, batch)
+            loss = nn.functional.cross_entropy(
+                logits.float(), batch["label"], label_smoothing=o.label_smoothing
+            )
+            acc.backward(loss + self.l2() if self.l2 is not None else loss)
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+        n = batch["label"].numel()
+        self.state["loss_sum"] += float(loss.detach()) * n
+        self.state["correct"] += int((logits.detach().argmax(1) == batch["label"]).sum())
+        self.state["count"] += n
+        return lr, loss
+
+    def _after_optimizer_step(
+        self, epoch: int, batch_index: int, lr: float, loss: torch.Tensor
+    ) -> bool:
+        """Count the step, log it, checkpoint every ``run.checkpoint_every`` steps.
+
+        Returns:
+            Whether ``run.max_steps`` is reached.
+        """
+        run_cfg, state = self.config.run, self.state
+        state["global_step"] += 1
+        step = state["global_step"]
+        if step % run_cfg.log_every == 0:
+            self.run.log(
+                {f"{self.name}/train_loss": float(loss.detach()), f"{self.name}/lr": lr},
+                step=self.run.tracker_step + step,
+            )
+        state["epoch"], state["batches_done"] = epoch, batch_index
+        if (
+            run_cfg.checkpoint_every
+            and step % run_cfg.checkpoint_every == 0
+            and batch_index < len(self.loader)
+        ):
+            self.checkpoint()
+        return bool(run_cfg.max_steps and step >= run_cfg.max_steps)
+
+    def _epoch_record(self, epoch: int, lr: float) -> dict[str, Any]:
+        """The epoch's history entry: training loss and accuracy over every process's shard,
+        validation loss and accuracy over the whole split, and the stage's time so far."""
+        acc, state = self.acc, self.state
+        loss_sum, correct, count = acc.reduce(
+            torch.tensor(
+                [state["loss_sum"], state["correct"], state["count"]],
+                dtype=torch.float64,
+                device=acc.device,
+            ),
+            reduction="sum",
+        ).tolist()
+        record: dict[str, Any] = {
+            "stage": self.name,
+            "epoch": epoch,
+            "lr": lr,
+            "step": state["global_step"],
+            "train_loss": loss_sum / max(count, 1),
+            "train_acc": 100.0 * correct / max(count, 1),
+            "train_samples": int(count),  # over every process's shard
+        }
+        if self.val_ds is not None:
+            pred = predict(
+                self.model,
+                self.val_ds,
+                batch_size=self.config.run.eval_batch_size,
+                num_workers=self.config.data.workers(),
+                accelerator=acc,
+                progress=self.config.run.progress,
+                description=f"{self.name} val",
+            )
+            record["val_loss"] = pred.loss
+            record["val_acc"] = 100.0 * float((pred.predictions == pred.targets).mean())
+        record["elapsed_s"] = self.time_before + _clock() - self.clock_start
+        state["history"].append(record)
+        return record
+
+    def _keep_if_best(self, epoch: int, record: dict[str, Any]) -> None:
+        """Save the weights to ``best/`` when the epoch improves ``run.best_metric``."""
+        metric, state = self.config.run.best_metric, self.state
+        value = record.get(metric)
+        if value is None or not _is_better(value, state["best_value"], metric):
+            return
+        state["best_value"], state["best_epoch"] = value, epoch
+        if self.run.main:
+            _save_model_folder(
+                self.acc.unwrap_model(self.model),
+                self.dir / "best",
+                self.classes,
+                stage=self.name,
+                epoch=epoch,
+                metrics={metric: value},
+            )
+
+    def _log_epoch(self, epoch: int, record: dict[str, Any]) -> None:
+        self.run.log(
+            {f"{self.name}/{k}": v for k, v in record.items() if k.endswith(("_loss", "_acc"))},
+            step=self.run.tracker_step + self.state["global_step"],
+        )
+        _LOGGER.info(
+            "stage %s epoch %d/%d: lr %.1e, train loss %.4f acc %.2f%%%s",
+            self.name,
+            epoch + 1,
+            self.planned(),
+            record["lr"],
+            record["train_loss"],
+            record["train_acc"],
+            f", val loss {record['val_loss']:.4f} acc {record['val_acc']:.2f}%"
+            if self.val_ds is not None
+            else "",
+        )
+
+    def _close_epoch(self, epoch: int, record: dict[str, Any]) -> None:
+        """Move to the next epoch: fit the time budget, checkpoint, write metrics and plots."""
+        state = self.state
+        state.update(epoch=epoch + 1, batches_done=0, loss_sum=0.0, correct=0, count=0)
+        if self.config.run.time_budget_min:
+            self._fit_time_budget(record["elapsed_s"])
+        self.checkpoint()
+        self.run.metrics["stages"][self.name] = {
+            "history": state["history"],
+            "best_value": state["best_value"],
+            "best_epoch": state["best_epoch"],
+        }
+        self.run.write_metrics()
+        self.run.plot()
+
+    def _fit_time_budget(self, elapsed_s: float) -> None:
+        """Cut the planned epochs to those that fit ``run.time_budget_min`` (at least the ones
+        done; ``state["budget_epochs"]``, which the cosine schedule follows), from the pace of
+        the epochs after the first.
 
         NOTE: the first epoch also pays one-off costs (``torch.compile``, caches, data decoding)
         and can take twice as long as the others: no cut is made on it alone."""
         from accelerate.utils import broadcast_object_list
 
+        state, planned = self.state, self.planned()
         # Every process must cut at the same epoch: the main process's clock decides.
         elapsed_s = broadcast_object_list([elapsed_s])[0]
         budget_s = 60.0 * self.config.run.time_budget_min
@@ -518,10 +643,10 @@ class _Run:
         first_end = state["history"][0]["elapsed_s"]
         per_epoch = max((elapsed_s - first_end) / (done - 1), 1e-9)
         fit = max(done, done + int((budget_s - elapsed_s) // per_epoch))
-        if fit < planned and self.main:
+        if fit < planned and self.run.main:
             _LOGGER.info(
                 "stage %s: time budget %g min: %d epoch(s) of %d fit (%.1f s per epoch)",
-                name,
+                self.name,
                 self.config.run.time_budget_min,
                 fit,
                 planned,
@@ -530,74 +655,43 @@ class _Run:
         if fit < planned:
             state["budget_epochs"] = fit
 
-    def _checkpoint(
-        self, model: nn.Module, optimizer: Any, ckpt_dir: Path, state: dict[str, Any]
-    ) -> None:
-        acc = self.accelerator
-        totals = acc.gather(
-            torch.tensor(
-                [[state["loss_sum"], state["correct"], state["count"]]],
-                dtype=torch.float64,
-                device=acc.device,
-            )
-        )
-        if self.main:
-            payload = {k: v for k, v in state.items() if k != "global_step"}
-            payload["rank_totals"] = totals.tolist()  # each process's partial-epoch sums
-            save_checkpoint(
-                ckpt_dir,
-                state["global_step"],
-                acc.unwrap_model(model).state_dict(),
-                optimizer.state_dict(),
-                payload,
-            )
-            prune_checkpoints(ckpt_dir, self.config.run.keep_last)
-        self.write_metrics()
-        acc.wait_for_everyone()
+    # ------------------------------------------------------------------ the result
 
-    def _finish_stage(
-        self,
-        name: str,
-        stage_dir: Path,
-        model: nn.Module,
-        classes: list[str],
-        state: dict[str, Any],
-        epochs_planned: int,
-    ) -> dict[str, Any]:
-        acc = self.accelerator
-        best = stage_dir / "best"
+    def finish(self) -> dict[str, Any]:
+        """The stage's result: ``model/`` holds the best weights on validation (else the last)
+        and ``result.json``; the run's metrics get the stage's summary."""
+        acc, state, best = self.acc, self.state, self.dir / "best"
         selected = (
             "best"
             if state["best_value"] is not None and (best / "model.safetensors").is_file()
             else "last"
         )
         result = {
-            "stage": name,
+            "stage": self.name,
             "selected": selected,
             "best_value": state["best_value"],
             "best_epoch": state["best_epoch"],
             "epochs_run": len(state["history"]),
-            "epochs_planned": epochs_planned,
+            "epochs_planned": self.epochs,
             "train_time_s": state["train_time_s"],
             "global_step": state["global_step"],
-            "classes": classes,
+            "classes": self.classes,
         }
-        if self.main:
-            target = stage_dir / "model"
+        if self.run.main:
+            target = self.dir / "model"
             if selected == "best":
                 tmp = target.with_name(f".tmp-model-{time.time_ns()}")
                 shutil.copytree(best, tmp)
                 replace_dir(tmp, target)
             else:
-                _save_model_folder(acc.unwrap_model(model), target, classes, stage=name)
+                _save_model_folder(
+                    acc.unwrap_model(self.model), target, self.classes, stage=self.name
+                )
             atomic_write_text(target / RESULT_NAME, json.dumps(result, indent=2) + "\n")
         acc.wait_for_everyone()
-        self.metrics["stages"][name] = {
-            **self.metrics["stages"].get(name, {}),
-            **result,
-            "history": state["history"],
-        }
-        self.write_metrics()
+        metrics = self.run.metrics["stages"]
+        metrics[self.name] = {**metrics.get(self.name, {}), **result, "history": state["history"]}
+        self.run.write_metrics()
         return result
 
 
