@@ -82,6 +82,9 @@ def open_dataset(
     """
     datasets = import_datasets()
     name = os.fspath(source)
+    local = os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1
+    if local and not os.path.exists(os.path.expanduser(name)):
+        raise DatasetSourceError(f"cannot open dataset {name!r}: no such folder")
     try:
         if is_saved_dataset(name):
             loaded = datasets.load_from_disk(name)

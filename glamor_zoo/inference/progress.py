@@ -74,9 +74,14 @@ class JobProgress:
                 continue  # not written yet
         return total
 
+    def done(self) -> int:
+        """Inputs finished: before this run, by this process, and (main process) by the others
+        as far as their last published counts go."""
+        others = self._others() if self.processes.is_main and self.processes.world_size > 1 else 0
+        return self.initial + self.count + others
+
     def _show(self) -> None:
-        done = self.count + (self._others() if self.processes.world_size > 1 else 0)
-        delta = self.initial + done - self._bar.n
+        delta = self.done() - self._bar.n
         if delta > 0:
             self._bar.update(delta)
 

@@ -139,7 +139,9 @@ class DatasetInputs:
         self.image_column = image_column
         self.label_column = label_column
         self.id_column = id_column
-        self.streaming = not hasattr(dataset, "__getitem__")
+        from glamor_zoo.data.hf import import_datasets
+
+        self.streaming = isinstance(dataset, import_datasets().IterableDataset)
         feature = (dataset.features or {}).get(label_column) if label_column else None
         self._label_name = getattr(feature, "int2str", None)
         self._ids: list[Any] | None = None
