@@ -105,7 +105,8 @@ class PredictionJob:
 
     def run(self, progress: bool = True) -> list[dict[str, Any]]:
         """Do this process's share; then (all processes) merge. Every record of the job, in
-        the inputs' order, on the main process; this process's own records on the others.
+        the inputs' order, on the main process; ``[]`` on the others (theirs are in the
+        journal, and the main process has them all).
 
         Args:
             progress: Show the job's progress bar (main process).
@@ -124,7 +125,6 @@ class PredictionJob:
             self.inputs.unit,
             enabled=progress,
         )
-        own: list[dict[str, Any]] = []
         predictions = self.inputs.predict(
             self.recognizer, self.processes, skip, keep_images=self.pictures.any
         )
@@ -138,20 +138,19 @@ class PredictionJob:
                         current = prediction.file
                     writer.save(prediction)
                     if prediction.key not in self.done:
-                        record = prediction.to_dict(attention=True)
-                        journal.add(record)
-                        own.append(record)
+                        journal.add(prediction.to_dict(attention=True))
                         self.written += 1
                 if current is not None:
                     bar.advance()
                 writer.end_video()
             except BaseException:
                 writer.abort_video()
-                raise
-            finally:
                 bar.close()
+                bar.finish()
+                raise
+        bar.close()
         self.processes.wait()
         if not self.processes.is_main:
-            return own
+            return []
         bar.finish()
         return sorted(merge_journals(self.folder), key=self.inputs.sort_key)
