@@ -145,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
     from glamor_zoo.cli._common import check_device, name_failures, silence_hub_progress
     from glamor_zoo.inference.processes import current_processes
 
-    processes = current_processes()
+    try:
+        processes = current_processes(cpu=True if args.device == "cpu" else None)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from None
     if processes.world_size > 1 and args.output is None:
         raise CliError(
             f"{processes.world_size} processes share this job: give --output DIR, where "

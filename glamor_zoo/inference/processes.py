@@ -57,11 +57,31 @@ def _launched() -> bool:
     return any(int(os.environ.get(name, "1") or 1) > 1 for name in _LAUNCHER_VARIABLES)
 
 
-def current_processes() -> Processes:
-    """The job's processes as the launcher set them up (a single process when not launched)."""
+def current_processes(cpu: bool | None = None) -> Processes:
+    """The job's processes as the launcher set them up (a single process when not launched).
+
+    Args:
+        cpu: Join the process group on CPUs (gloo). ``None``: when ``ACCELERATE_USE_CPU`` is
+            set (as ``accelerate.Accelerator`` reads it) or torch sees no CUDA device.
+
+    Raises:
+        RuntimeError: the launcher started several processes but they could not join one group
+            (each would otherwise do the whole job).
+    """
     if not _launched():
         return Processes()
+    import torch
     from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
 
-    state = PartialState()
+    if cpu is None:
+        # NOTE: PartialState, unlike Accelerator, does not read ACCELERATE_USE_CPU itself, and
+        # without cpu=True on a machine with no GPU it sees one process, not a CPU group.
+        cpu = parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available()
+    state = PartialState(cpu=cpu)
+    if state.num_processes == 1:
+        raise RuntimeError(
+            f"the launcher started {os.environ.get('WORLD_SIZE')} processes, but accelerate "
+            "joined none of them into a group; on CPUs set ACCELERATE_USE_CPU=1"
+        )
     return Processes(state.process_index, state.num_processes, state.device, state)
