@@ -12,6 +12,13 @@ compilation happens; its time is reported apart), and the detector alone.
 packaged model: the peak resident set size of that process (budget 1.5 GB).
 
     python benchmarks/bench_predict.py --big-photo --max-side 1600
+
+``--processes 1 2`` measures instead the whole ``glamor-zoo predict DIR --output OUT`` job
+(start-up, model loading and merging included) on ``--copies`` copies of the scene photos, in
+one plain process and under ``accelerate launch`` with N CPU processes (gloo), each with
+``--threads`` / N threads so that every run uses the same cores: images/s of the job.
+
+    python benchmarks/bench_predict.py --processes 1 2 --copies 20 --threads 2
 """
 
 from __future__ import annotations
@@ -70,6 +77,55 @@ def big_photo_peak(max_side: int | None, model: str | None) -> None:
         print(done.stderr[-2000:])
 
 
+def _predict_command(processes: int, threads: int) -> tuple[list[str], dict[str, str]]:
+    """``glamor-zoo predict`` in one plain process, or under ``accelerate launch`` on CPUs."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads // processes))}
+    if processes == 1:
+        return [sys.executable, "-m", "glamor_zoo"], env
+    env["ACCELERATE_USE_CPU"] = "1"
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
+    launch += ["--num_processes", str(processes), "--num_machines", "1"]
+    launch += ["--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
+    return [*launch, "-m", "glamor_zoo"], env
+
+
+def scale_out(process_counts: list[int], copies: int, threads: int, model: str | None) -> None:
+    """Images/s of whole ``predict`` jobs with 1, 2… processes on the same photos."""
+    import shutil
+
+    info = machine_info()
+    photos = list_images(DATA / "scenes")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = Path(tmp) / "in"
+        inputs.mkdir()
+        for copy in range(copies):
+            for photo in photos:
+                shutil.copy(photo, inputs / f"{copy:03d}_{photo.name}")
+        count = len(list_images(inputs))
+        for processes in process_counts:
+            command, env = _predict_command(processes, threads)
+            out = Path(tmp) / f"out{processes}"
+            argv = [*command, "predict", str(inputs), "--output", str(out), "--no-progress"]
+            argv += ["--no-fast"] + (["--model", model] if model else [])
+            start = time.perf_counter()
+            done = subprocess.run(argv, env=env, capture_output=True, text=True)
+            seconds = time.perf_counter() - start
+            if done.returncode:
+                print(done.stderr[-2000:])
+            rows.append(
+                f"| {processes} | {seconds:.1f} | {count / seconds:.2f} | {done.returncode} |"
+            )
+    print(
+        f"Machine: {info['cpu']}, {info['cores']} cores, {threads} threads in all, load average "
+        f"{info['load_average']}, {info['date_utc']} UTC. {count} photos, model "
+        f"{model or 'default'}, detector mtcnn.\n"
+    )
+    print("| processes | job wall time (s) | images/s | exit |")
+    print("|---:|---:|---:|---:|")
+    print("\n".join(rows))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["deep_emotion", "glamor_original"])
@@ -78,8 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--big-photo", action="store_true", help="peak memory on 64 MP instead")
     parser.add_argument("--max-side", type=int, default=1600, help="with --big-photo; 0: none")
-    parser.add_argument("--model", default=None, help="with --big-photo (default: packaged)")
+    parser.add_argument(
+        "--model", default=None, help="with --big-photo or --processes (default: packaged)"
+    )
+    parser.add_argument(
+        "--processes", type=int, nargs="+", help="whole predict jobs with these process counts"
+    )
+    parser.add_argument("--copies", type=int, default=20, help="with --processes")
     args = parser.parse_args(argv)
+    if args.processes:
+        scale_out(args.processes, args.copies, args.threads, args.model)
+        return 0
     if args.big_photo:
         big_photo_peak(args.max_side or None, args.model)
         return 0

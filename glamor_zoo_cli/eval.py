@@ -26,14 +26,24 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "model", help="model folder, local-dir:DIR, hf-hub:ORG/NAME or a zoo name with a tag"
     )
-    parser.add_argument("data", help="dataset folder (CAER layout, class folders, FER-2013, CK+)")
+    parser.add_argument(
+        "data",
+        help="dataset folder (CAER layout, class folders, FER-2013, CK+, a 🤗 save_to_disk "
+        "folder) or, with --kind hf, a 🤗 Hub dataset id",
+    )
     parser.add_argument(
         "--kind",
         default=None,
-        help="dataset kind: caer, folder, fer2013, ckplus (default: "
-        "caer when DATA has images/, else folder)",
+        help="dataset kind: caer, folder, fer2013, ckplus, hf (default: hf for a save_to_disk "
+        "folder, caer when DATA has images/, else folder)",
     )
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    parser.add_argument(
+        "--image-column", default=None, help="--kind hf: the column of images (default: image)"
+    )
+    parser.add_argument(
+        "--label-column", default=None, help="--kind hf: the column of classes (default: label)"
+    )
     parser.add_argument(
         "--output", "-o", default=None, help="folder for the result files (default: none written)"
     )

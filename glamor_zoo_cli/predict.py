@@ -1,4 +1,4 @@
-"""``glamor-zoo predict``: faces and emotions in photos, folders and videos:
+"""``glamor-zoo predict``: faces and emotions in photos, folders, videos and 🤗 datasets:
 the arguments (the work is ``glamor_zoo.cli.predict``)."""
 
 from __future__ import annotations
@@ -21,12 +21,35 @@ def register(subparsers: Any) -> None:
         help="recognise the emotions of the faces in photos, folders and videos",
         description=(
             "Detect faces and recognise their emotions. With no --model the model shipped in "
-            "the package is used (offline)."
+            "the package is used (offline). Under 'accelerate launch' or 'torchrun' the "
+            "processes share the inputs and merge their results into --output."
         ),
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="images, folders, videos")
     parser.add_argument(
         "--demo", action="store_true", help="also run on the photo shipped in the package"
+    )
+    data = parser.add_argument_group("🤗 datasets (the data extra)")
+    data.add_argument(
+        "--dataset",
+        metavar="SOURCE",
+        help="read the images of a dataset instead of PATHs: a Hub id, a save_to_disk folder, "
+        "or a folder load_dataset reads",
+    )
+    data.add_argument("--split", help="the dataset's split (default: its only one)")
+    data.add_argument(
+        "--image-column", default="image", help="the column of images (default: image)"
+    )
+    data.add_argument(
+        "--label-column", help="a column of true classes, copied into the records as 'target'"
+    )
+    data.add_argument(
+        "--id-column", help="a column of unique ids that key the records (default: row index)"
+    )
+    data.add_argument(
+        "--streaming",
+        action="store_true",
+        help="read the rows as they come, nothing unpacked to disk (Hub-scale datasets)",
     )
     parser.add_argument(
         "--model",
@@ -45,8 +68,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--output", "-o", type=Path, help="folder for results and pictures")
     parser.add_argument(
         "--format",
-        choices=("json", "csv"),
-        help="results format (default: json in --output, a summary on the terminal)",
+        choices=("json", "csv", "parquet"),
+        help="results format (default: json in --output, a summary on the terminal); parquet "
+        "(in --output) needs the data extra",
+    )
+    parser.add_argument(
+        "--to-dataset",
+        type=Path,
+        metavar="DIR",
+        help="also save the results as a 🤗 dataset folder (save_to_disk; the data extra)",
     )
     parser.add_argument("--draw", action="store_true", help="save photos with labelled boxes")
     parser.add_argument(

@@ -10,27 +10,57 @@ from typing import Any
 from glamor_zoo.cli import CliError
 
 
+def _dataset_kind(args: argparse.Namespace) -> str:
+    """``--kind``, or what DATA looks like: a 🤗 ``save_to_disk`` folder, CAER, class folders."""
+    from glamor_zoo.data.hf import is_saved_dataset
+
+    root = Path(args.data)
+    if args.kind == "hf":
+        return "hf"
+    if not root.exists():
+        raise CliError(
+            f"dataset {str(root)!r} does not exist (a 🤗 Hub dataset id needs --kind hf)"
+        )
+    if args.kind is not None:
+        return args.kind
+    if is_saved_dataset(root):
+        return "hf"
+    return "caer" if (root / "images").is_dir() else "folder"
+
+
 def _dataset_options(args: argparse.Namespace, kind: str) -> dict[str, Any]:
     """The detector options of ``--detector``/``--threshold``/``--detector-arg``/``--max-side``/
-    ``--preprocessing``, for the dataset kinds that detect faces (``folder``)."""
+    ``--preprocessing``, for the dataset kinds that detect faces (``folder``, ``hf``), and the
+    columns of ``hf``."""
     from glamor_zoo.cli._common import build_detector
 
+    columns = {
+        name: value
+        for name, value in (
+            ("image_column", args.image_column),
+            ("label_column", args.label_column),
+        )
+        if value is not None
+    }
+    if columns and kind != "hf":
+        raise CliError(f"--image-column and --label-column apply to --kind hf, not {kind}")
     asked = (
         args.detector is not None
         or args.threshold is not None
         or args.detector_arg
         or args.max_side is not None
     )
-    if kind != "folder":
+    if kind not in ("folder", "hf"):
         if asked:
             raise CliError(
                 f"--detector, --threshold, --detector-arg and --max-side apply to --kind folder "
-                f"(faces detected in the photos); --kind {kind} reads its faces from the dataset"
+                f"and hf (faces detected in the photos); --kind {kind} reads its faces from the "
+                "dataset"
             )
         return {}
     if args.detector is None:
         args.detector = "mtcnn"
-    return {"detector": build_detector(args), "progress": not args.no_progress}
+    return {"detector": build_detector(args), "progress": not args.no_progress, **columns}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,10 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from glamor_zoo.train.config import ConfigError, apply_overrides
     from glamor_zoo.train.evaluate import evaluate_model
 
-    root = Path(args.data)
-    if not root.exists():
-        raise CliError(f"dataset {str(root)!r} does not exist")
-    kind = args.kind or ("caer" if (root / "images").is_dir() else "folder")
+    kind = _dataset_kind(args)
     try:
         extra = apply_overrides({}, args.data_arg)
     except ConfigError as exc:
@@ -75,14 +102,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         dataset = build_dataset(
             kind,
-            str(root),
+            args.data,
             split=args.split,
             preprocess_cfg=preprocess_cfg,
             train=False,
             **options,
             **extra,
         )
-    except (FileNotFoundError, ValueError, UnknownComponentError) as exc:
+    except (FileNotFoundError, ValueError, ImportError, UnknownComponentError) as exc:
         raise CliError(str(exc)) from None
     except TypeError as exc:
         raise CliError(f"--data-arg: the {kind} dataset does not take this ({exc})") from None

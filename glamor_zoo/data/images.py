@@ -25,6 +25,7 @@ as a value, so one bad file never stops a batch.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import warnings
@@ -40,6 +41,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageLoadError",
     "LoadResult",
+    "decode_image",
     "is_image_file",
     "iter_images",
     "list_images",
@@ -168,11 +170,43 @@ def load_image(
         raise ImageLoadError(path, "is a folder, not an image file")
     if size == 0:
         raise ImageLoadError(path, "empty file (0 bytes)")
+    return _decode(path, path, max_pixels, background)
+
+
+def decode_image(
+    data: bytes,
+    name: str,
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> Image.Image:
+    """:func:`load_image` for an encoded image held in memory (a dataset's image cell).
+
+    Args:
+        data: The encoded file (JPEG, PNG…).
+        name: What to call it in errors (e.g. ``"data[12]"``).
+        max_pixels: See :func:`load_image`.
+        background: See :func:`load_image`.
+
+    Raises:
+        ImageLoadError: empty, not an image, truncated or corrupt, or too large.
+    """
+    if not data:
+        raise ImageLoadError(name, "empty image (0 bytes)")
+    return _decode(io.BytesIO(data), name, max_pixels, background)
+
+
+def _decode(
+    source: Path | io.BytesIO,
+    path: str | os.PathLike[str],
+    max_pixels: int | None,
+    background: tuple[int, int, int],
+) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # NOTE: the size limit is ours (below); Pillow's global limit only warns/raises.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
+            with Image.open(source) as opened:
                 width, height = opened.size
                 if max_pixels is not None and width * height > max_pixels:
                     raise ImageLoadError(

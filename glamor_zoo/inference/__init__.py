@@ -1,10 +1,14 @@
-"""Recognition in photos, folders and videos: :class:`EmotionRecognizer`, pictures, ONNX export.
+"""Recognition in photos, folders, videos and datasets: :class:`EmotionRecognizer`, jobs, ONNX.
 
 - :mod:`~glamor_zoo.inference.recognizer`: :class:`EmotionRecognizer` (detect, preprocess,
   batch, predict) in the exact or the shared-context mode (:mod:`.shared_context`).
 - :mod:`~glamor_zoo.inference.visualize`: boxes and labels, attention overlays, saliency.
 - :mod:`~glamor_zoo.inference.video`: frame sampling and annotated videos (PyAV, ``video`` extra).
 - :mod:`~glamor_zoo.inference.onnx_export`: ONNX export and its onnxruntime check (``onnx`` extra).
+- :mod:`~glamor_zoo.inference.job`: a resumable prediction job into a folder, in one process or
+  shared by the processes of ``accelerate launch`` (:mod:`.processes`, :mod:`.journal`,
+  :mod:`.progress`), reading files or 🤗 datasets (:mod:`.sources`), writing pictures
+  (:mod:`.pictures`) and JSON, CSV, Parquet or dataset results (:mod:`.writers`).
 """
 
 from __future__ import annotations

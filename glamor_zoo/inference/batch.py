@@ -3,7 +3,8 @@
 :func:`expand_inputs` turns paths into the files to process (a path that is missing, or a
 folder with nothing to read, is kept so that it still gets its one record, with the error).
 :func:`predict_files` runs a recogniser over them and yields one :class:`Prediction` per image
-or sampled video frame, in order, failures included.
+or sampled video frame, in order, failures included; :func:`predict_tasks` does the same for
+any stream of (:class:`Task`, image) pairs (dataset rows).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import itertools
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ from glamor_zoo.inference.recognizer import EmotionRecognizer
 from glamor_zoo.inference.results import ImageResult
 from glamor_zoo.inference.video import is_video_file, iter_frames
 
-__all__ = ["InputFile", "Prediction", "expand_inputs", "predict_files"]
+__all__ = ["InputFile", "Prediction", "Task", "expand_inputs", "predict_files", "predict_tasks"]
 
 InputKind = Literal["image", "video", "error"]
 
@@ -111,6 +112,8 @@ class Prediction:
         frame: The frame's index in the video (videos only).
         time: The frame's time in seconds (videos only).
         image: The image itself, when ``keep_images`` was asked for and it loaded.
+        fields: More of the record, after ``input`` (a dataset row's ``row``, ``id``,
+            ``target``).
     """
 
     key: str
@@ -119,10 +122,12 @@ class Prediction:
     frame: int | None = None
     time: float | None = None
     image: Image.Image | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, attention: bool = True) -> dict[str, Any]:
-        """The JSON record: ``key``, ``input``, (``frame``, ``time``), size, faces, error."""
-        record: dict[str, Any] = {"key": self.key, "input": str(self.file.path)}
+        """The JSON record: ``key``, ``input``, (``frame``, ``time``, or the dataset's
+        ``fields``), size, faces, error."""
+        record: dict[str, Any] = {"key": self.key, "input": str(self.file.path), **self.fields}
         if self.frame is not None:
             record["frame"] = self.frame
             record["time"] = round(self.time or 0.0, 4)
@@ -133,12 +138,49 @@ class Prediction:
 
 
 @dataclass
-class _Task:
+class Task:
+    """One image to recognise, and what its :class:`Prediction` will carry.
+
+    Attributes:
+        key: Its unique name in the run (see :attr:`Prediction.key`).
+        file: The input it comes from.
+        frame: The video frame's index (videos only).
+        time: The video frame's time in seconds (videos only).
+        image: The image to keep on the prediction (``keep_images``), if any.
+        fields: More of the record (see :attr:`Prediction.fields`).
+    """
+
     key: str
     file: InputFile
     frame: int | None = None
     time: float | None = None
-    image: Image.Image | None = None
+    image: Any = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def predict_tasks(
+    recognizer: EmotionRecognizer, tasks: Iterable[tuple[Task, Any]]
+) -> Iterator[Prediction]:
+    """Recognise a stream of ``(task, image)`` pairs, one :class:`Prediction` each, in order.
+
+    Args:
+        recognizer: The recogniser to run.
+        tasks: Each task with its image (a path, PIL image or array), or the exception that
+            stopped it from loading (recorded as the task's error). Consumed lazily.
+    """
+    pending: deque[Task] = deque()
+
+    def payloads() -> Iterator[Any]:
+        for task, image in tasks:
+            pending.append(task)
+            yield image
+
+    # predict_iter draws a source name right after each input: the task just queued.
+    sources = (str(pending[-1].file.path) for _ in itertools.count())
+    for result in recognizer.predict_iter(payloads(), errors="record", sources=sources):
+        task = pending.popleft()
+        image = task.image if isinstance(task.image, Image.Image) else None
+        yield Prediction(task.key, task.file, result, task.frame, task.time, image, task.fields)
 
 
 def predict_files(
@@ -161,15 +203,13 @@ def predict_files(
         keep_images: Attach each loaded image to its prediction (for drawing).
     """
     skip = skip or (lambda key: False)
-    pending: deque[_Task] = deque()
 
-    def payloads() -> Iterator[Any]:
+    def tasks() -> Iterator[tuple[Task, Any]]:
         for file in files:
             key = str(file.path)
             if file.kind == "error":
                 if not skip(key):
-                    pending.append(_Task(key, file))
-                    yield FileNotFoundError(f"{file.path}: {file.error}")
+                    yield Task(key, file), FileNotFoundError(f"{file.path}: {file.error}")
             elif file.kind == "image":
                 if skip(key):
                     continue
@@ -177,35 +217,20 @@ def predict_files(
                     image: Any = load_image(file.path)
                 except Exception as exc:
                     image = exc
-                pending.append(_Task(key, file, image=image if keep_images else None))
-                yield image
+                yield Task(key, file, image=image if keep_images else None), image
             else:
-                yield from video_payloads(file, key)
+                yield from video_tasks(file, key)
 
-    def video_payloads(file: InputFile, key: str) -> Iterator[Any]:
+    def video_tasks(file: InputFile, key: str) -> Iterator[tuple[Task, Any]]:
         try:
             for frame in iter_frames(file.path, every_n=every_n, fps=fps):
                 frame_key = f"{key}#{frame.index}"
                 if skip(frame_key):
                     continue
-                pending.append(
-                    _Task(
-                        frame_key,
-                        file,
-                        frame.index,
-                        frame.time,
-                        frame.image if keep_images else None,
-                    )
-                )
-                yield frame.image
+                kept = frame.image if keep_images else None
+                yield Task(frame_key, file, frame.index, frame.time, kept), frame.image
         except Exception as exc:
             if not skip(key):
-                pending.append(_Task(key, file))
-                yield exc
+                yield Task(key, file), exc
 
-    # predict_iter draws a source name right after each input: the task just queued.
-    sources = (str(pending[-1].file.path) for _ in itertools.count())
-    for result in recognizer.predict_iter(payloads(), errors="record", sources=sources):
-        task = pending.popleft()
-        image = task.image if isinstance(task.image, Image.Image) else None
-        yield Prediction(task.key, task.file, result, task.frame, task.time, image)
+    yield from predict_tasks(recognizer, tasks())

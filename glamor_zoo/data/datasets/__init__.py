@@ -6,7 +6,8 @@ Kinds (registry ``dataset``; plugins add more through the entry-point group
 - ``caer`` / ``ncaer``: the official CAER-S/NCAER-S layout with ``crop/`` box files;
 - ``folder``: plain class folders, faces detected once and cached;
 - ``fer2013``: FER-2013 as class folders or as the original CSV;
-- ``ckplus``: CK+ (e.g. CK+48) with a subject-disjoint train/test split.
+- ``ckplus``: CK+ (e.g. CK+48) with a subject-disjoint train/test split;
+- ``hf``: a 🤗 dataset (Hub id or local folder) with an image and a label column.
 
 Every dataset yields ``{"face", "context", "label", "path"}`` dicts (no ``"context"`` for
 face-only preprocessing), exposes ``classes`` and ``targets``, and seeds its augmentation per
@@ -30,6 +31,7 @@ from glamor_zoo.data.datasets.caer import CaerDataset, read_box
 from glamor_zoo.data.datasets.ckplus import CKPlusDataset
 from glamor_zoo.data.datasets.fer2013 import Fer2013Dataset
 from glamor_zoo.data.datasets.folder import FolderDataset
+from glamor_zoo.data.datasets.hf import HFDataset
 from glamor_zoo.registry import new_registry
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "EmotionDataset",
     "Fer2013Dataset",
     "FolderDataset",
+    "HFDataset",
     "Sample",
     "WholeImageDataset",
     "build_dataset",
@@ -54,6 +57,7 @@ DATASETS.add("ncaer", CaerDataset)
 DATASETS.add("folder", FolderDataset)
 DATASETS.add("fer2013", Fer2013Dataset)
 DATASETS.add("ckplus", CKPlusDataset)
+DATASETS.add("hf", HFDataset)
 
 
 def build_dataset(
@@ -67,8 +71,8 @@ def build_dataset(
     """Build a dataset by kind.
 
     Args:
-        kind: ``caer``, ``ncaer``, ``folder``, ``fer2013``, ``ckplus`` or a plugin's name.
-        root: The dataset's folder (or CSV file for ``fer2013``).
+        kind: ``caer``, ``ncaer``, ``folder``, ``fer2013``, ``ckplus``, ``hf`` or a plugin's name.
+        root: The dataset's folder (or CSV file for ``fer2013``, a Hub id for ``hf``).
         split: The split to read.
         preprocess_cfg: The model's ``preprocess_cfg()``; ``None`` → the paper's pipeline.
         train: Training preprocessing; ``None`` → ``split == "train"``.
