@@ -100,13 +100,14 @@ def test_machine_kind_follows_native_bf16(monkeypatch: pytest.MonkeyPatch) -> No
     assert machine_kind("cuda") == "cuda"
 
 
-def test_cpus_without_native_bf16_have_no_default_profile(monkeypatch: pytest.MonkeyPatch) -> None:
-    """AVX2-only CPUs: the fast path is float32 + compile, unmeasured, so "auto" stays eager."""
+def test_each_cpu_kind_has_its_measured_default_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AVX2-only CPUs get the float32 + compile calibration; CUDA has none (never measured)."""
     monkeypatch.setattr(auto, "bf16_supported", lambda device: False)
-    assert fast_profile("cpu", "any_model") is None
+    assert fast_profile("cpu", "any_model") is KNOWN_PROFILES["cpu-fp32"]
     monkeypatch.setattr(auto, "bf16_supported", lambda device: True)
     assert fast_profile("cpu", "any_model") is KNOWN_PROFILES["cpu-bf16"]
-    assert set(KNOWN_PROFILES) == {"cpu-bf16"}
+    assert set(KNOWN_PROFILES) == {"cpu-bf16", "cpu-fp32"}
+    assert all(p.speedup > 1 and p.setup_s > 0 for p in KNOWN_PROFILES.values())
 
 
 def test_this_machine_gets_the_profile_of_its_kind() -> None:

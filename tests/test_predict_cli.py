@@ -217,14 +217,24 @@ def test_demo_runs_offline_with_the_packaged_model(capsys, monkeypatch) -> None:
     assert "group.jpg: 5 faces" in captured.out
 
 
-def test_fast_path_only_where_compiling_pays(tmp_path: Path) -> None:
-    from glamor_zoo.cli import build_parser
-    from glamor_zoo.cli.predict import _want_fast
+def test_fast_is_auto_with_the_job_size_unless_forced(
+    tmp_path: Path, cli_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By default the recogniser compiles only when the job (3 photos here) pays for it."""
+    import glamor_zoo.inference as inference
 
-    def want(*argv: str) -> bool:
-        return _want_fast(build_parser().parse_args(["predict", *argv]))
+    real, seen = inference.EmotionRecognizer, []
 
-    assert not want(str(PHOTO))
-    assert want(str(tmp_path))  # a folder
-    assert want(str(tmp_path / "clip.mp4"))
-    assert want(str(PHOTO), "--fast") and not want(str(tmp_path), "--no-fast")
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append((kwargs["fast"], kwargs["job_size"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "EmotionRecognizer", spy)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index in range(3):
+        shutil.copy(PHOTO, folder / f"{index}.jpg")
+    default = [arg for arg in cli_args if arg != "--no-fast"]
+    assert main(["predict", str(folder), *default]) == 0
+    assert main(["predict", str(folder), *cli_args]) == 0
+    assert seen == [("auto", 3), (False, 3)]

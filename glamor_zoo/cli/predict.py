@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glamor_zoo.cli import CliError
@@ -63,17 +62,9 @@ def _check_args(args: argparse.Namespace) -> None:
         )
 
 
-def _want_fast(args: argparse.Namespace) -> bool:
-    from glamor_zoo.inference.video import is_video_file
-
-    if args.fast is not None:
-        return bool(args.fast)
-    # NOTE: measured on the 2-core CPU: compiling costs 15-30 s per run, the packaged
-    # Deep-Emotion gains nothing from it at batch 5-64; only long runs can amortise it.
-    return args.dataset is not None or any(Path(p).is_dir() or is_video_file(p) for p in args.paths)
-
-
-def _build_recognizer(args: argparse.Namespace, device: Any) -> EmotionRecognizer:
+def _build_recognizer(
+    args: argparse.Namespace, device: Any, job_size: int | None
+) -> EmotionRecognizer:
     from glamor_zoo.cli._common import DETECTOR_ERRORS, detector_error, detector_options
     from glamor_zoo.inference import EmotionRecognizer, ModelLoadError
     from glamor_zoo.registry import UnknownComponentError
@@ -86,7 +77,8 @@ def _build_recognizer(args: argparse.Namespace, device: Any) -> EmotionRecognize
             device=device,
             mode=args.mode,
             batch_size=args.batch_size,
-            fast=_want_fast(args),
+            fast="auto" if args.fast is None else args.fast,
+            job_size=job_size,
             detector_args=detector_options(args),
             max_side=args.max_side,
             preprocessing=args.preprocessing,
@@ -164,7 +156,9 @@ def run(args: argparse.Namespace) -> int:
         silence_hub_progress()
     launched = processes.world_size > 1 and args.device is None
     device = processes.device if launched else check_device(args.device)
-    recognizer = _build_recognizer(args, device)
+    total = inputs.image_count()
+    share = None if total is None else -(-total // processes.world_size)
+    recognizer = _build_recognizer(args, device, share)
     if args.attention and not recognizer.uses_context:
         raise CliError(
             f"--attention needs a context model (GLAMOR-Net family); {recognizer.model_name} "

@@ -10,7 +10,7 @@ it is measured there. So the ``"auto"`` choice (:class:`FastAuto`) weighs, for t
 - the fast path's set-up seconds and model-step speed-up on this machine
   (:class:`FastProfile`): measured here by :func:`calibrate` for that model and saved, else the
   measured defaults of the machine's kind (:data:`KNOWN_PROFILES`); a kind that has none
-  (CPUs without native bf16, CUDA) stays eager until :func:`calibrate` has run on it;
+  (CUDA) stays eager until :func:`calibrate` has run on it;
 - the seconds per image that the model step takes eagerly, measured on the work itself;
 - how many images (or video frames) are left, when the caller knows the job's size.
 
@@ -91,11 +91,21 @@ KNOWN_PROFILES: dict[str, FastProfile] = {
             "batch 1)"
         ),
     ),
+    "cpu-fp32": FastProfile(
+        setup_s=86.0,
+        speedup=1.55,
+        source=(
+            "measured on a CPU without native bf16 (benchmarks/README.md, 2026-12-01, AMD EPYC "
+            "with AVX2 only, 2 threads): calibrate() of the packaged face_resnet18.fer2013 at "
+            "batch 16, cold cache: set-up 85.6 s, float32 + channels-last + compile 1.55x eager"
+        ),
+    ),
 }
-"""Measured defaults by machine kind (:func:`machine_kind`), deliberately pessimistic.
+"""Measured defaults by machine kind (:func:`machine_kind`), deliberately pessimistic for bf16.
 
-``"cpu-fp32"`` (no native bf16: the fast path is float32 + compile) and ``"cuda"`` have none:
-not measured, so ``"auto"`` keeps them eager until :func:`calibrate` measures this machine."""
+``"cpu-fp32"`` (no native bf16: the fast path is float32 + compile) is one calibration of the
+default model; ``"cuda"`` has none: not measured, so ``"auto"`` keeps it eager until
+:func:`calibrate` measures the machine."""
 
 
 def machine_kind(device: torch.device | str) -> str:

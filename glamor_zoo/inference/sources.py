@@ -40,6 +40,11 @@ class JobInputs(Protocol):
         """How many inputs are finished, given the keys ``done``."""
         ...
 
+    def image_count(self) -> int | None:
+        """How many images the model will see (video frames as sampled; ``None``: unknown):
+        the job size by which the recogniser decides whether compiling pays."""
+        ...
+
     def videos(self) -> list[InputFile]:
         """The video inputs (their annotated videos may have to be redone)."""
         ...
@@ -81,6 +86,11 @@ class FileInputs:
 
     def finished(self, done: set[str]) -> int:
         return sum(1 for f in self.files if f.kind != "video" and str(f.path) in done)
+
+    def image_count(self) -> int | None:
+        from glamor_zoo.inference.recognizer import job_size
+
+        return job_size(self.files, every_n=self.every_n, fps=self.fps)
 
     def videos(self) -> list[InputFile]:
         return [f for f in self.files if f.kind == "video"]
@@ -170,6 +180,9 @@ class DatasetInputs:
         splits = getattr(info, "splits", None) or {}
         known = splits.get(str(self.dataset.split)) if self.dataset.split is not None else None
         return getattr(known, "num_examples", None) or None
+
+    def image_count(self) -> int | None:
+        return self.total()
 
     def _key(self, row: int, row_id: Any) -> str:
         return f"row:{row}" if self.id_column is None else f"id:{row_id}"
