@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from predict_spy import record_predicted_sources
 
 from glamor_zoo.cli import main
 from glamor_zoo.inference.journal import JOURNAL_NAME
@@ -98,17 +99,7 @@ def test_streaming_by_id_resumes_only_what_is_missing(
     journal.write_text("\n".join(lines[:2]) + "\n" + lines[2][:20])  # killed mid-line
     (out / "predictions.json").unlink()
 
-    from glamor_zoo.inference.recognizer import EmotionRecognizer
-
-    seen: list[str] = []
-    original = EmotionRecognizer.predict_iter
-
-    def spy(self, inputs, *args, **kwargs):
-        for result in original(self, inputs, *args, **kwargs):
-            seen.append(result.source)
-            yield result
-
-    monkeypatch.setattr(EmotionRecognizer, "predict_iter", spy)
+    seen = record_predicted_sources(monkeypatch)
     capsys.readouterr()
     assert main(streamed) == 1
     assert "2 finished inputs kept" in capsys.readouterr().err

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from predict_spy import record_predicted_sources
+from test_train_multiprocess import ACCELERATE_2CPU as ACCELERATE_LAUNCH_2CPU
 
 from glamor_zoo.cli import main
 from glamor_zoo.inference.journal import JOURNAL_NAME, PARTS_NAME, part_journal
@@ -25,24 +27,7 @@ from glamor_zoo.inference.processes import Processes
 from glamor_zoo.inference.progress import JobProgress
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ACCELERATE_2CPU = [
-    str(BIN / "accelerate"),
-    "launch",
-    "--multi_gpu",
-    "--num_processes",
-    "2",
-    "--num_machines",
-    "1",
-    "--mixed_precision",
-    "no",
-    "--dynamo_backend",
-    "no",
-    "--main_process_port",
-    "0",
-    "-m",
-    "glamor_zoo",
-]
+ACCELERATE_2CPU = [*ACCELERATE_LAUNCH_2CPU, "-m", "glamor_zoo"]
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="multi-process CPU runs are tested on Linux"
@@ -157,17 +142,7 @@ def test_sigkilled_worker_resumes_with_another_number_of_processes(
     )
     assert 0 < finished < len(faces)
 
-    from glamor_zoo.inference.recognizer import EmotionRecognizer
-
-    seen: list[str] = []
-    original = EmotionRecognizer.predict_iter
-
-    def spy(self, inputs, *args, **kwargs):
-        for result in original(self, inputs, *args, **kwargs):
-            seen.append(result.source)
-            yield result
-
-    monkeypatch.setattr(EmotionRecognizer, "predict_iter", spy)
+    seen = record_predicted_sources(monkeypatch)
     assert main(argv) == 0  # the same command in one process
     err = capsys.readouterr().err
     kept = len(faces) - len(seen)
