@@ -244,7 +244,7 @@ class EmotionRecognizer:
             from glamor_zoo.fast.auto import FastAuto, fast_profile
 
             self._auto = FastAuto(fast_profile(self.device, self.loaded.name), job_size)
-            _logger.info("fast='auto': %s", self._auto.reason())
+            _logger.debug("fast='auto': %s", self._auto.reason())
         self._runner = self.model if self._auto is not None else _fast_runner(self.model, fast)
 
     @property
