@@ -7,6 +7,7 @@ import timm
 import torch
 
 import glamor_zoo
+from glamor_zoo.components.attention import GlobalLocalAttention
 from glamor_zoo.models.glamor import GlamorNet
 
 ALL_MODELS = glamor_zoo.list_models()
@@ -59,9 +60,23 @@ def test_forward_backward_every_parameter(name: str) -> None:
     missing = [
         n
         for n, p in model.named_parameters()
-        if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)
+        if p.requires_grad
+        and (p.grad is None or p.grad.abs().sum() == 0)
+        and n not in _shift_invariant(model)
     ]
     assert not missing, f"no gradient reaches {missing}"
+
+
+def _shift_invariant(model: torch.nn.Module) -> tuple[str, ...]:
+    """Parameters whose gradient is zero by construction.
+
+    NOTE: the GLA attention's last layer has one output per context cell, and its bias adds the
+    same number to every cell's score before the spatial softmax, which ignores such a shift:
+    its gradient is exactly zero in theory, and in float32 rounding noise that some CPUs sum to
+    exactly 0 (an AVX2-only EPYC) and others do not. The paper's layer keeps the bias."""
+    if isinstance(getattr(model, "attention", None), GlobalLocalAttention):
+        return ("attention.fc2.bias",)
+    return ()
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
