@@ -99,8 +99,8 @@ def register(subparsers: Any) -> None:
         "--fast",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="run the model through fast_inference (torch.compile…); default: on for "
-        "folders and videos, off for single photos, where compiling costs more than it saves",
+        help="run the model through fast_inference (torch.compile…); default: only when the "
+        "job is big enough to win back the set-up on this machine (docs/fast.md)",
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="discard earlier results in --output"
