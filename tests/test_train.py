@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -585,6 +586,53 @@ def test_trainer_follows_the_cosine_schedule_every_step(tmp_path: Path) -> None:
         last = (record["epoch"] + 1) * steps - 1
         assert record["lr"] == pytest.approx(lr_at_step(last, steps, 3, 0.01, "cosine", 1))
     assert history[0]["lr"] == pytest.approx(0.01) and history[2]["lr"] < 0.003
+
+
+# ---------------------------------------------------------------------------- weight average
+
+
+def test_the_weight_average_is_what_the_stage_saves_and_it_resumes_exactly(
+    tmp_path: Path,
+) -> None:
+    recipe = _tiny_recipe(
+        tmp_path,
+        optim={"lr": 0.1, "momentum": 0.9, "ema_decay": 0.6},
+        run={"epochs": 2, "checkpoint_every": 1, "keep_last": 10},
+    )
+    config = load_config(recipe, ["data.val_split=null"])
+    result = train(config)
+    ckpt_dir = result.run_dir / "stages" / "main" / "checkpoints"
+    steps = list_checkpoints(ckpt_dir)
+    assert len(steps) == 6  # 24 images, batch 8, 2 epochs
+    raw = [load_file(str(p / "model.safetensors")) for p in steps]
+    average = [load_file(str(p / "ema.safetensors")) for p in steps]
+    floats = [k for k, v in raw[0].items() if v.is_floating_point()]
+    # Step 1 copies the weights; every later step moves the average 40 % towards them.
+    assert all(torch.equal(average[0][k], raw[0][k]) for k in floats)
+    for k in floats:
+        for before, now, weights in zip(average[:-1], average[1:], raw[1:], strict=True):
+            torch.testing.assert_close(now[k], 0.6 * before[k] + 0.4 * weights[k])
+    final = load_file(str(result.model_dir / "model.safetensors"))
+    assert all(torch.equal(final[k], average[-1][k]) for k in floats)
+    assert not torch.equal(final["head.fc.weight"], raw[-1]["head.fc.weight"])
+    # The history records where the step's time went.
+    history = result.metrics["stages"]["main"]["history"]
+    assert all(h["step_s"] > 0 and h["data_wait_s"] >= 0 for h in history)
+
+    # Resumed from the middle of the second epoch, the average ends where it did.
+    for path in steps[4:]:
+        shutil.rmtree(path)
+    for folder in (result.model_dir, result.run_dir / "stages" / "main" / "model"):
+        shutil.rmtree(folder)
+    resumed = train(config, resume=True)
+    again = load_file(str(resumed.model_dir / "model.safetensors"))
+    for k in floats:
+        torch.testing.assert_close(again[k], final[k], rtol=0, atol=1e-6)
+
+
+def test_ema_decay_must_be_below_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"optim\.ema_decay.*\[0, 1\).*got 1\.0"):
+        load_config(_tiny_recipe(tmp_path, optim={"ema_decay": 1.0}))
 
 
 # ---------------------------------------------------------------------------- time budget

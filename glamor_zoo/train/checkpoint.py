@@ -2,7 +2,8 @@
 
 A checkpoint is a folder ``<stage>/step-<global step>/`` holding ``model.safetensors``,
 ``optimizer.safetensors`` (every tensor of the optimiser state), and ``state.json`` (loop
-position, best metric, history, and the optimiser's non-tensor state). It is written into a
+position, best metric, history, and the optimiser's non-tensor state), plus ``ema.safetensors``
+when the run keeps a weight average (``optim.ema_decay``). It is written into a
 hidden temporary folder and renamed into place, so a process killed at any moment leaves
 either the complete checkpoint or none; :func:`latest_checkpoint` ignores the leftovers.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "latest_checkpoint",
     "list_checkpoints",
     "load_checkpoint",
+    "load_ema_state",
     "optimizer_state_from_flat",
     "optimizer_state_to_flat",
     "prune_checkpoints",
@@ -35,6 +37,7 @@ __all__ = [
 STATE_NAME = "state.json"
 MODEL_NAME = "model.safetensors"
 OPTIMIZER_NAME = "optimizer.safetensors"
+EMA_NAME = "ema.safetensors"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -96,6 +99,7 @@ def save_checkpoint(
     model_state: Mapping[str, torch.Tensor],
     optimizer_state: Mapping[str, Any],
     state: Mapping[str, Any],
+    ema_state: Mapping[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write ``folder/step-<global_step>/`` atomically and return its path.
 
@@ -105,6 +109,8 @@ def save_checkpoint(
         model_state: The unwrapped model's ``state_dict()``.
         optimizer_state: ``optimizer.state_dict()``.
         state: JSON-serialisable loop state (epoch, batches done, best metric, history…).
+        ema_state: The weight average's ``state_dict()`` (``optim.ema_decay``), saved as
+            ``ema.safetensors``; ``None``: no average.
     """
     from safetensors.torch import save_file
 
@@ -118,9 +124,14 @@ def save_checkpoint(
         save_file(weights, str(tmp / MODEL_NAME), metadata={"format": "pt"})
         tensors, rest = optimizer_state_to_flat(optimizer_state)
         save_file(tensors, str(tmp / OPTIMIZER_NAME), metadata={"format": "pt"})
+        names = [MODEL_NAME, OPTIMIZER_NAME, STATE_NAME]
+        if ema_state is not None:
+            average = {k: v.detach().to("cpu").contiguous() for k, v in ema_state.items()}
+            save_file(average, str(tmp / EMA_NAME), metadata={"format": "pt"})
+            names.append(EMA_NAME)
         payload = {"global_step": global_step, "optimizer": rest, **state}
         (tmp / STATE_NAME).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        for name in (MODEL_NAME, OPTIMIZER_NAME, STATE_NAME):
+        for name in names:
             with open(tmp / name, "rb") as handle:
                 os.fsync(handle.fileno())
         replace_dir(tmp, final)
@@ -163,6 +174,14 @@ def load_checkpoint(
         load_file(str(path / OPTIMIZER_NAME)), state.pop("optimizer")
     )
     return model_state, optimizer_state, state
+
+
+def load_ema_state(path: str | Path) -> dict[str, torch.Tensor] | None:
+    """The weight average a checkpoint holds (``ema.safetensors``), else ``None``."""
+    from safetensors.torch import load_file
+
+    file = Path(path) / EMA_NAME
+    return load_file(str(file)) if file.is_file() else None
 
 
 def prune_checkpoints(folder: str | Path, keep_last: int) -> list[Path]:

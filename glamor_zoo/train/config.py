@@ -148,6 +148,10 @@ class OptimConfig:
         l2_weight: λ of that penalty: the loss is cross-entropy + λ·Σ‖W‖² (Deep-Emotion's
             loss; :class:`glamor_zoo.train.regularization.L2Penalty`). 0: no penalty.
         label_smoothing: Label smoothing of the training cross-entropy (0: none).
+        ema_decay: Keep an exponential moving average of the weights (and BatchNorm statistics),
+            updated after every optimiser step with this decay (timm's ``ModelEmaV3``; e.g.
+            0.998 averages over the last ~500 steps). The average is what the stage evaluates,
+            selects and saves; checkpoints keep both. 0: no average (the model itself).
     """
 
     name: str = "sgd"
@@ -162,6 +166,7 @@ class OptimConfig:
     l2_modules: list[str] = field(default_factory=list)
     l2_weight: float = 0.0
     label_smoothing: float = 0.0
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -363,6 +368,11 @@ class TrainConfig:
         if not 0 <= o.label_smoothing < 1:
             raise ConfigError(
                 f"optim.label_smoothing must be a number in [0, 1), got {o.label_smoothing!r}"
+            )
+        if not 0 <= o.ema_decay < 1:
+            raise ConfigError(
+                f"optim.ema_decay must be a number in [0, 1) (e.g. 0.998; 0: no average), "
+                f"got {o.ema_decay!r}"
             )
         if o.l2_weight > 0 and not o.l2_modules:
             raise ConfigError(

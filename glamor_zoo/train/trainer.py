@@ -41,6 +41,7 @@ import numpy as np
 import torch
 import yaml
 from accelerate.logging import get_logger
+from timm.utils import ModelEmaV3
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -49,6 +50,7 @@ from glamor_zoo.serialization import atomic_write_text, save_pretrained
 from glamor_zoo.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
+    load_ema_state,
     prune_checkpoints,
     replace_dir,
     save_checkpoint,
@@ -231,6 +233,8 @@ def _initial_state(name: str) -> dict[str, Any]:
         "loss_sum": 0.0,
         "correct": 0,
         "count": 0,
+        "data_wait_s": 0.0,
+        "step_s": 0.0,
     }
 
 
@@ -296,6 +300,10 @@ class _StageLoop:
             self._log_init(_init_from(model, self.run.run_dir, self.name, stage))
         if config.run.channels_last:
             model = model.to(memory_format=torch.channels_last)
+        # The weight average is copied before compilation (it runs eager: evaluation only).
+        self.ema = (
+            ModelEmaV3(model, decay=config.optim.ema_decay) if config.optim.ema_decay else None
+        )
         if config.run.compile:
             model.compile()
         self.model = model
@@ -315,6 +323,10 @@ class _StageLoop:
             model_state, optim_state, saved = load_checkpoint(latest)
             self.model.load_state_dict(model_state)
             self.optimizer.load_state_dict(optim_state)
+            if self.ema is not None:
+                average = load_ema_state(latest)
+                # A checkpoint written without the average: it restarts from the weights.
+                self.ema.module.load_state_dict(average if average is not None else model_state)
             self.state.update(saved)
             self.state.update(_own_totals(saved, self.acc.process_index, self.acc.num_processes))
             _LOGGER.info(
@@ -339,12 +351,19 @@ class _StageLoop:
             collate_fn=collate_samples,
         )
         self.model, self.optimizer, self.loader = acc.prepare(self.model, self.optimizer, loader)
+        if self.ema is not None:
+            self.ema.module.to(acc.device)
         self.l2 = (
             L2Penalty(acc.unwrap_model(self.model), config.optim.l2_modules, config.optim.l2_weight)
             if config.optim.l2_weight
             else None
         )
         self.steps_per_epoch = math.ceil(len(self.loader) / config.run.grad_accum_steps)
+
+    def selected_weights(self) -> nn.Module:
+        """The weights the stage evaluates, selects and saves: the average (``optim.ema_decay``)
+        else the model itself, unwrapped."""
+        return self.ema.module if self.ema is not None else self.acc.unwrap_model(self.model)
 
     # ------------------------------------------------------------------ schedule and state
 
@@ -390,6 +409,7 @@ class _StageLoop:
                 acc.unwrap_model(self.model).state_dict(),
                 self.optimizer.state_dict(),
                 payload,
+                ema_state=self.ema.module.state_dict() if self.ema is not None else None,
             )
             prune_checkpoints(self.ckpt_dir, self.config.run.keep_last)
         self.run.write_metrics()
@@ -461,8 +481,16 @@ class _StageLoop:
             dynamic_ncols=True,
         )
         stop, batch_index = False, skip
-        for batch in epoch_loader:
+        batches = iter(epoch_loader)
+        while True:
+            waited = _clock()
+            batch = next(batches, None)
+            if batch is None:
+                break
+            started = _clock()
             lr, loss = self._train_batch(batch, epoch, batch_index)
+            self.state["data_wait_s"] += started - waited
+            self.state["step_s"] += _clock() - started
             batch_index += 1
             bar.update(1)
             if not acc.sync_gradients:
@@ -523,6 +551,8 @@ class _StageLoop:
         run_cfg, state = self.config.run, self.state
         state["global_step"] += 1
         step = state["global_step"]
+        if self.ema is not None:
+            self.ema.update(self.acc.unwrap_model(self.model), step=step)
         if step % run_cfg.log_every == 0:
             self.run.log(
                 {f"{self.name}/train_loss": float(loss.detach()), f"{self.name}/lr": lr},
@@ -557,10 +587,13 @@ class _StageLoop:
             "train_loss": loss_sum / max(count, 1),
             "train_acc": 100.0 * correct / max(count, 1),
             "train_samples": int(count),  # over every process's shard
+            # The main process's time waiting for batches and computing them (profiling).
+            "data_wait_s": state["data_wait_s"],
+            "step_s": state["step_s"],
         }
         if self.val_ds is not None:
             pred = predict(
-                self.model,
+                self.ema.module if self.ema is not None else self.model,
                 self.val_ds,
                 batch_size=self.config.run.eval_batch_size,
                 num_workers=self.config.data.workers(),
@@ -583,7 +616,7 @@ class _StageLoop:
         state["best_value"], state["best_epoch"] = value, epoch
         if self.run.main:
             _save_model_folder(
-                self.acc.unwrap_model(self.model),
+                self.selected_weights(),
                 self.dir / "best",
                 self.classes,
                 stage=self.name,
@@ -597,7 +630,8 @@ class _StageLoop:
             step=self.run.tracker_step + self.state["global_step"],
         )
         _LOGGER.info(
-            "stage %s epoch %d/%d: lr %.1e, train loss %.4f acc %.2f%%%s",
+            "stage %s epoch %d/%d: lr %.1e, train loss %.4f acc %.2f%%%s; "
+            "%.1f images/s (%.0f%% of it waiting for data)",
             self.name,
             epoch + 1,
             self.planned(),
@@ -607,12 +641,22 @@ class _StageLoop:
             f", val loss {record['val_loss']:.4f} acc {record['val_acc']:.2f}%"
             if self.val_ds is not None
             else "",
+            record["train_samples"] / max(record["step_s"] + record["data_wait_s"], 1e-9),
+            100.0 * record["data_wait_s"] / max(record["step_s"] + record["data_wait_s"], 1e-9),
         )
 
     def _close_epoch(self, epoch: int, record: dict[str, Any]) -> None:
         """Move to the next epoch: fit the time budget, checkpoint, write metrics and plots."""
         state = self.state
-        state.update(epoch=epoch + 1, batches_done=0, loss_sum=0.0, correct=0, count=0)
+        state.update(
+            epoch=epoch + 1,
+            batches_done=0,
+            loss_sum=0.0,
+            correct=0,
+            count=0,
+            data_wait_s=0.0,
+            step_s=0.0,
+        )
         if self.config.run.time_budget_min:
             self._fit_time_budget(record["elapsed_s"])
         self.checkpoint()
@@ -684,9 +728,7 @@ class _StageLoop:
                 shutil.copytree(best, tmp)
                 replace_dir(tmp, target)
             else:
-                _save_model_folder(
-                    acc.unwrap_model(self.model), target, self.classes, stage=self.name
-                )
+                _save_model_folder(self.selected_weights(), target, self.classes, stage=self.name)
             atomic_write_text(target / RESULT_NAME, json.dumps(result, indent=2) + "\n")
         acc.wait_for_everyone()
         metrics = self.run.metrics["stages"]
