@@ -19,6 +19,15 @@ one plain process and under ``accelerate launch`` with N CPU processes (gloo), e
 ``--threads`` / N threads so that every run uses the same cores: images/s of the job.
 
     python benchmarks/bench_predict.py --processes 1 2 --copies 20 --threads 2
+
+``--versus REV`` measures instead warm end-to-end ``predict`` (decode, detect, preprocess,
+classify; ``fast=False`` on both sides) side by side with the code of commit REV (a git
+worktree of it), same model, on the scene photos plus ``group.jpeg`` upscaled to 4032×3024,
+per stage; and checks that today's defaults find the same faces as REV's full-resolution
+MTCNN (same count per photo, every face matched at IoU >= 0.9). Each side runs in its own
+process (``predict_pass.py``), one after the other.
+
+    python benchmarks/bench_predict.py --versus f010fcf --model deep_emotion.fer2013
 """
 
 from __future__ import annotations
@@ -126,6 +135,109 @@ def scale_out(process_counts: list[int], copies: int, threads: int, model: str |
     print("\n".join(rows))
 
 
+def _iou(a: list[float], b: list[float]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
+
+
+def _same_faces(reference: dict[str, list], found: dict[str, list]) -> tuple[bool, float, list]:
+    """Whether every photo has as many faces as the reference and each reference face is
+    matched at IoU >= 0.9; the smallest best-match IoU; the photos that differ."""
+    worst, differ = 1.0, []
+    for name, boxes in reference.items():
+        mine = found[name]
+        if len(mine) != len(boxes):
+            differ.append(f"{name}: {len(boxes)} → {len(mine)} faces")
+            continue
+        for box in boxes:
+            best = max(_iou(box, other) for other in mine)
+            worst = min(worst, best)
+            if best < 0.9:
+                differ.append(f"{name}: IoU {best:.3f}")
+    return not differ, worst, differ
+
+
+def _pass(root: Path, folder: Path, model: str, threads: int, rounds: int, *extra: str) -> dict:
+    """``predict_pass.py`` under the code in ``root``, in a fresh process."""
+    import json
+
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": str(threads)}
+    argv = [sys.executable, str(Path(__file__).with_name("predict_pass.py")), str(folder)]
+    argv += ["--model", model, "--threads", str(threads), "--rounds", str(rounds), *extra]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=root)
+    if done.returncode:
+        raise RuntimeError(f"predict_pass under {root} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if not result["module"].startswith(str(root)):
+        raise RuntimeError(f"{root}: imported glamor_zoo from {result['module']}")
+    return result
+
+
+def versus(revision: str, model: str, threads: int, rounds: int) -> None:
+    """Warm end-to-end predict, per stage: today's defaults vs ``revision``'s ``--no-fast``."""
+    from PIL import Image
+
+    here = Path(__file__).resolve().parents[1]
+    info = machine_info()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "base"
+        subprocess.run(
+            ["git", "-C", str(here), "worktree", "add", "--detach", str(base), revision],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            folder = Path(tmp) / "photos"
+            folder.mkdir()
+            for photo in list_images(DATA / "scenes"):
+                (folder / photo.name).write_bytes(photo.read_bytes())
+            group = load_image(DATA / "scenes" / "group.jpeg")
+            group.resize((4032, 3024), Image.Resampling.BICUBIC).save(
+                folder / "group_4032x3024.jpg", quality=95
+            )
+            sides = {
+                f"{revision} (full image)": _pass(base, folder, model, threads, rounds),
+                "today's defaults": _pass(here, folder, model, threads, rounds),
+                "today, --max-side 0 (full image)": _pass(
+                    here, folder, model, threads, rounds, "--max-side", "0"
+                ),
+            }
+        finally:
+            subprocess.run(
+                ["git", "-C", str(here), "worktree", "remove", "--force", str(base)],
+                capture_output=True,
+            )
+    reference = sides[f"{revision} (full image)"]
+    print(
+        f"Machine: {info['cpu']}, {info['cores']} cores, {threads} torch threads, load average "
+        f"{info['load_average']}, {info['date_utc']} UTC. {reference['images']} photos "
+        f"(../shared/data/scenes + group.jpeg at 4032×3024), model {model}, MTCNN, fast off, "
+        f"median of {rounds} warm passes.\n"
+    )
+    print(
+        "| code | images/s | × | decode (s) | detect (s) | classify (s) | preprocess and the "
+        "rest (s) | same faces as the full image (min IoU) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for name, side in sides.items():
+        stages = side["stages_s"]
+        same, worst, differ = _same_faces(reference["boxes"], side["boxes"])
+        verdict = f"{'yes' if same else 'no'} ({worst:.3f})" + (
+            f": {'; '.join(differ)}" if differ else ""
+        )
+        print(
+            f"| {name} | {side['images_per_s']:.2f} "
+            f"| {side['images_per_s'] / reference['images_per_s']:.2f} "
+            f"| {stages.get('decode', 0):.2f} | {stages.get('detect', 0):.2f} "
+            f"| {stages.get('classify', 0):.2f} | {stages['preprocess and the rest']:.2f} "
+            f"| {verdict} |"
+        )
+    detectors = "; ".join(f"{name}: {side['detector']}" for name, side in sides.items())
+    print(f"\nDetectors: {detectors}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["deep_emotion", "glamor_original"])
@@ -141,7 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         "--processes", type=int, nargs="+", help="whole predict jobs with these process counts"
     )
     parser.add_argument("--copies", type=int, default=20, help="with --processes")
+    parser.add_argument("--versus", metavar="REV", help="side by side with commit REV's code")
     args = parser.parse_args(argv)
+    if args.versus:
+        versus(args.versus, args.model or "deep_emotion.fer2013", args.threads, args.rounds)
+        return 0
     if args.processes:
         scale_out(args.processes, args.copies, args.threads, args.model)
         return 0

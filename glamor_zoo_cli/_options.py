@@ -28,6 +28,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
 def detector_arg(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` → ``(key, value)``; the value is read as JSON where it parses (numbers,
     booleans, lists), else kept as text (argparse type)."""
@@ -47,8 +58,11 @@ def add_detector_options(
     parser: argparse.ArgumentParser,
     default: str | None = "mtcnn",
     threshold_flag: str = "--threshold",
+    bounded_by_default: bool = False,
 ) -> None:
-    """``--detector``, the score threshold, ``--detector-arg KEY=VALUE`` and ``--max-side``."""
+    """``--detector``, the score threshold, ``--detector-arg KEY=VALUE`` and ``--max-side``
+    (``bounded_by_default``: predict's, whose default is a 1,280-pixel copy and 0 the full
+    image)."""
     parser.add_argument(
         "--detector",
         default=default,
@@ -71,13 +85,26 @@ def add_detector_options(
         help="detector option, repeatable, e.g. model_path=mmod_human_face_detector.dat "
         "(dlib-mmod), crop=full (none)",
     )
+    if bounded_by_default:
+        parser.add_argument(
+            "--max-side",
+            type=non_negative_int,
+            default=None,
+            metavar="N",
+            help="detect on a copy whose longer side is at most N pixels, then again on "
+            "full-resolution crops around the faces found (the boxes of a full-resolution "
+            "pass, faster, in bounded memory); 0: the full image (default: 1280 with the zoo's "
+            "preprocessing and a detector, the full image otherwise)",
+        )
+        return
     parser.add_argument(
         "--max-side",
         type=positive_int,
         default=None,
         metavar="N",
         help="detect on a copy whose longer side is at most N pixels (boxes are mapped back to "
-        "the original); bounds the memory of big photos (default: the full image)",
+        "the original, then refined on full-resolution crops around the faces); bounds the "
+        "memory of big photos (default: the full image)",
     )
 
 

@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
         help="model name, 'hf-hub:org/name' or 'local-dir:/path' (default: the packaged "
         "face_resnet18.fer2013, offline)",
     )
-    add_detector_options(parser, threshold_flag="--min-score")
+    add_detector_options(parser, threshold_flag="--min-score", bounded_by_default=True)
     add_preprocessing_option(parser)
     add_random_weights_option(parser)
     parser.add_argument(

@@ -49,12 +49,64 @@ def test_max_side_detects_on_a_bounded_copy_and_maps_boxes_back() -> None:
     image = Image.new("RGB", (4000, 3000))
     image.paste((255, 255, 255), (400, 1200, 1200, 2000))  # x 400..1200, y 1200..2000
     inner = BrightBox()
-    (faces,) = AdaptedDetector(inner, max_side=1000).detect([image])
+    (faces,) = AdaptedDetector(inner, max_side=1000, refine=False).detect([image])
     assert inner.sizes == [(1000, 750)]
     assert np.abs(np.subtract(faces[0].box, (400, 1200, 1200, 2000))).max() <= 1
     inner.sizes.clear()
     AdaptedDetector(inner, max_side=5000).detect([image])
     assert inner.sizes == [(4000, 3000)]  # never enlarged
+
+
+def test_faces_found_on_the_copy_are_found_again_at_full_resolution() -> None:
+    image = Image.new("RGB", (4000, 3000))
+    image.paste((255, 255, 255), (403, 1201, 1203, 2002))  # not on the copy's 4-pixel grid
+    exact = (403, 1201, 1203, 2002)
+    inner = BrightBox()
+    (coarse,) = AdaptedDetector(inner, max_side=1000, refine=False).detect([image])
+    assert np.abs(np.subtract(coarse[0].box, exact)).max() >= 1  # the copy's rounding
+    inner.sizes.clear()
+    adapted = AdaptedDetector(inner, max_side=1000)
+    (faces,) = adapted.detect([image])
+    assert faces[0].box == exact  # the full-resolution box
+    # The copy, then one crop of the original: twice the face's longer side, inside the image.
+    assert inner.sizes[0] == (1000, 750) and len(inner.sizes) == 2
+    assert 1600 <= inner.sizes[1][0] <= 1604 and 1600 <= inner.sizes[1][1] <= 1604
+    assert adapted.settings()["refine"] is True
+    assert "refine" not in AdaptedDetector(inner, max_side=None).settings()
+
+
+def test_a_face_the_copy_made_up_is_dropped() -> None:
+    class SeesThingsWhenSmall(BrightBox):
+        """A face in the middle of small images; at full resolution, the bright box."""
+
+        def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
+            real = super()._detect_batch(images)
+            return [
+                [*faces, Face((450.0, 300.0, 550.0, 400.0), 0.9)] if image.width <= 1000 else faces
+                for image, faces in zip(images, real, strict=True)
+            ]
+
+    image = Image.new("RGB", (4000, 3000))
+    image.paste((255, 255, 255), (400, 400, 800, 800))
+    (coarse,) = AdaptedDetector(SeesThingsWhenSmall(), max_side=1000, refine=False).detect([image])
+    (refined,) = AdaptedDetector(SeesThingsWhenSmall(), max_side=1000).detect([image])
+    assert len(coarse) == 2 and len(refined) == 1
+    assert refined[0].box == (400, 400, 800, 800)
+
+
+def test_predict_detects_on_a_bounded_copy_by_default(tmp_path: Path) -> None:
+    from glamor_zoo.data.detection import DEFAULT_MAX_SIDE
+    from glamor_zoo.inference import EmotionRecognizer
+
+    def bound(model: str = "glamor_test", **kwargs: object) -> object:
+        detector = EmotionRecognizer(model, fast=False, pretrained=False, **kwargs).detector
+        return getattr(detector, "max_side", None)
+
+    assert bound(detector=BrightBox()) == DEFAULT_MAX_SIDE == 1280
+    assert bound(detector=BrightBox(), max_side=None) is None
+    assert bound(detector=BrightBox(), max_side=640) == 640
+    assert bound(detector=BrightBox(), preprocessing="official") is None
+    assert bound("deep_emotion", detector="none") is None
 
 
 def test_bgr_channel_order_swaps_what_the_detector_sees() -> None:
@@ -188,7 +240,8 @@ def test_one_line_errors_before_the_model_loads(tmp_path: Path, capsys) -> None:
         ("predict", photo, "--device", "cuda:99"): "--device cuda:99",
         ("predict", photo, "--detector", "dlib-mmod"): "--detector-arg model_path=",
         ("predict", str(tmp_path / "missing.jpg")): "nothing to read",
-        ("predict", photo, "--max-side", "0"): "must be at least 1",
+        ("predict", photo, "--max-side", "-1"): "must be at least 0",
+        ("eval", photo, "--max-side", "0"): "must be at least 1",
         ("predict", photo, "--max-side", "9", "--preprocessing", "official"): "drop one",
         ("export", str(tmp_path), str(tmp_path / "x.onnx")): "config.json",
     }

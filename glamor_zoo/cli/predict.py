@@ -55,7 +55,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise CliError("--every-n, --fps and --annotated-video apply to videos, not --dataset")
     if args.fps is not None and args.fps <= 0:
         raise CliError(f"--fps must be positive, got {args.fps}")
-    if args.preprocessing == "official" and args.max_side is not None:
+    if args.preprocessing == "official" and args.max_side:
         raise CliError(
             "--max-side moves the boxes, and --preprocessing official detects on the full image "
             "as the authors did: drop one of them"
@@ -80,7 +80,7 @@ def _build_recognizer(
             fast="auto" if args.fast is None else args.fast,
             job_size=job_size,
             detector_args=detector_options(args),
-            max_side=args.max_side,
+            max_side="auto" if args.max_side is None else (args.max_side or None),
             preprocessing=args.preprocessing,
         )
     except (ModelLoadError, UnknownComponentError) as exc:

@@ -74,6 +74,18 @@ def _create_detector(
     return detector
 
 
+def _default_max_side(detector: Any, preprocessing: Preprocessing) -> int | None:
+    """``max_side="auto"``: a bounded copy for the zoo's pipeline and a real detector; the full
+    image for the authors' pipeline, for ``none`` (face crops) and for plain detector objects."""
+    from glamor_zoo.data.detection import DEFAULT_MAX_SIDE, FaceDetector
+
+    if preprocessing == "official" or detector is None:
+        return None
+    if detector == "none" or getattr(detector, "name", None) == "none":
+        return None
+    return DEFAULT_MAX_SIDE if isinstance(detector, (str, FaceDetector)) else None
+
+
 def _fast_runner(model: nn.Module, fast: bool) -> nn.Module:
     if not fast:
         return model
@@ -170,8 +182,12 @@ class EmotionRecognizer:
         pretrained: Load pretrained weights (default: when the model name has any).
         detector_args: Keyword arguments for the detector (e.g. ``{"threshold": 0.95}``).
         max_side: Detect on a copy of each image at most this many pixels on its longer side;
-            boxes are mapped back to the original's pixels, and faces are cut from the original.
-            Bounds the memory of big photos (``None``: detect on the full image).
+            boxes are mapped back to the original's pixels and each face is detected again on
+            a full-resolution crop around it (the boxes of a full-resolution pass, for a
+            fraction of its time and memory), and faces are cut from the original. ``"auto"``
+            (default): :data:`~glamor_zoo.data.detection.DEFAULT_MAX_SIDE` (1,280) for
+            detectors given by name or as a ``FaceDetector`` with ``preprocessing="zoo"``, the
+            full image otherwise; ``None``: always the full image.
         preprocessing: ``"zoo"``: the exact pixels. ``"official"``: the authors' pipeline
             exactly, as their ``predict.py`` runs it: the detector sees the image with its
             channels in BGR order (as OpenCV loads it), detects on the full image (no
@@ -196,7 +212,7 @@ class EmotionRecognizer:
         job_size: int | None = None,
         pretrained: bool | None = None,
         detector_args: dict[str, Any] | None = None,
-        max_side: int | None = None,
+        max_side: int | Literal["auto"] | None = "auto",
         preprocessing: Preprocessing | None = None,
     ) -> None:
         if mode not in ("exact", "shared"):
@@ -217,6 +233,8 @@ class EmotionRecognizer:
         )
         self.labels = list(self.spec.label_names)
         self.preprocessing: Preprocessing = self.spec.pipeline
+        if max_side == "auto":
+            max_side = _default_max_side(detector, self.preprocessing)
         if self.preprocessing == "official" and max_side is not None:
             raise ValueError(
                 "max_side moves the boxes, and official preprocessing detects on the full image "

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glamor_zoo.data.detection.adapted import AdaptedDetector, ChannelOrder
+from glamor_zoo.data.detection.adapted import DEFAULT_MAX_SIDE, AdaptedDetector, ChannelOrder
 from glamor_zoo.data.detection.base import Face, FaceDetector, best_face
 from glamor_zoo.data.detection.dlib_backend import DlibHogDetector, DlibMMODDetector
 from glamor_zoo.data.detection.mtcnn import MTCNNDetector
@@ -35,6 +35,7 @@ from glamor_zoo.registry import new_registry
 
 __all__ = [
     "DEFAULT_DETECTOR",
+    "DEFAULT_MAX_SIDE",
     "DETECTORS",
     "AdaptedDetector",
     "DlibHogDetector",

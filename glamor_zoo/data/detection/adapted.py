@@ -4,7 +4,13 @@ Two preparations, each optional:
 
 - ``max_side``: the copy is at most this many pixels on its longer side. MTCNN on a 64 MP photo
   builds a float image pyramid of several GB; on a 1,600-pixel copy it needs a few MB, and the
-  faces of such a photo are large anyway. Boxes and landmarks are scaled back per axis.
+  faces of such a photo are large anyway. Boxes and landmarks are scaled back per axis, then
+  (``refine``, the default) each face is detected again on a full-resolution crop around it,
+  so that the boxes are those a full-resolution pass gives and a face the small copy made up
+  is dropped: on the benchmark photos (``benchmarks/bench_predict.py --versus``), MTCNN on a
+  1,280-pixel copy alone finds a fifth "face" in a 12 MP group photo and moves boxes by up to
+  IoU 0.78 against the full-resolution pass; refined, it finds the same 19 faces with IoU
+  >= 0.93, for a fraction of the full pass's time (only the crops are seen at full size).
 - ``channel_order="bgr"``: the copy's red and blue channels are swapped. The authors'
   ``predict.py`` and ``extract_faces`` ran dlib's MMOD on the array ``cv2.imread`` returns, in
   BGR order; MMOD is not colour-blind (its boxes on RGB and BGR differ, IoU 0.66–0.70 on three
@@ -13,6 +19,7 @@ Two preparations, each optional:
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -20,9 +27,19 @@ from PIL import Image
 
 from glamor_zoo.data.detection.base import Face, FaceDetector
 
-__all__ = ["AdaptedDetector", "ChannelOrder", "bounded_size"]
+__all__ = ["DEFAULT_MAX_SIDE", "AdaptedDetector", "ChannelOrder", "bounded_size"]
 
 ChannelOrder = Literal["rgb", "bgr"]
+
+# NOTE: predict's default (max_side="auto"), chosen by measurement on ../shared/data/scenes plus
+# group.jpeg upscaled to 4032×3024 (benchmarks/bench_predict.py --versus): refined, a
+# 1,280-pixel copy finds MTCNN's full-resolution faces (same count, IoU >= 0.93); 1,024 and
+# 800 pixels move some boxes below IoU 0.9 even refined (photos of 1,280 pixels lose detail).
+DEFAULT_MAX_SIDE = 1280
+# A face is looked for again in a crop this many times its size, centred on it.
+_REFINE_CONTEXT = 2.0
+# The full-resolution face that overlaps the copy's face less than this is another face.
+_SAME_FACE_IOU = 0.3
 
 
 def bounded_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -42,6 +59,11 @@ class AdaptedDetector(FaceDetector):
         max_side: Longest side of the copy it sees (``None``: the full size).
         channel_order: ``"rgb"`` (as loaded) or ``"bgr"`` (red and blue swapped, as OpenCV
             loads images).
+        refine: For an image the copy shrank, detect each face found on the copy again on a
+            crop of the original around it (twice the face's size, full resolution) and keep
+            the face found there that overlaps it most; a face not found again is dropped.
+            Faces smaller on the original than the detector's smallest face times the
+            shrink factor are not searched for (that is the price of the copy).
     """
 
     def __init__(
@@ -49,6 +71,7 @@ class AdaptedDetector(FaceDetector):
         detector: FaceDetector,
         max_side: int | None = None,
         channel_order: ChannelOrder = "rgb",
+        refine: bool = True,
     ) -> None:
         if max_side is not None and max_side < 1:
             raise ValueError(f"max_side must be at least 1, got {max_side}")
@@ -59,12 +82,14 @@ class AdaptedDetector(FaceDetector):
         self.name = detector.name
         self.max_side = max_side
         self.channel_order: ChannelOrder = channel_order
+        self.refine = bool(refine)
 
     def settings(self) -> dict[str, Any]:
         return {
             **self.detector.settings(),
             "max_side": self.max_side,
             "channel_order": self.channel_order,
+            **({"refine": True} if self.refine and self.max_side is not None else {}),
         }
 
     def _prepare(self, image: Image.Image) -> Image.Image:
@@ -72,9 +97,7 @@ class AdaptedDetector(FaceDetector):
             size = bounded_size(image.width, image.height, self.max_side)
             if size != image.size:
                 image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-        if self.channel_order == "bgr":
-            image = Image.fromarray(np.ascontiguousarray(np.asarray(image)[:, :, ::-1]))
-        return image
+        return self._prepare_colours(image)
 
     def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
         copies = [self._prepare(image) for image in images]
@@ -82,8 +105,68 @@ class AdaptedDetector(FaceDetector):
         results: list[list[Face]] = []
         for image, copy, faces in zip(images, copies, found, strict=True):
             sx, sy = image.width / copy.width, image.height / copy.height
-            results.append(faces if sx == sy == 1 else [_scaled(f, sx, sy) for f in faces])
+            if sx == sy == 1:
+                results.append(faces)
+                continue
+            faces = [_scaled(f, sx, sy) for f in faces]
+            results.append(self._refined(image, faces) if self.refine else faces)
         return results
+
+    def _refined(self, image: Image.Image, faces: list[Face]) -> list[Face]:
+        """``faces`` (found on a smaller copy, in ``image``'s pixels) as the detector finds
+        them on full-resolution crops of ``image`` around each; those not found are dropped."""
+        regions = [_context_region(face.box, image.size) for face in faces]
+        crops = [self._prepare_colours(image.crop(region)) for region in regions]
+        refined: list[Face] = []
+        for face, (left, top, _, _), again in zip(
+            faces, regions, self.detector.detect(crops), strict=True
+        ):
+            moved = [_shifted(f, left, top) for f in again]
+            best = max(moved, key=lambda f: _iou(f.box, face.box), default=None)
+            if best is None or _iou(best.box, face.box) < _SAME_FACE_IOU:
+                continue
+            if all(_iou(best.box, kept.box) < 0.5 for kept in refined):
+                refined.append(best)
+        return refined
+
+    def _prepare_colours(self, image: Image.Image) -> Image.Image:
+        if self.channel_order == "bgr":
+            return Image.fromarray(np.ascontiguousarray(np.asarray(image)[:, :, ::-1]))
+        return image
+
+
+def _context_region(
+    box: tuple[float, float, float, float], size: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """The crop around a face where it is looked for again: ``_REFINE_CONTEXT`` times its
+    longer side, centred on it, inside the image."""
+    x1, y1, x2, y2 = box
+    half = _REFINE_CONTEXT * max(x2 - x1, y2 - y1) / 2
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    width, height = size
+    return (
+        max(0, int(cx - half)),
+        max(0, int(cy - half)),
+        min(width, math.ceil(cx + half)),
+        min(height, math.ceil(cy + half)),
+    )
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _shifted(face: Face, dx: float, dy: float) -> Face:
+    x1, y1, x2, y2 = face.box
+    landmarks = (
+        tuple((x + dx, y + dy) for x, y in face.landmarks) if face.landmarks is not None else None
+    )
+    return Face((x1 + dx, y1 + dy, x2 + dx, y2 + dy), face.score, landmarks)
 
 
 def _scaled(face: Face, sx: float, sy: float) -> Face:
