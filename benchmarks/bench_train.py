@@ -8,6 +8,13 @@ GlamorTransform in training mode); and a profile summary of one step (the top op
 self CPU time). The pipeline starves the model when workers × pipeline rate < step rate.
 
     python benchmarks/bench_train.py --models glamor_original --batch-sizes 4 64
+
+``--recipe RECIPE`` measures instead one recipe as the trainer runs it (its model, data with
+augmentation, batch size, loader workers, precision, channels-last and compile settings):
+images/s of the loader alone, of forward, backward and the optimiser step apart, of the whole
+step, the share of a step the loader would add if it did not keep up, and the epoch time.
+
+    python benchmarks/bench_train.py --recipe recipes/face_resnet18_fer2013_phase5.yaml
 """
 
 from __future__ import annotations
@@ -99,6 +106,101 @@ def profile_summary(step, args, target, rows: int) -> str:
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
+def recipe_throughput(path: Path, steps: int, threads: int) -> None:
+    """Per-stage images/s of a recipe's training step and loader (see the module docstring)."""
+    from torch.utils.data import DataLoader
+
+    from glamor_zoo.train.config import load_config
+    from glamor_zoo.train.data import apply_recipe_spec, build_split
+    from glamor_zoo.train.evaluate import collate_samples, forward_batch
+    from glamor_zoo.train.sampler import EpochShuffleSampler
+
+    config = load_config(path)
+    torch.manual_seed(0)
+    model = glamor_zoo.create_model(config.model.name, **config.model.args)
+    train = build_split(
+        config.data,
+        config.data.train_split,
+        apply_recipe_spec(model, config.data).preprocess_cfg(),
+        train=True,
+        seed=0,
+    )
+    batch = config.run.batch_size
+    loader = DataLoader(
+        train,
+        batch_size=batch,
+        sampler=EpochShuffleSampler(len(train), seed=0),
+        num_workers=config.data.workers(),
+        collate_fn=collate_samples,
+    )
+    batches = iter(loader)
+    next(batches)  # workers started, first batch made
+    start = time.perf_counter()
+    held = [next(batches) for _ in range(steps)]
+    loader_rate = steps * batch / (time.perf_counter() - start)
+    del batches
+
+    if config.run.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if config.run.compile:
+        model.compile()
+    model.train()
+    o = config.optim
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay
+    )
+    bf16 = config.run.mixed_precision == "bf16"
+    spent = {"forward": 0.0, "backward": 0.0, "optimiser": 0.0}
+    start = time.perf_counter()
+    for index, sample in enumerate([held[0], *held]):  # the first step compiles: not counted
+        t0 = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = forward_batch(model, sample)
+            loss = nn.functional.cross_entropy(
+                logits.float(), sample["label"], label_smoothing=o.label_smoothing
+            )
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        t3 = time.perf_counter()
+        if index == 0:
+            first_step = t3 - start
+            continue
+        spent["forward"] += t1 - t0
+        spent["backward"] += t2 - t1
+        spent["optimiser"] += t3 - t2
+    step_s = sum(spent.values()) / steps
+    step_rate = batch / step_s
+    wait_share = max(0.0, 1 / loader_rate - 1 / step_rate) / (1 / step_rate) * 100
+    epoch_steps = -(-len(train) // batch)
+    info = machine_info()
+    print(
+        f"Machine: {info['cpu']}, {info['cores']} cores, torch threads {threads}, load average "
+        f"{info['load_average']}, {info['date_utc']} UTC; torch {info['torch']}. Recipe "
+        f"{path}: {config.model.name} {config.model.args}, batch {batch}, "
+        f"{config.data.workers()} loader worker(s), precision {config.run.mixed_precision}, "
+        f"channels-last {config.run.channels_last}, compile {config.run.compile}; "
+        f"{steps} steps after one (which took {first_step:.1f} s: compilation).\n"
+    )
+    print("| stage | s per step | images/s | share of the step |")
+    print("|---|---:|---:|---:|")
+    print(f"| loader alone ({config.data.workers()} worker) | {batch / loader_rate:.3f} "
+          f"| {loader_rate:.1f} | (in parallel) |")  # fmt: skip
+    for name, seconds in spent.items():
+        print(
+            f"| {name} | {seconds / steps:.3f} | {batch * steps / seconds:.1f} "
+            f"| {100 * seconds / steps / step_s:.0f} % |"
+        )
+    print(f"| whole step | {step_s:.3f} | {step_rate:.1f} | 100 % |")
+    print(
+        f"\nThe loader keeps up: a step would wait {wait_share:.0f} % longer for data. Epoch: "
+        f"{len(train)} images = {epoch_steps} steps ≈ {epoch_steps * step_s / 60:.1f} min of "
+        "training at this rate (plus the hold-out evaluation)."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["glamor_original"])
@@ -112,8 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-time", type=float, default=3.0)
     parser.add_argument("--profile-rows", type=int, default=12)
     parser.add_argument("--profile-out", type=Path, help="write the profile tables here")
+    parser.add_argument("--recipe", type=Path, help="measure this recipe as the trainer runs it")
+    parser.add_argument("--steps", type=int, default=10, help="with --recipe")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.recipe:
+        recipe_throughput(args.recipe, args.steps, args.threads)
+        return 0
     info = machine_info()
     rows, profiles = [], []
     for name in args.models:

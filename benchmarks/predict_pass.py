@@ -86,8 +86,9 @@ def main() -> int:
         passes.append(time.perf_counter() - start)
         stages.append(dict(clock.seconds))
     median = statistics.median(passes)
-    chosen = stages[passes.index(min(passes, key=lambda s: abs(s - median)))]
-    chosen["preprocess and the rest"] = median - sum(chosen.values())
+    nearest = min(range(len(passes)), key=lambda i: abs(passes[i] - median))
+    chosen = stages[nearest]  # the pass nearest the median, split by its own total
+    chosen["preprocess and the rest"] = passes[nearest] - sum(chosen.values())
     print(
         json.dumps(
             {
