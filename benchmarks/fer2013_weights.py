@@ -129,6 +129,13 @@ def main() -> None:
         recipes = [*phases, started_from["recipe"]["config"], *recipes]
         minutes += started_from["training_time_min"]
 
+    hardware = (
+        f"{cpu_name()}, {torch.get_num_threads()} threads ({', '.join(cpu_flags())}), no GPU; "
+        f"torch {torch.__version__}"
+    )
+    if args.earlier_config is not None:  # the machines of the phases before, then this one's
+        first = len(recipes) - len(runs) + 1
+        hardware = f"{started_from['hardware']}; phase {first}: {hardware}"
     config = {
         **{k: v for k, v in run_config.items() if k not in ("metrics", "training", "dataset")},
         "metrics": {
@@ -175,8 +182,7 @@ def main() -> None:
             f"glamor-zoo train --config recipes/{r['name']}.yaml" for r in recipes
         ),
         "training_time_min": round(minutes, 1),
-        "hardware": f"{cpu_name()}, {torch.get_num_threads()} threads "
-        f"({', '.join(cpu_flags())}), no GPU; torch {torch.__version__}",
+        "hardware": hardware,
         "weights_dtype": "float16 (loaded into float32 parameters)",
         "weights_terms": TERMS,
     }
