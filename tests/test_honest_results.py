@@ -75,6 +75,21 @@ def test_faces_found_on_the_copy_are_found_again_at_full_resolution() -> None:
     assert "refine" not in AdaptedDetector(inner, max_side=None).settings()
 
 
+def test_refinement_searches_only_faces_of_at_least_half_the_face() -> None:
+    class RecordsSearch(BrightBox):
+        def searching_faces_from(self, pixels: float) -> FaceDetector:
+            self.searched.append(pixels)
+            return self
+
+    image = Image.new("RGB", (4000, 3000))
+    image.paste((255, 255, 255), (400, 1200, 1200, 2000))
+    inner = RecordsSearch()
+    inner.searched = []
+    (faces,) = AdaptedDetector(inner, max_side=1000).detect([image])
+    assert faces[0].box == (400, 1200, 1200, 2000)
+    assert inner.searched == [pytest.approx(400, abs=2)]  # half of the 800-pixel face
+
+
 def test_a_face_the_copy_made_up_is_dropped() -> None:
     class SeesThingsWhenSmall(BrightBox):
         """A face in the middle of small images; at full resolution, the bright box."""

@@ -89,6 +89,12 @@ class FaceDetector(ABC):
         """What determines this detector's output (name, threshold, backend options)."""
         return {"name": self.name, "threshold": self.threshold}
 
+    def searching_faces_from(self, pixels: float) -> FaceDetector:
+        """A detector for images where only faces of at least ``pixels`` matter: backends
+        whose cost grows with the range of face sizes searched (MTCNN's image pyramid) return
+        a cheaper copy; the others return themselves."""
+        return self
+
     def fingerprint(self) -> str:
         """A stable string of :meth:`settings`, for cache keys."""
         return json.dumps(self.settings(), sort_keys=True, default=str)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import math
 from typing import Any
 
-import numpy as np
+import torch
 from PIL import Image
 
 from glamor_zoo.data.detection.base import Face, FaceDetector, run_grouped
@@ -47,7 +49,7 @@ class MTCNNDetector(FaceDetector):
                 "the mtcnn detector needs facenet-pytorch: pip install facenet-pytorch==2.5.3 "
                 f"(and its dependency requests) ({exc})"
             ) from exc
-        self.min_face_size = int(min_face_size)
+        self.min_face_size: float = int(min_face_size)
         self.stage_thresholds = tuple(float(t) for t in stage_thresholds)
         self.factor = float(factor)
         self.device = str(device)
@@ -68,26 +70,47 @@ class MTCNNDetector(FaceDetector):
             "factor": self.factor,
         }
 
+    def searching_faces_from(self, pixels: float) -> MTCNNDetector:
+        """A copy whose image pyramid starts at the largest of this one's scales at which a
+        ``pixels``-sized face is still at least P-Net's 12 pixels: the same scales as this
+        detector's pyramid, without the finer ones, where only smaller faces could be found."""
+        steps = math.floor(
+            math.log(max(pixels, self.min_face_size) / self.min_face_size)
+            / math.log(1 / self.factor)
+        )
+        if steps <= 0:
+            return self
+        cheaper = copy.copy(self)
+        cheaper.min_face_size = self.min_face_size / self.factor**steps
+        return cheaper
+
     def _same_size(self, images: list[Image.Image]) -> list[list[Face]]:
-        batch = images if len(images) > 1 else images[0]
-        boxes, probs, points = self._mtcnn.detect(batch, landmarks=True)
-        if len(images) == 1:
-            boxes, probs, points = [boxes], [probs], [points]
+        from facenet_pytorch.models.utils.detect_face import detect_face
+
+        # What MTCNN.detect runs, with this detector's smallest face (searching_faces_from).
+        with torch.no_grad():
+            batch_boxes, batch_points = detect_face(
+                images,
+                self.min_face_size,
+                self._mtcnn.pnet,
+                self._mtcnn.rnet,
+                self._mtcnn.onet,
+                list(self.stage_thresholds),
+                self.factor,
+                self.device,
+            )
         results: list[list[Face]] = []
-        for image_boxes, image_probs, image_points in zip(boxes, probs, points, strict=True):
-            faces: list[Face] = []
-            if image_boxes is not None:
-                for box, prob, landmarks in zip(
-                    image_boxes, image_probs, image_points, strict=True
-                ):
-                    faces.append(
-                        Face(
-                            box=tuple(float(v) for v in box),  # type: ignore[arg-type]
-                            score=float(prob),
-                            landmarks=tuple((float(x), float(y)) for x, y in np.asarray(landmarks)),
-                        )
+        for boxes, points in zip(batch_boxes, batch_points, strict=True):
+            results.append(
+                [
+                    Face(
+                        box=tuple(float(v) for v in box[:4]),  # type: ignore[arg-type]
+                        score=float(box[4]),
+                        landmarks=tuple((float(x), float(y)) for x, y in landmarks),
                     )
-            results.append(faces)
+                    for box, landmarks in zip(boxes, points, strict=True)
+                ]
+            )
         return results
 
     def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
