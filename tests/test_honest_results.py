@@ -72,6 +72,8 @@ def test_faces_found_on_the_copy_are_found_again_at_full_resolution() -> None:
     assert inner.sizes[0] == (1000, 750) and len(inner.sizes) == 2
     assert 1600 <= inner.sizes[1][0] <= 1604 and 1600 <= inner.sizes[1][1] <= 1604
     assert adapted.settings()["refine"] is True
+    # Part of the detection caches' key: faces cached before the cheaper search are not reused.
+    assert adapted.settings()["refine_smallest_face"] == 0.5
     assert "refine" not in AdaptedDetector(inner, max_side=None).settings()
 
 

@@ -96,7 +96,11 @@ class AdaptedDetector(FaceDetector):
             **self.detector.settings(),
             "max_side": self.max_side,
             "channel_order": self.channel_order,
-            **({"refine": True} if self.refine and self.max_side is not None else {}),
+            **(
+                {"refine": True, "refine_smallest_face": _REFINE_SMALLEST}
+                if self.refine and self.max_side is not None
+                else {}
+            ),
         }
 
     def _prepare(self, image: Image.Image) -> Image.Image:
