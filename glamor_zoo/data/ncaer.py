@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 from glamor_zoo.data.detection.base import FaceDetector, best_face
 from glamor_zoo.data.detection.cache import file_digest
 from glamor_zoo.data.detection.crops import format_box
-from glamor_zoo.data.video import decoded_frames, import_av
+from glamor_zoo.data.video import decoded_frames, frame_rate, import_av
 from glamor_zoo.serialization import atomic_write_bytes, atomic_write_text
 
 __all__ = [
@@ -154,7 +154,7 @@ def _probe(av: Any, path: Path) -> tuple[int, float]:
         if not container.streams.video:
             raise ValueError("has no video stream")
         stream = container.streams.video[0]
-        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        fps = frame_rate(stream)
         frames = int(stream.frames or 0)
         if frames <= 0:
             frames = sum(1 for packet in container.demux(stream) if packet.size)

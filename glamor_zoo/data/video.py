@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-__all__ = ["decoded_frames", "import_av"]
+__all__ = ["decoded_frames", "frame_rate", "import_av"]
 
 
 def import_av() -> Any:
@@ -28,6 +28,12 @@ def import_av() -> Any:
     return av
 
 
+def frame_rate(stream: Any, default: float = 0.0) -> float:
+    """A PyAV video stream's frame rate: its average rate, else its guessed rate, else ``default``
+    (the header says neither)."""
+    return float(stream.average_rate or stream.guessed_rate or default)
+
+
 def decoded_frames(path: str | os.PathLike[str]) -> Iterator[tuple[int, float, Image.Image]]:
     """Every frame of the file's first video stream, in order: (index, time in s, RGB image).
 
@@ -43,7 +49,7 @@ def decoded_frames(path: str | os.PathLike[str]) -> Iterator[tuple[int, float, I
             raise ValueError(f"{os.fspath(path)!r} has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        rate = frame_rate(stream, default=25.0)
         for index, frame in enumerate(container.decode(stream)):
             time = float(frame.time) if frame.time is not None else index / rate
             yield index, time, frame.to_image().convert("RGB")

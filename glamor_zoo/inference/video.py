@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from glamor_zoo.data.video import decoded_frames, import_av
+from glamor_zoo.data.video import decoded_frames, frame_rate, import_av
 from glamor_zoo.serialization import open_temp_beside
 
 __all__ = [
@@ -64,9 +64,7 @@ def video_fps(path: str | os.PathLike[str]) -> float:
     """The video's average frame rate (frames per second); 25 when the file does not say."""
     av = import_av()
     with av.open(os.fspath(path)) as container:
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate
-        return float(rate) if rate else 25.0
+        return frame_rate(container.streams.video[0], default=25.0)
 
 
 def sampled_frame_count(
@@ -85,7 +83,7 @@ def sampled_frame_count(
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]
-            rate = float(stream.average_rate or stream.guessed_rate or 0)
+            rate = frame_rate(stream)
             duration = None
             if stream.duration is not None and stream.time_base is not None:
                 duration = float(stream.duration * stream.time_base)
