@@ -336,3 +336,26 @@ def test_face_only_models_cut_faces_from_the_photo_alone() -> None:
     for box in [(10.4, 5.6, 70.2, 80.9), (-5.0, 60.0, 130.0, 100.0), (50.0, 50.0, 50.0, 50.0)]:
         expected = transform.face(to_uint8_tensor(image), box)
         assert np.array_equal(_face_from_region(transform, image, box), expected), box
+
+
+def test_images_and_refinement_crops_are_detected_in_parallel_threads() -> None:
+    import threading
+
+    both_waiting = threading.Barrier(2, timeout=20)
+
+    class WaitsForAnother(BrightBox):
+        """Each call waits until a second call is under way: one thread at a time deadlocks."""
+
+        def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
+            both_waiting.wait()
+            return super()._detect_batch(images)
+
+    image = Image.new("RGB", (4000, 3000))
+    image.paste((255, 255, 255), (400, 1200, 1200, 2000))
+    other = Image.new("RGB", (4000, 3000))
+    other.paste((255, 255, 255), (2000, 400, 2400, 800))
+    # Two copies at once, then the two refinement crops at once.
+    found = AdaptedDetector(WaitsForAnother(), max_side=1000, workers=2).detect([image, other])
+    assert [f[0].box for f in found] == [(400, 1200, 1200, 2000), (2000, 400, 2400, 800)]
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        AdaptedDetector(BrightBox(), workers=0)

@@ -55,3 +55,16 @@ def test_the_cheaper_detector_finds_a_large_face_as_the_full_pyramid_does() -> N
     inter = max(0, min(x2, a2) - max(x1, a1)) * max(0, min(y2, b2) - max(y1, b1))
     union = full.width * full.height + faces[0].width * faces[0].height - inter
     assert inter / union >= 0.9
+
+
+def test_detecting_in_threads_finds_the_faces_one_thread_finds() -> None:
+    # group.jpeg (1280×853) on a 640-px copy: four images at once, then each face's refinement
+    # crop at full resolution, in two threads; the same faces as one batch in one thread.
+    images = [load_image(SCENES / name) for name in ("group.jpeg", "apollo11_crew.jpg")] * 2
+    one = create_detector("mtcnn", max_side=640, workers=1)
+    threaded = create_detector("mtcnn", max_side=640)
+    assert threaded.workers == 2  # the default
+    expected, found = one.detect(images), threaded.detect(images)
+    assert [len(f) for f in found] == [len(f) for f in expected] and len(found[0]) >= 4
+    for faces, reference in zip(found, expected, strict=True):
+        np.testing.assert_allclose([f.box for f in faces], [f.box for f in reference], atol=1e-2)

@@ -25,7 +25,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from glamor_zoo.data.detection.adapted import DEFAULT_MAX_SIDE, AdaptedDetector, ChannelOrder
+from glamor_zoo.data.detection.adapted import (
+    DEFAULT_MAX_SIDE,
+    DEFAULT_WORKERS,
+    AdaptedDetector,
+    ChannelOrder,
+)
 from glamor_zoo.data.detection.base import Face, FaceDetector, best_face
 from glamor_zoo.data.detection.dlib_backend import DlibHogDetector, DlibMMODDetector
 from glamor_zoo.data.detection.mtcnn import MTCNNDetector
@@ -36,6 +41,7 @@ from glamor_zoo.registry import new_registry
 __all__ = [
     "DEFAULT_DETECTOR",
     "DEFAULT_MAX_SIDE",
+    "DEFAULT_WORKERS",
     "DETECTORS",
     "AdaptedDetector",
     "DlibHogDetector",
@@ -65,6 +71,7 @@ def create_detector(
     *,
     max_side: int | None = None,
     channel_order: ChannelOrder = "rgb",
+    workers: int = DEFAULT_WORKERS,
     **kwargs: Any,
 ) -> FaceDetector:
     """Build a face detector by registry name (or class) with backend options.
@@ -75,6 +82,8 @@ def create_detector(
             back to the original's pixels); ``None``: the full image.
         channel_order: ``"bgr"`` runs the detector on the image with red and blue swapped, as
             the authors' code ran MMOD on OpenCV's arrays.
+        workers: Threads detecting at once on the bounded copies and their refinement crops
+            (:class:`AdaptedDetector`; the full image with ``rgb`` is one plain call).
         **kwargs: The backend's options (``threshold``, ``model_path``, ``weights``, ``device``,
             ``crop``…).
 
@@ -85,7 +94,9 @@ def create_detector(
     detector = DETECTORS.create(name, **kwargs)
     if max_side is None and channel_order == "rgb":
         return detector
-    return AdaptedDetector(detector, max_side=max_side, channel_order=channel_order)
+    return AdaptedDetector(
+        detector, max_side=max_side, channel_order=channel_order, workers=workers
+    )
 
 
 def list_detectors() -> list[str]:

@@ -22,16 +22,20 @@ Two preparations, each optional:
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from glamor_zoo.data.detection.base import Face, FaceDetector
 
-__all__ = ["DEFAULT_MAX_SIDE", "AdaptedDetector", "ChannelOrder", "bounded_size"]
+__all__ = ["DEFAULT_MAX_SIDE", "DEFAULT_WORKERS", "AdaptedDetector", "ChannelOrder", "bounded_size"]
 
 ChannelOrder = Literal["rgb", "bgr"]
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 # NOTE: predict's default (max_side="auto"), chosen by measurement on ../shared/data/scenes plus
 # group.jpeg upscaled to 4032×3024 (benchmarks/bench_predict.py --versus): refined, a
@@ -45,6 +49,12 @@ _REFINE_CONTEXT = 2.0
 _REFINE_SMALLEST = 0.5
 # The full-resolution face that overlaps the copy's face less than this is another face.
 _SAME_FACE_IOU = 0.3
+# NOTE: chosen by measurement (benchmarks/README.md, "Detection in threads"): MTCNN's many
+# small tensor operations leave torch's intra-op threads idle much of the time, so two images
+# (or two refinement crops) detected at once in two Python threads — torch releases the GIL
+# inside its operations — took the 12 benchmark photos from 4.29 to 3.63 s on 2 cores (AVX2
+# EPYC; end to end 2.66 → 3.20 images/s); a third thread gained nothing more there.
+DEFAULT_WORKERS = 2
 
 
 def bounded_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -71,6 +81,10 @@ class AdaptedDetector(FaceDetector):
             (:meth:`FaceDetector.searching_faces_from`: MTCNN skips its finest scales).
             Faces smaller on the original than the detector's smallest face times the
             shrink factor are not searched for (that is the price of the copy).
+        workers: Threads that detect (and refine) at once: each image of a call, then each
+            face's refinement crop, is one task (1: the images of a call are detected together
+            in one batch, in the calling thread). The faces found are the same either way, up
+            to float rounding (a batch and single images round differently, ~1e-4 px).
     """
 
     def __init__(
@@ -79,9 +93,12 @@ class AdaptedDetector(FaceDetector):
         max_side: int | None = None,
         channel_order: ChannelOrder = "rgb",
         refine: bool = True,
+        workers: int = DEFAULT_WORKERS,
     ) -> None:
         if max_side is not None and max_side < 1:
             raise ValueError(f"max_side must be at least 1, got {max_side}")
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
         if channel_order not in ("rgb", "bgr"):
             raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
         super().__init__(detector.threshold, detector.batch_size)
@@ -90,6 +107,7 @@ class AdaptedDetector(FaceDetector):
         self.max_side = max_side
         self.channel_order: ChannelOrder = channel_order
         self.refine = bool(refine)
+        self.workers = int(workers)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -112,33 +130,44 @@ class AdaptedDetector(FaceDetector):
 
     def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
         copies = [self._prepare(image) for image in images]
-        found = self.detector.detect(copies)
+        if self.workers > 1:
+            found = self._map(self.detector.detect_one, copies)
+        else:
+            found = self.detector.detect(copies)
         results: list[list[Face]] = []
-        for image, copy, faces in zip(images, copies, found, strict=True):
+        to_refine: list[tuple[int, Face]] = []  # (index of the image, its face in its pixels)
+        for index, (image, copy, faces) in enumerate(zip(images, copies, found, strict=True)):
             sx, sy = image.width / copy.width, image.height / copy.height
-            if sx == sy == 1:
-                results.append(faces)
-                continue
-            faces = [_scaled(f, sx, sy) for f in faces]
-            results.append(self._refined(image, faces) if self.refine else faces)
+            faces = faces if sx == sy == 1 else [_scaled(f, sx, sy) for f in faces]
+            if self.refine and not sx == sy == 1:
+                to_refine.extend((index, face) for face in faces)
+                faces = []
+            results.append(faces)
+        again = self._map(lambda task: self._found_again(images[task[0]], task[1]), to_refine)
+        for (index, _), face in zip(to_refine, again, strict=True):
+            if face is not None and all(_iou(face.box, kept.box) < 0.5 for kept in results[index]):
+                results[index].append(face)
         return results
 
-    def _refined(self, image: Image.Image, faces: list[Face]) -> list[Face]:
-        """``faces`` (found on a smaller copy, in ``image``'s pixels) as the detector finds
-        them on full-resolution crops of ``image`` around each; those not found are dropped."""
-        refined: list[Face] = []
-        for face in faces:
-            region = _context_region(face.box, image.size)
-            crop = self._prepare_colours(image.crop(region))
-            smallest = _REFINE_SMALLEST * max(face.width, face.height)
-            again = self.detector.searching_faces_from(smallest).detect_one(crop)
-            moved = [_shifted(f, region[0], region[1]) for f in again]
-            best = max(moved, key=lambda f: _iou(f.box, face.box), default=None)
-            if best is None or _iou(best.box, face.box) < _SAME_FACE_IOU:
-                continue
-            if all(_iou(best.box, kept.box) < 0.5 for kept in refined):
-                refined.append(best)
-        return refined
+    def _found_again(self, image: Image.Image, face: Face) -> Face | None:
+        """``face`` (found on a smaller copy, in ``image``'s pixels) as the detector finds it
+        on a full-resolution crop of ``image`` around it, or ``None`` where it is not found."""
+        region = _context_region(face.box, image.size)
+        crop = self._prepare_colours(image.crop(region))
+        smallest = _REFINE_SMALLEST * max(face.width, face.height)
+        again = self.detector.searching_faces_from(smallest).detect_one(crop)
+        moved = [_shifted(f, region[0], region[1]) for f in again]
+        best = max(moved, key=lambda f: _iou(f.box, face.box), default=None)
+        if best is None or _iou(best.box, face.box) < _SAME_FACE_IOU:
+            return None
+        return best
+
+    def _map(self, fn: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
+        """``fn`` over ``items`` in order, in up to :attr:`workers` threads."""
+        if self.workers == 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(min(self.workers, len(items))) as pool:
+            return list(pool.map(fn, items))
 
     def _prepare_colours(self, image: Image.Image) -> Image.Image:
         if self.channel_order == "bgr":
