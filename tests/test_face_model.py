@@ -3,6 +3,7 @@ stratified hold-out, label smoothing, random erasing, decoded-once FER-2013 fold
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +199,23 @@ def test_glamor_face_branch_starts_from_the_fer_face_model(tmp_path: Path) -> No
         ConfigError, match=r"model\.init_from=\['face_encoder'\]: expected a mapping"
     ):
         load_config(None, ["data.root=x", "model.init_from=[face_encoder]"])
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torchao") is None, reason="needs torchao (extra: fast)"
+)
+def test_a_flip_averaging_face_model_can_be_quantised_to_int8() -> None:
+    # The face and its mirror run through the encoder as one batch, so each convolution weight
+    # feeds one convolution: the x86 quantiser refused the two-call form ("Input partition
+    # has more than one output node").
+    from glamor_zoo.fast import quantize_int8
+
+    torch.manual_seed(0)
+    model = glamor_zoo.create_model("face_resnet18", num_classes=3).eval()
+    assert model.test_flip
+    faces = torch.rand(8, 1, 48, 48)
+    quantized = quantize_int8(model, [(faces[:4],), (faces[4:],)])
+    with torch.no_grad():
+        reference, out = model(faces), quantized.graph(faces)
+    assert out.shape == reference.shape == (8, 3)
+    torch.testing.assert_close(out, reference, rtol=0.2, atol=0.2 * float(reference.abs().max()))

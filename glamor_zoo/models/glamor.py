@@ -293,12 +293,16 @@ class GlamorNet(nn.Module):
                 raise ValueError("this model needs a face image; got face=None")
             if self.face_stn is not None:
                 face = self.face_stn(face)
-            face_map = self.face_encoder(face)
-            face_vector = face_map.mean(dim=(2, 3))
             if self.test_flip and not self.training:
                 # NOTE: test-time flip averaging, a zoo addition (off for the paper's models).
-                mirrored = self.face_encoder(face.flip(-1)).mean(dim=(2, 3))
-                face_vector = 0.5 * (face_vector + mirrored)
+                # The face and its mirror go through the encoder as one batch: one call, and
+                # each weight feeds one convolution (what int8 quantisers can annotate).
+                both = self.face_encoder(torch.cat([face, face.flip(-1)]))
+                face_map, mirrored_map = both.chunk(2)
+                face_vector = 0.5 * (face_map.mean(dim=(2, 3)) + mirrored_map.mean(dim=(2, 3)))
+            else:
+                face_map = self.face_encoder(face)
+                face_vector = face_map.mean(dim=(2, 3))
         if self.context_encoder is not None:
             if context is None:
                 raise ValueError(
