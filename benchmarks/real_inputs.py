@@ -82,8 +82,13 @@ def real_samples(
     seed: int = 0,
     with_labels: bool = False,
     roots: tuple[Path, ...] = EVAL_FACE_ROOTS,
+    scenes: slice = slice(None),
 ) -> tuple[torch.Tensor, ...]:
     """``count`` preprocessed (face, context) inputs for a model's ``preprocess_cfg``.
+
+    Faces come from ``roots``, contexts (and every fourth face) from the scene photos
+    ``scenes`` selects (sorted by name): calibration and agreement sets that share neither
+    faces nor scenes take different ``roots`` and complementary slices.
 
     Returns:
         faces (N, C, Hf, Wf) and contexts (N, C, Hc, Wc), or ``None`` for face-only models;
@@ -94,7 +99,7 @@ def real_samples(
     """
     transform = GlamorTransform(preprocess_cfg, train=False)
     faces_paths = face_files(count, seed, roots)
-    scenes = scene_images()
+    scenes = scene_images()[scenes]
     if not faces_paths or not scenes:
         raise FileNotFoundError(
             f"no real inputs under {DATA} (need fer2013/ or ckplus48/, and scenes/)"

@@ -170,7 +170,7 @@ def test_bad_arguments() -> None:
 
 
 def test_int8_without_torchao_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_torchao(model, calibration):
+    def no_torchao(model, calibration, float_layers=()):
         raise ImportError("int8 inference needs torchao: pip install 'glamor-zoo[fast]'")
 
     monkeypatch.setattr(fast_wrapper, "quantize_int8", no_torchao)
@@ -258,7 +258,9 @@ def test_int8_graph_failing_its_agreement_check_is_not_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # While int8 proves its agreement, a failure must not be papered over by float32.
-    def quantized(model: torch.nn.Module, calibration: object) -> fast.QuantizedGraph:
+    def quantized(
+        model: torch.nn.Module, calibration: object, float_layers: object = ()
+    ) -> fast.QuantizedGraph:
         def graph(*args: object) -> torch.Tensor:
             raise RuntimeError("int8 kernel failed")
 
@@ -537,3 +539,32 @@ def test_only_uncentred_inputs_get_centred_convolutions() -> None:
         )
         torch.testing.assert_close(split, conv(x), atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(centred(x).float(), conv(x), atol=0.03, rtol=0.02)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torchao") is None, reason="needs torchao (extra: fast)"
+)
+def test_int8_keeps_the_named_layers_in_float32() -> None:
+    from glamor_zoo.fast import quantize_int8
+
+    model = _tiny_glamor()
+    calibration = [_inputs(batch=4)]
+
+    def int8_weights(float_layers: list[str]) -> int:
+        graph = quantize_int8(model, calibration, float_layers=float_layers).graph
+        return sum(1 for b in graph.buffers() if b.dtype == torch.int8)
+
+    linears = sum(isinstance(m, torch.nn.Linear) for m in model.head.modules())
+    everything = int8_weights([])
+    assert linears >= 1 and everything > linears
+    assert int8_weights(["head"]) == everything - linears
+    first_convs = ["face_encoder.blocks.0", "context_encoder.blocks.0"]
+    assert int8_weights([*first_convs, "head"]) == everything - linears - 2
+    with pytest.raises(ValueError, match=r"float_layers: \['heads'\] are not submodules"):
+        quantize_int8(model, calibration, float_layers=["heads"])
+    # fast_inference passes its int8_float_layers on; a bad name is a note, not a crash.
+    fm = fast_inference(
+        model, precision="int8", calibration=calibration, compile=True, int8_float_layers=["heads"]
+    )
+    assert fm.fast_plan.precision != "int8"
+    assert any("are not submodules" in note for note in fm.fast_plan.notes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,15 +31,24 @@ class QuantizedGraph:
     samples: list[tuple[Any, ...]]
 
 
-def quantize_int8(model: nn.Module, calibration: Iterable[Any]) -> QuantizedGraph:
+def quantize_int8(
+    model: nn.Module, calibration: Iterable[Any], float_layers: Sequence[str] = ()
+) -> QuantizedGraph:
     """PT2E static int8 quantisation with torchao's x86 Inductor quantizer.
 
     Convolutions and linear layers get int8 weights (per channel) and activations (per
     tensor), calibrated on ``calibration``; the batch dimension stays dynamic.
 
+    Args:
+        model: The float32 model (evaluation mode).
+        calibration: Argument tuples (or single tensors) of real inputs.
+        float_layers: Names of ``model``'s submodules (as ``named_modules`` gives them) whose
+            layers stay in float32, e.g. ``["face_encoder.blocks.0", "head"]``: the layers that
+            cost agreement (image-reading convolutions, classifiers).
+
     Raises:
         ImportError: torchao is not installed (``pip install 'glamor-zoo[fast]'``).
-        ValueError: ``calibration`` is empty.
+        ValueError: ``calibration`` is empty, or a name in ``float_layers`` is not a submodule.
     """
     try:
         import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
@@ -48,6 +57,13 @@ def quantize_int8(model: nn.Module, calibration: Iterable[Any]) -> QuantizedGrap
         raise ImportError(
             f"int8 inference needs torchao: pip install 'glamor-zoo[fast]' (import failed: {exc})"
         ) from exc
+    known = dict(model.named_modules())
+    unknown = [name for name in float_layers if not name or name not in known]
+    if unknown:
+        raise ValueError(
+            f"float_layers: {unknown} are not submodules of {type(model).__name__} "
+            "(names as model.named_modules() gives them)"
+        )
     samples = [as_args(s) for s in calibration]
     if not samples:
         raise ValueError("calibration is empty: give at least one batch of real inputs")
@@ -63,6 +79,8 @@ def quantize_int8(model: nn.Module, calibration: Iterable[Any]) -> QuantizedGrap
         ).module()
         quantizer = xiq.X86InductorQuantizer()
         quantizer.set_global(xiq.get_default_x86_inductor_quantization_config())
+        for name in float_layers:
+            quantizer.set_module_name_qconfig(name, None)
         prepared = prepare_pt2e(exported, quantizer)
         for args in calibrate:
             prepared(*args)

@@ -264,6 +264,7 @@ def fast_inference(
     cache_dir: str | Path | None = None,
     dynamic: bool | None = None,
     center_image_convs: bool = True,
+    int8_float_layers: Sequence[str] = (),
 ) -> FastInferenceModel:
     """The fastest correct inference form of ``model`` on its current device.
 
@@ -289,6 +290,9 @@ def fast_inference(
             input channels) on centred inputs with the BatchNorm after them folded in, where
             plain bf16 loses most accuracy (see :func:`center_image_convs`). The model itself
             is not changed: the wrapper runs a copy.
+        int8_float_layers: Under int8, submodules kept in float32 (``quantize_int8``'s
+            ``float_layers``), e.g. the image-reading convolutions and the classifier; the
+            agreement check still decides. ``benchmarks/bench_int8.py`` measures each choice.
 
     Returns:
         A :class:`FastInferenceModel`; ``.fast_plan`` says what was chosen.
@@ -322,7 +326,15 @@ def fast_inference(
     result: FastInferenceModel | None = None
     if samples is not None and precision in ("auto", "int8"):
         result = _try_int8(
-            model, samples, channels_last, compile, min_agreement, dynamic, device, notes
+            model,
+            samples,
+            channels_last,
+            compile,
+            min_agreement,
+            dynamic,
+            device,
+            notes,
+            int8_float_layers,
         )
         if result is None and precision == "int8":
             _logger.warning("fast_inference: int8 not used (%s)", "; ".join(notes))
@@ -434,6 +446,7 @@ def _try_int8(
     dynamic: bool | None,
     device: torch.device,
     notes: list[str],
+    float_layers: Sequence[str] = (),
 ) -> FastInferenceModel | None:
     if device.type != "cpu":
         notes.append("int8 (x86 Inductor quantizer) is CPU-only")
@@ -442,7 +455,7 @@ def _try_int8(
         notes.append("int8 needs torch.compile (the quantised graph runs through Inductor)")
         return None
     try:
-        quantized = quantize_int8(model, calibration)
+        quantized = quantize_int8(model, calibration, float_layers=float_layers)
     except ImportError as exc:
         notes.append(str(exc))
         return None
