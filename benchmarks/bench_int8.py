@@ -101,7 +101,13 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     cfg = get_model_spec(model).preprocess_cfg()
     calibration = list(
         batches(
-            *real_samples(cfg, 256, seed=1, roots=TRAIN_FACE_ROOTS, scenes=slice(1, None, 2)),
+            *real_samples(
+                cfg,
+                args.calibration_samples,
+                seed=1,
+                roots=TRAIN_FACE_ROOTS,
+                scenes=slice(1, None, 2),
+            ),
             32,
         )
     )
@@ -156,7 +162,7 @@ def markdown(results: list[dict[str, Any]], info: dict[str, Any], tf: float | No
         f"capability {info['cpu_capability']}, load average {info['load_average']} → "
         f"{info.get('load_average_end')}, {info['date_utc']} UTC. Batch {BATCH}, images/s "
         "(median of rounds); agreement: top-1 with float32 eager on 1,024 real inputs "
-        "(calibration: 256 others, no face or scene in common).",
+        f"(calibration: {info['calibration_samples']} others, no face or scene in common).",
         "",
     ]
     for r in results:
@@ -193,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["glamor_original", "face_resnet18"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--calibration-samples", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--min-time", type=float, default=2.0)
     parser.add_argument(
@@ -208,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     torch.set_num_threads(args.threads)
     info = machine_info()
+    info["calibration_samples"] = args.calibration_samples
     results = [bench_model(name, args) for name in args.models]
     info["load_average_end"] = machine_info()["load_average"]
     print(markdown(results, info, args.tf_images_per_s))
