@@ -293,16 +293,15 @@ class GlamorNet(nn.Module):
                 raise ValueError("this model needs a face image; got face=None")
             if self.face_stn is not None:
                 face = self.face_stn(face)
-            if self.test_flip and not self.training:
-                # NOTE: test-time flip averaging, a zoo addition (off for the paper's models).
-                # The face and its mirror go through the encoder as one batch: one call, and
-                # each weight feeds one convolution (what int8 quantisers can annotate).
-                both = self.face_encoder(torch.cat([face, face.flip(-1)]))
-                face_map, mirrored_map = both.chunk(2)
-                face_vector = 0.5 * (face_map.mean(dim=(2, 3)) + mirrored_map.mean(dim=(2, 3)))
-            else:
-                face_map = self.face_encoder(face)
-                face_vector = face_map.mean(dim=(2, 3))
+            # NOTE: test-time flip averaging, a zoo addition (off for the paper's models). The
+            # face and its mirror go through the encoder as one batch: one call, and each weight
+            # feeds one convolution (what int8 quantisers can annotate).
+            flip = self.test_flip and not self.training
+            encoded = self.face_encoder(torch.cat([face, face.flip(-1)]) if flip else face)
+            face_map = encoded.unflatten(0, (2, -1))[0] if flip else encoded
+            face_vector = face_map.mean(dim=(2, 3))
+            if flip:  # the mean of the face's and the mirror's vectors
+                face_vector = encoded.mean(dim=(2, 3)).unflatten(0, (2, -1)).mean(dim=0)
         if self.context_encoder is not None:
             if context is None:
                 raise ValueError(
