@@ -346,6 +346,8 @@ def test_images_and_refinement_crops_are_detected_in_parallel_threads() -> None:
     class WaitsForAnother(BrightBox):
         """Each call waits until a second call is under way: one thread at a time deadlocks."""
 
+        thread_safe = True
+
         def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
             both_waiting.wait()
             return super()._detect_batch(images)
@@ -359,3 +361,24 @@ def test_images_and_refinement_crops_are_detected_in_parallel_threads() -> None:
     assert [f[0].box for f in found] == [(400, 1200, 1200, 2000), (2000, 400, 2400, 800)]
     with pytest.raises(ValueError, match="workers must be at least 1"):
         AdaptedDetector(BrightBox(), workers=0)
+
+
+def test_a_detector_not_marked_thread_safe_is_called_from_one_thread_only() -> None:
+    import threading
+
+    class RecordsThreads(BrightBox):  # thread_safe stays False, as for dlib's CNN
+        def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
+            self.threads.add(threading.get_ident())
+            return super()._detect_batch(images)
+
+    inner = RecordsThreads()
+    inner.threads = set()
+    images = []
+    for x in (400, 1600, 2800):
+        image = Image.new("RGB", (4000, 3000))
+        image.paste((255, 255, 255), (x, 1200, x + 800, 2000))
+        images.append(image)
+    found = AdaptedDetector(inner, max_side=1000, workers=2).detect(images)
+    assert [f[0].box[0] for f in found] == [400, 1600, 2800]
+    assert inner.threads == {threading.get_ident()}
+    assert create_detector("mtcnn").thread_safe and not FaceDetector.thread_safe

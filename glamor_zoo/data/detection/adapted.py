@@ -81,9 +81,10 @@ class AdaptedDetector(FaceDetector):
             (:meth:`FaceDetector.searching_faces_from`: MTCNN skips its finest scales).
             Faces smaller on the original than the detector's smallest face times the
             shrink factor are not searched for (that is the price of the copy).
-        workers: Threads that detect (and refine) at once: each image of a call, then each
-            face's refinement crop, is one task (1: the images of a call are detected together
-            in one batch, in the calling thread). The faces found are the same either way, up
+        workers: Threads that detect (and refine) at once, for a detector whose
+            :attr:`~FaceDetector.thread_safe` is set (MTCNN; others run in the calling thread):
+            each image of a call, then each face's refinement crop, is one task (1: the images
+            of a call are detected together in one batch, in the calling thread). The faces found are the same either way, up
             to float rounding (a batch and single images round differently, ~1e-4 px).
     """
 
@@ -130,7 +131,7 @@ class AdaptedDetector(FaceDetector):
 
     def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
         copies = [self._prepare(image) for image in images]
-        if self.workers > 1:
+        if self.workers > 1 and self.detector.thread_safe:
             found = self._map(self.detector.detect_one, copies)
         else:
             found = self.detector.detect(copies)
@@ -164,7 +165,7 @@ class AdaptedDetector(FaceDetector):
 
     def _map(self, fn: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
         """``fn`` over ``items`` in order, in up to :attr:`workers` threads."""
-        if self.workers == 1 or len(items) <= 1:
+        if self.workers == 1 or len(items) <= 1 or not self.detector.thread_safe:
             return [fn(item) for item in items]
         with ThreadPoolExecutor(min(self.workers, len(items))) as pool:
             return list(pool.map(fn, items))

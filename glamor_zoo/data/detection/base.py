@@ -74,6 +74,10 @@ class FaceDetector(ABC):
     """
 
     name: str = "detector"
+    #: Whether one instance may detect in several threads at once (:class:`AdaptedDetector`'s
+    #: ``workers``). Off unless a backend is known to keep no state between calls (dlib's CNN
+    #: stores each layer's output in the network object).
+    thread_safe: bool = False
 
     def __init__(self, threshold: float, batch_size: int = 8) -> None:
         if batch_size < 1:

@@ -31,6 +31,7 @@ class MTCNNDetector(FaceDetector):
     """
 
     name = "mtcnn"
+    thread_safe = True  # three torch modules in eval mode, no state kept between calls
 
     def __init__(
         self,
