@@ -22,7 +22,9 @@ from torch import nn
 from glamor_zoo.components.attention import ATTENTION
 from glamor_zoo.components.encoders import (
     ENCODERS,
+    FACE_ENSEMBLE_MEMBERS,
     PAPER_WIDTHS,
+    FaceEnsembleEncoder,
     FaceResNetEncoder,
     TimmEncoder,
     create_encoder,
@@ -421,6 +423,9 @@ def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
         encoder = _zoo_encoder(backbone)
         if backbone == "glamor":
             names.append(f"{branch}_encoder.blocks.0.conv")
+        elif encoder is not None and hasattr(encoder, "stems"):  # several stems (ensembles)
+            members = (model_kwargs.get("encoder_args") or {}).get("members", ())
+            names.extend(f"{branch}_encoder.{stem}" for stem in encoder.stems(members))
         elif encoder is not None and hasattr(encoder, "first_conv"):
             names.append(f"{branch}_encoder.{encoder.first_conv}")
         else:
@@ -490,6 +495,19 @@ def _hub_cfg(name: str, **kwargs: Any) -> dict[str, Any]:
     return _cfg(f"{HUB_ORG}/{name}", published=False, **kwargs)
 
 
+def _face_cfg(**kwargs: Any) -> dict[str, Any]:
+    """A face-only model for 48-px grey FER-2013 faces."""
+    return _cfg(
+        input_size=(1, 48, 48),
+        mean=FaceResNetEncoder.mean,
+        std=FaceResNetEncoder.std,
+        label_names=FER2013_LABELS,
+        paper_ids="",
+        paper_name="",
+        **kwargs,
+    )
+
+
 _IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 _MNV2_STEMS = ("face_encoder.model.conv_stem", "context_encoder.model.conv_stem")
 _R18_STEMS = ("face_encoder.model.conv1", "context_encoder.model.conv1")
@@ -534,18 +552,16 @@ default_cfgs = default_cfgs_of(
         "glamor_fusion_add.ncaer_s": _hub_cfg("glamor_fusion_add.ncaer_s"),
         "glamor_fusion_max.ncaer_s": _hub_cfg("glamor_fusion_max.ncaer_s"),
         "glamor_fusion_concat.ncaer_s": _hub_cfg("glamor_fusion_concat.ncaer_s"),
-        "face_resnet18.fer2013": _cfg(
+        "face_resnet18.fer2013": _face_cfg(
             file=str(packaged_weights("face_resnet18_fer2013.safetensors")),
-            input_size=(1, 48, 48),
-            fixed_input_size=False,
-            mean=FaceResNetEncoder.mean,
-            std=FaceResNetEncoder.std,
             first_conv="face_encoder.model.conv1.0",
-            label_names=FER2013_LABELS,
             license="other",
-            paper_ids="",
-            paper_name="",
             description=_FER_NOTE,
+        ),
+        "face_ensemble": _face_cfg(
+            first_conv=tuple(
+                f"face_encoder.{stem}" for stem in FaceEnsembleEncoder.stems(FACE_ENSEMBLE_MEMBERS)
+            ),
         ),
         "glamor": _cfg(),
         "glamor_test": _cfg(),
@@ -666,6 +682,26 @@ def face_resnet18(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
         "test_flip": True,
     }
     return _create_glamor("face_resnet18", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def face_ensemble(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """Face-only ensemble for 48-px grey faces: ``face_resnet18`` encoders side by side
+    (``encoder_args={"members": [...]}``, by default :data:`FACE_ENSEMBLE_MEMBERS`) and one
+    linear classifier on their concatenated face vectors — the weighted mean of the members'
+    logits when built by :func:`glamor_zoo.models.ensemble.combine_face_models`; test-time flip
+    averaging as ``face_resnet18``."""
+    model_args: dict[str, Any] = {
+        "backbone": "face_ensemble",
+        "encoder_args": {"members": [dict(member) for member in FACE_ENSEMBLE_MEMBERS]},
+        "inputs": "face",
+        "in_chans": 1,
+        "face_size": (48, 48),
+        "hidden_dim": 0,
+        "drop_rate": 0.2,
+        "test_flip": True,
+    }
+    return _create_glamor("face_ensemble", pretrained=pretrained, **dict(model_args, **kwargs))
 
 
 @register_model

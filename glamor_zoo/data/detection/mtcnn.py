@@ -10,12 +10,19 @@ import torch
 from PIL import Image
 
 from glamor_zoo.data.detection.base import Face, FaceDetector, run_grouped
+from glamor_zoo.data.detection.mtcnn_cascade import detect_faces, with_exact_pools
 
 __all__ = ["MTCNNDetector"]
 
 # NOTE: chosen on the photos in shared/data/scenes: the weakest real face (surprised.jpeg)
 # scores 0.935, the only false positive (a hand in glamor_sample_2.jpg) 0.884.
 DEFAULT_THRESHOLD = 0.9
+
+
+# NOTE: the summed-area table's cost grows faster than the pixels (2 torch threads, AVX2 EPYC:
+# 36 ms at 1.2 MP, 1.2 s at 12 MP, where ATen resamples the first pyramid level in 0.42 s):
+# larger images keep facenet-pytorch's kernels.
+CASCADE_MAX_PIXELS = 2_500_000
 
 
 class MTCNNDetector(FaceDetector):
@@ -62,6 +69,10 @@ class MTCNNDetector(FaceDetector):
             post_process=False,
             device=self.device,
         )
+        # The nets with their max-pools as exact shifted maxima (same parameters).
+        self._cpu_nets = tuple(
+            with_exact_pools(net) for net in (self._mtcnn.pnet, self._mtcnn.rnet, self._mtcnn.onet)
+        )
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -86,20 +97,32 @@ class MTCNNDetector(FaceDetector):
         return cheaper
 
     def _same_size(self, images: list[Image.Image]) -> list[list[Face]]:
-        from facenet_pytorch.models.utils.detect_face import detect_face
-
-        # What MTCNN.detect runs, with this detector's smallest face (searching_faces_from).
+        # What MTCNN.detect runs (facenet-pytorch's detect_face), with this detector's smallest
+        # face (searching_faces_from); on the CPU, for images up to CASCADE_MAX_PIXELS, with its
+        # slow kernels replaced (glamor_zoo.data.detection.mtcnn_cascade: the same faces).
         with torch.no_grad():
-            batch_boxes, batch_points = detect_face(
-                images,
-                self.min_face_size,
-                self._mtcnn.pnet,
-                self._mtcnn.rnet,
-                self._mtcnn.onet,
-                list(self.stage_thresholds),
-                self.factor,
-                self.device,
-            )
+            width, height = images[0].size
+            if self.device == "cpu" and width * height <= CASCADE_MAX_PIXELS:
+                batch_boxes, batch_points = detect_faces(
+                    images,
+                    self.min_face_size,
+                    *self._cpu_nets,
+                    list(self.stage_thresholds),
+                    self.factor,
+                )
+            else:
+                from facenet_pytorch.models.utils.detect_face import detect_face
+
+                batch_boxes, batch_points = detect_face(
+                    images,
+                    self.min_face_size,
+                    self._mtcnn.pnet,
+                    self._mtcnn.rnet,
+                    self._mtcnn.onet,
+                    list(self.stage_thresholds),
+                    self.factor,
+                    self.device,
+                )
         results: list[list[Face]] = []
         for boxes, points in zip(batch_boxes, batch_points, strict=True):
             results.append(

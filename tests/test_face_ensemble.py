@@ -1,0 +1,95 @@
+"""``face_ensemble``: trained face models side by side, one linear classifier holding their
+weighted classifiers (``combine_face_models``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import glamor_zoo
+from glamor_zoo.models.ensemble import combine_face_models
+from glamor_zoo.serialization import save_pretrained
+from glamor_zoo.spec import get_model_spec
+
+# Small members keep the test fast; the shipped ensemble uses glamor_zoo.models.glamor's
+# FACE_ENSEMBLE_MEMBERS (widths up to 256 and 192).
+FINE = {"stem_stride": 1, "widths": (8, 8, 16, 16)}
+COARSE = {"stem_stride": 2, "widths": (8, 8, 16, 24)}
+
+
+def _member(encoder_args: dict, seed: int, **kwargs) -> glamor_zoo.models.GlamorNet:
+    torch.manual_seed(seed)
+    model = glamor_zoo.create_model("face_resnet18", encoder_args=encoder_args, **kwargs)
+    with torch.no_grad():  # away from the initial state (zero last-BN gammas, zero biases)
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.1)
+        for name, buffer in model.named_buffers():
+            if "running_var" in name:
+                buffer.uniform_(0.5, 2.0)
+            elif "running_mean" in name:
+                buffer.normal_(0, 0.1)
+    return model.eval()
+
+
+def test_the_ensemble_gives_the_weighted_mean_of_the_members_logits() -> None:
+    fine, coarse = _member(FINE, 0), _member(COARSE, 1)
+    ensemble = combine_face_models([fine, coarse], weights=[0.7, 0.3]).eval()
+    x = torch.rand(5, 1, 48, 48)
+    with torch.no_grad():
+        expected = 0.7 * fine(x) + 0.3 * coarse(x)
+        features = ensemble.forward_features(x)
+        torch.testing.assert_close(ensemble(x), expected, rtol=1e-5, atol=1e-5)
+    # the finest member's 6×6 map; the pooled vector is both members' vectors, one after the other
+    assert features.face_map.shape == (5, 16 + 24, 6, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            features.face,
+            torch.cat([fine.forward_features(x).face, coarse.forward_features(x).face], 1),
+        )
+    assert ensemble.model_args["encoder_args"]["members"] == [FINE, COARSE]
+    assert ensemble.pretrained_cfg["first_conv"] == (
+        "face_encoder.members.0.model.conv1.0",
+        "face_encoder.members.1.model.conv1.0",
+    )
+    assert get_model_spec(ensemble) == get_model_spec(fine)
+
+
+def test_the_ensemble_saves_and_loads_as_any_zoo_model(tmp_path: Path) -> None:
+    ensemble = combine_face_models([_member(FINE, 0), _member(COARSE, 1)])
+    save_pretrained(ensemble, tmp_path / "ensemble")
+    loaded = glamor_zoo.create_model(f"local-dir:{tmp_path / 'ensemble'}", pretrained=True).eval()
+    x = torch.rand(3, 1, 48, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), ensemble.eval()(x))
+
+
+def test_the_ensemble_handles_faces_of_other_sizes() -> None:
+    """96-px faces (a GLAMOR face branch): 12×12 and 6×6 maps, repeated onto 12×12."""
+    ensemble = combine_face_models([_member(FINE, 0), _member(COARSE, 1)]).eval()
+    with torch.no_grad():
+        assert ensemble.forward_features(torch.rand(2, 1, 96, 96)).face_map.shape == (2, 40, 12, 12)
+
+
+def test_members_that_cannot_be_averaged_are_refused() -> None:
+    fine = _member(FINE, 0)
+    with pytest.raises(ValueError, match="no members"):
+        combine_face_models([])
+    with pytest.raises(ValueError, match="2 weights for 1 members"):
+        combine_face_models([fine], weights=[0.5, 0.5])
+    with pytest.raises(ValueError, match="sum to 1"):
+        combine_face_models([fine, _member(COARSE, 1)], weights=[0.5, 0.6])
+    with pytest.raises(ValueError, match="member 1 differs from member 0"):
+        combine_face_models([fine, _member(COARSE, 1, num_classes=5)])
+    with pytest.raises(ValueError, match="member 1 must be face-only with a linear classifier"):
+        combine_face_models([fine, _member(COARSE, 1, hidden_dim=8)])
+    with pytest.raises(ValueError, match="member 1 is not a face_resnet18-encoder model"):
+        combine_face_models([fine, glamor_zoo.create_model("deep_emotion")])
+    augmented = _member(COARSE, 1)  # another training augmentation is fine
+    glamor_zoo.set_model_spec(augmented, {"face_augment": {"hflip": 0.5, "erase": 0.5}})
+    combine_face_models([fine, augmented])
+    other = _member(COARSE, 1)
+    glamor_zoo.set_model_spec(other, {"face_mean": [0.4]})
+    with pytest.raises(ValueError, match="member 1 preprocesses its input differently"):
+        combine_face_models([fine, other])
