@@ -1,4 +1,4 @@
-"""Averaging trained face models into one ``face_ensemble`` model (the zoo's FER-2013 ensemble)."""
+"""Averaging trained face models into one model (a ``glamor`` model with the ``face_ensemble`` encoder)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ __all__ = ["combine_face_models"]
 def combine_face_models(
     members: Sequence[GlamorNet], weights: Sequence[float] | None = None
 ) -> GlamorNet:
-    """One ``face_ensemble`` model whose logits are the weighted mean of ``members``' logits.
+    """One face-only ``glamor`` model whose ``face_ensemble`` encoder runs ``members``'
+    encoders and whose logits are the weighted mean of their logits.
 
     Each member is a face-only ``face_resnet18``-encoder model with a linear classifier
     (``hidden_dim=0``), e.g. ``face_resnet18.fer2013``. The ensemble runs the members' encoders
@@ -68,7 +69,10 @@ def combine_face_models(
             raise ValueError(f"combine_face_models: member {index} {problem}")
 
     ensemble = create_model(
-        "face_ensemble",
+        "glamor",
+        backbone="face_ensemble",
+        inputs="face",
+        hidden_dim=0,
         num_classes=first.num_classes,
         in_chans=first.in_chans,
         face_size=first.face_size,

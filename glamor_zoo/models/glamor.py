@@ -22,9 +22,7 @@ from torch import nn
 from glamor_zoo.components.attention import ATTENTION
 from glamor_zoo.components.encoders import (
     ENCODERS,
-    FACE_ENSEMBLE_MEMBERS,
     PAPER_WIDTHS,
-    FaceEnsembleEncoder,
     FaceResNetEncoder,
     TimmEncoder,
     create_encoder,
@@ -558,11 +556,6 @@ default_cfgs = default_cfgs_of(
             license="other",
             description=_FER_NOTE,
         ),
-        "face_ensemble": _face_cfg(
-            first_conv=tuple(
-                f"face_encoder.{stem}" for stem in FaceEnsembleEncoder.stems(FACE_ENSEMBLE_MEMBERS)
-            ),
-        ),
         "glamor": _cfg(),
         "glamor_test": _cfg(),
     }
@@ -682,26 +675,6 @@ def face_resnet18(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
         "test_flip": True,
     }
     return _create_glamor("face_resnet18", pretrained=pretrained, **dict(model_args, **kwargs))
-
-
-@register_model
-def face_ensemble(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
-    """Face-only ensemble for 48-px grey faces: ``face_resnet18`` encoders side by side
-    (``encoder_args={"members": [...]}``, by default :data:`FACE_ENSEMBLE_MEMBERS`) and one
-    linear classifier on their concatenated face vectors — the weighted mean of the members'
-    logits when built by :func:`glamor_zoo.models.ensemble.combine_face_models`; test-time flip
-    averaging as ``face_resnet18``."""
-    model_args: dict[str, Any] = {
-        "backbone": "face_ensemble",
-        "encoder_args": {"members": [dict(member) for member in FACE_ENSEMBLE_MEMBERS]},
-        "inputs": "face",
-        "in_chans": 1,
-        "face_size": (48, 48),
-        "hidden_dim": 0,
-        "drop_rate": 0.2,
-        "test_flip": True,
-    }
-    return _create_glamor("face_ensemble", pretrained=pretrained, **dict(model_args, **kwargs))
 
 
 @register_model
