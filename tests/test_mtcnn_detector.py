@@ -68,3 +68,15 @@ def test_detecting_in_threads_finds_the_faces_one_thread_finds() -> None:
     assert [len(f) for f in found] == [len(f) for f in expected] and len(found[0]) >= 4
     for faces, reference in zip(found, expected, strict=True):
         np.testing.assert_allclose([f.box for f in faces], [f.box for f in reference], atol=1e-2)
+
+
+@pytest.mark.parametrize("size", [(19, 300), (300, 12), (4, 4)])
+def test_an_image_smaller_than_the_smallest_face_holds_no_face(size: tuple[int, int]) -> None:
+    # facenet-pytorch's detect_face fails on such an image (no pyramid level: an empty cat).
+    from PIL import Image
+
+    image = load_image(SCENES / "group.jpeg").resize(size)
+    detector = create_detector("mtcnn")
+    assert detector.detect([image, image]) == [[], []]
+    # At the smallest face's size the pyramid has one level and runs.
+    assert isinstance(detector.detect_one(Image.new("RGB", (20, 20)).convert("RGB")), list)

@@ -33,6 +33,7 @@ from glamor_zoo.train.checkpoint import (
     save_checkpoint,
 )
 from glamor_zoo.train.config import ConfigError, load_config
+from glamor_zoo.train.distill import distillation_loss
 from glamor_zoo.train.folds import fold_config, fold_indices, train_folds
 from glamor_zoo.train.regularization import L2Penalty
 from glamor_zoo.train.schedule import lr_at_epoch, lr_at_step
@@ -551,6 +552,110 @@ def test_trainer_reports_a_bad_l2_module(tmp_path: Path) -> None:
     recipe = _tiny_recipe(tmp_path, optim={"l2_modules": ["head.fc9"], "l2_weight": 0.001})
     with pytest.raises(ConfigError, match=r"optim\.l2_modules.*head\.fc9"):
         train(load_config(recipe))
+
+
+# ---------------------------------------------------------------------------- distillation
+
+
+def test_distillation_loss_is_t_squared_kl_of_the_softened_predictions() -> None:
+    torch.manual_seed(0)
+    student, teacher = torch.randn(5, 7), torch.randn(5, 7)
+    for t in (1.0, 2.0, 4.0):
+        p = torch.softmax(teacher / t, 1)
+        expected = t * t * (p * (p.log() - torch.log_softmax(student / t, 1))).sum(1).mean()
+        torch.testing.assert_close(distillation_loss(student, teacher, t), expected)
+    assert float(distillation_loss(teacher, teacher, 2.0)) == pytest.approx(0.0, abs=1e-6)
+
+
+def _distilled_step(
+    tmp_path: Path, name: str, teacher: Path | None, weight: float = 1.0
+) -> dict[str, torch.Tensor]:
+    distill = (
+        {
+            "distill_from": f"local-dir:{teacher}",
+            "distill_weight": weight,
+            "distill_temperature": 2.0,
+        }
+        if teacher
+        else {}
+    )
+    recipe = _tiny_recipe(tmp_path, optim={"lr": 0.1, **distill}, run={"max_steps": 1})
+    config = load_config(recipe, [f"run.output_dir={tmp_path / name}", "data.val_split=null"])
+    train(config)
+    return load_file(str(tmp_path / name / "model" / "model.safetensors"))
+
+
+def test_trainer_mixes_cross_entropy_and_the_teachers_soft_predictions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A teacher: the tiny model trained a few steps from another seed.
+    teacher_recipe = _tiny_recipe(tmp_path, run={"max_steps": 3, "seed": 7})
+    teacher = train(load_config(teacher_recipe, [f"run.output_dir={tmp_path / 'teacher'}"]))
+    calls: list[tuple[torch.Tensor, float]] = []
+
+    def spy(student: torch.Tensor, teacher_logits: torch.Tensor, t: float) -> torch.Tensor:
+        calls.append((teacher_logits, t))
+        return distillation_loss(student, teacher_logits, t)
+
+    monkeypatch.setattr(trainer, "distillation_loss", spy)
+    initial = _one_sgd_step(tmp_path, "init", lr=0.0, l2_weight=0.0)
+    plain = _distilled_step(tmp_path, "plain", None)
+    assert not calls
+    distilled = _distilled_step(tmp_path, "distilled", teacher.model_dir, weight=1.0)
+    assert len(calls) == 1 and calls[0][1] == 2.0 and calls[0][0].shape == (8, 3)
+    assert not calls[0][0].requires_grad
+    mixed = _distilled_step(tmp_path, "mixed", teacher.model_dir, weight=0.5)
+    # Plain SGD, the same batch and dropout: the objective is (1 - α)·CE + α·KD, so the
+    # update with α = 0.5 is the mean of the cross-entropy update and the distillation update.
+    for key in ("head.fc.weight", "head.fc1.weight", "features.conv1.weight"):
+        step_ce, step_kd = plain[key] - initial[key], distilled[key] - initial[key]
+        assert not torch.allclose(step_ce, step_kd)
+        torch.testing.assert_close(
+            mixed[key] - initial[key], 0.5 * step_ce + 0.5 * step_kd, rtol=1e-3, atol=1e-6
+        )
+
+
+def test_pure_distillation_from_the_students_own_weights_does_not_move_it(
+    tmp_path: Path,
+) -> None:
+    # No dropout, no BatchNorm: the student in training mode computes what the teacher computes
+    # in evaluation mode. With α = 1 the objective is the distillation term alone, which is zero
+    # with a zero gradient when the teacher holds the student's own starting weights.
+    same = ["model.args.drop_rate=0.0", "model.args.batch_norm=false", "data.val_split=null"]
+    steps = []
+    for name, optim in (
+        ("start", {"lr": 0.0}),
+        ("kd", {"lr": 0.1, "distill_from": f"local-dir:{tmp_path / 'start' / 'model'}"}),
+    ):
+        recipe = _tiny_recipe(
+            tmp_path, optim={**optim, "distill_weight": 1.0}, run={"max_steps": 1}
+        )
+        train(load_config(recipe, [*same, f"run.output_dir={tmp_path / name}"]))
+        steps.append(load_file(str(tmp_path / name / "model" / "model.safetensors")))
+    start, distilled = steps
+    for key in ("head.fc.weight", "head.fc1.weight", "features.conv1.weight"):
+        torch.testing.assert_close(distilled[key], start[key], rtol=0, atol=1e-7)
+
+
+def test_distillation_needs_a_teacher_with_the_datasets_classes(tmp_path: Path) -> None:
+    recipe = _tiny_recipe(tmp_path, optim={"distill_from": "deep_emotion"})
+    with pytest.raises(ConfigError, match=r"optim\.distill_from.*'deep_emotion'.*same classes"):
+        train(load_config(recipe))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("distill_weight", 0.0, r"optim\.distill_weight.*\(0, 1\].*got 0\.0"),
+        ("distill_weight", 1.5, r"optim\.distill_weight.*got 1\.5"),
+        ("distill_temperature", 0.0, r"optim\.distill_temperature.*> 0.*got 0\.0"),
+    ],
+)
+def test_distillation_settings_are_checked(
+    tmp_path: Path, key: str, value: float, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(_tiny_recipe(tmp_path, optim={"distill_from": "x", key: value}))
 
 
 # ---------------------------------------------------------------------------- schedule

@@ -152,6 +152,11 @@ class OptimConfig:
             updated after every optimiser step with this decay (timm's ``ModelEmaV3``; e.g.
             0.998 averages over the last ~500 steps). The average is what the stage evaluates,
             selects and saves; checkpoints keep both. 0: no average (the model itself).
+        distill_from: A trained teacher (zoo tag, ``hf-hub:…`` or ``local-dir:…``) with the
+            dataset's classes: knowledge distillation (:mod:`glamor_zoo.train.distill`). Empty:
+            none.
+        distill_weight: α of the distillation loss ``(1 - α)·CE + α·T²·KL(teacher ‖ student)``.
+        distill_temperature: T of that loss (softmax temperature of both models' logits).
     """
 
     name: str = "sgd"
@@ -167,6 +172,9 @@ class OptimConfig:
     l2_weight: float = 0.0
     label_smoothing: float = 0.0
     ema_decay: float = 0.0
+    distill_from: str = ""
+    distill_weight: float = 0.5
+    distill_temperature: float = 1.0
 
 
 @dataclass
@@ -373,6 +381,15 @@ class TrainConfig:
             raise ConfigError(
                 f"optim.ema_decay must be a number in [0, 1) (e.g. 0.998; 0: no average), "
                 f"got {o.ema_decay!r}"
+            )
+        if not 0 < o.distill_weight <= 1:
+            raise ConfigError(
+                f"optim.distill_weight must be a number in (0, 1] (the share of the "
+                f"distillation loss), got {o.distill_weight!r}"
+            )
+        if not o.distill_temperature > 0:
+            raise ConfigError(
+                f"optim.distill_temperature must be a number > 0, got {o.distill_temperature!r}"
             )
         if o.l2_weight > 0 and not o.l2_modules:
             raise ConfigError(

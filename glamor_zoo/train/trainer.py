@@ -57,6 +57,7 @@ from glamor_zoo.train.checkpoint import (
 )
 from glamor_zoo.train.config import ConfigError, StageConfig, TrainConfig
 from glamor_zoo.train.data import apply_recipe_spec, build_split, preprocess_for
+from glamor_zoo.train.distill import Distillation, distillation_loss
 from glamor_zoo.train.evaluate import collate_samples, forward_batch, predict, write_evaluation
 from glamor_zoo.train.init import copy_weights, init_from_pretrained
 from glamor_zoo.train.regularization import L2Penalty
@@ -359,6 +360,13 @@ class _StageLoop:
             else None
         )
         self.steps_per_epoch = math.ceil(len(self.loader) / config.run.grad_accum_steps)
+        self.distill = (
+            Distillation(
+                config.optim.distill_from, self.classes, acc.device, config.run.channels_last
+            )
+            if config.optim.distill_from
+            else None
+        )
 
     def selected_weights(self) -> nn.Module:
         """The weights the stage evaluates, selects and saves: the average (``optim.ema_decay``)
@@ -419,7 +427,7 @@ class _StageLoop:
         acc, l2 = self.acc, self.l2
         _LOGGER.info(
             "stage %s: %d train / %s val images, %d classes, %d epochs × %d steps, %d process(es), "
-            "mixed precision %s, %s lr schedule%s",
+            "mixed precision %s, %s lr schedule%s%s",
             self.name,
             len(self.train_ds),
             len(self.val_ds) if self.val_ds is not None else "no",
@@ -430,6 +438,10 @@ class _StageLoop:
             acc.mixed_precision,
             self.config.optim.schedule,
             f", loss + {l2.weight:g}·L2({', '.join(l2.modules)})" if l2 is not None else "",
+            f", distilled from {self.distill.source} (α {self.config.optim.distill_weight:g}, "
+            f"T {self.config.optim.distill_temperature:g})"
+            if self.distill is not None
+            else "",
         )
 
     # ------------------------------------------------------------------ the loop
@@ -511,6 +523,9 @@ class _StageLoop:
 
         Dropout is reseeded from (seed, stage, epoch, batch, rank), so a resumed run repeats it.
 
+        With ``optim.distill_from`` the objective is ``(1 - α)·CE + α·distillation``; the loss
+        returned and logged stays the cross-entropy, comparable across recipes.
+
         Returns:
             The learning rate used and the batch's cross-entropy loss.
         """
@@ -531,7 +546,14 @@ class _StageLoop:
             loss = nn.functional.cross_entropy(
                 logits.float(), batch["label"], label_smoothing=o.label_smoothing
             )
-            acc.backward(loss + self.l2() if self.l2 is not None else loss)
+            objective = loss
+            if self.distill is not None:
+                alpha = o.distill_weight
+                soft = distillation_loss(
+                    logits, self.distill.teacher_logits(batch), o.distill_temperature
+                )
+                objective = (1 - alpha) * loss + alpha * soft
+            acc.backward(objective + self.l2() if self.l2 is not None else objective)
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
         n = batch["label"].numel()

@@ -100,8 +100,12 @@ class MTCNNDetector(FaceDetector):
         # What MTCNN.detect runs (facenet-pytorch's detect_face), with this detector's smallest
         # face (searching_faces_from); on the CPU, for images up to CASCADE_MAX_PIXELS, with its
         # slow kernels replaced (glamor_zoo.data.detection.mtcnn_cascade: the same faces).
+        width, height = images[0].size
+        if min(width, height) < self.min_face_size:
+            # NOTE: no pyramid level fits (facenet-pytorch's detect_face would fail on an empty
+            # torch.cat): an image smaller than the smallest face holds none.
+            return [[] for _ in images]
         with torch.no_grad():
-            width, height = images[0].size
             if self.device == "cpu" and width * height <= CASCADE_MAX_PIXELS:
                 batch_boxes, batch_points = detect_faces(
                     images,
