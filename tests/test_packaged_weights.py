@@ -41,6 +41,19 @@ def test_weights_are_packaged_small_and_load_offline(monkeypatch: pytest.MonkeyP
     assert torch.isfinite(probs).all() and probs.shape == (2, 7)
 
 
+def test_a_packaged_tag_carries_the_augmentation_its_recipe_trained_with() -> None:
+    from glamor_zoo.spec import get_model_spec
+
+    recorded = CONFIG["model_args"]["spec"]["face_augment"]
+    assert recorded == CONFIG["recipe"]["config"]["data"]["preprocess"]["face_augment"]
+    for pretrained in (True, False):  # fine-tuning from the tag starts from the recipe's
+        model = glamor_zoo.create_model("face_resnet18.fer2013", pretrained=pretrained)
+        assert get_model_spec(model).face_augment == recorded
+    # A spec given by the caller still decides.
+    chosen = glamor_zoo.create_model("face_resnet18.fer2013", spec={"face_augment": {"hflip": 0.0}})
+    assert get_model_spec(chosen).face_augment == {"hflip": 0.0}
+
+
 def test_config_records_what_the_issue_asks() -> None:
     validation = CONFIG["metrics"]["validation"]
     assert validation["num_samples"] == 3589

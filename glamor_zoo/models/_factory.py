@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import json
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -198,6 +199,24 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
     return {k.removeprefix("module."): v for k, v in state_dict.items()}
 
 
+def packaged_training_settings(model: nn.Module) -> dict[str, Any]:
+    """The training-only settings (``face_augment``) recorded with weights shipped inside the
+    package: ``glamor_zoo/weights/<tag>.json`` beside the ``file`` its pretrained cfg names.
+
+    A packaged tag's structure and pixels come from its entrypoint, but the augmentation its
+    recipe trained with does not: fine-tuning from the tag starts from these (a recipe's
+    ``data.preprocess`` still overrides them).
+    """
+    file = (getattr(model, "pretrained_cfg", None) or {}).get("file")
+    if not file:
+        return {}
+    record = Path(file).with_suffix(".json")
+    if not record.is_file():
+        return {}
+    spec = json.loads(record.read_text()).get("model_args", {}).get("spec") or {}
+    return {key: spec[key] for key in ("face_augment",) if spec.get(key) is not None}
+
+
 def attach_spec(model: nn.Module, spec: ModelSpec | Mapping[str, Any] | None) -> ModelSpec | None:
     """Give a freshly built model its spec: the model's :meth:`default_spec`, the pretrained
     cfg's label names (when they fit its classes), then ``spec`` (the entrypoint's ``spec``
@@ -213,6 +232,9 @@ def attach_spec(model: nn.Module, spec: ModelSpec | Mapping[str, Any] | None) ->
     base = model.default_spec()
     if labels and len(labels) == int(getattr(model, "num_classes", 0)):
         base = base.replace(label_names=tuple(labels))
+    trained = packaged_training_settings(model)
+    if trained:
+        base = base.replace(**trained)
     if isinstance(spec, ModelSpec):
         return set_model_spec(model, spec)
     return set_model_spec(model, base.replace(**dict(spec or {})))

@@ -493,19 +493,6 @@ def _hub_cfg(name: str, **kwargs: Any) -> dict[str, Any]:
     return _cfg(f"{HUB_ORG}/{name}", published=False, **kwargs)
 
 
-def _face_cfg(**kwargs: Any) -> dict[str, Any]:
-    """A face-only model for 48-px grey FER-2013 faces."""
-    return _cfg(
-        input_size=(1, 48, 48),
-        mean=FaceResNetEncoder.mean,
-        std=FaceResNetEncoder.std,
-        label_names=FER2013_LABELS,
-        paper_ids="",
-        paper_name="",
-        **kwargs,
-    )
-
-
 _IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 _MNV2_STEMS = ("face_encoder.model.conv_stem", "context_encoder.model.conv_stem")
 _R18_STEMS = ("face_encoder.model.conv1", "context_encoder.model.conv1")
@@ -550,7 +537,14 @@ default_cfgs = default_cfgs_of(
         "glamor_fusion_add.ncaer_s": _hub_cfg("glamor_fusion_add.ncaer_s"),
         "glamor_fusion_max.ncaer_s": _hub_cfg("glamor_fusion_max.ncaer_s"),
         "glamor_fusion_concat.ncaer_s": _hub_cfg("glamor_fusion_concat.ncaer_s"),
-        "face_resnet18.fer2013": _face_cfg(
+        # A face-only model for 48-px grey FER-2013 faces, shipped inside the package.
+        "face_resnet18.fer2013": _cfg(
+            input_size=(1, 48, 48),
+            mean=FaceResNetEncoder.mean,
+            std=FaceResNetEncoder.std,
+            label_names=FER2013_LABELS,
+            paper_ids="",
+            paper_name="",
             file=str(packaged_weights("face_resnet18_fer2013.safetensors")),
             first_conv="face_encoder.model.conv1.0",
             license="other",
