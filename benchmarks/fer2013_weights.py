@@ -22,6 +22,10 @@
    ``hub_cards/<tag>.md`` is rendered from it.
 4. Prints the comparison table (markdown) for README.md and docs/weights.md.
 
+A weight average built by ``fer2013_ensemble.py --save RUN`` packages the same way: its
+``soup.json`` names the training runs whose recipes and time are recorded, and the soup's own
+command joins the list.
+
     python benchmarks/fer2013_weights.py runs/deep_emotion_fer2013_improved \
         --model deep_emotion.fer2013 --store float32 \
         --peer benchmarks/results/fer_peer_validation.json
@@ -129,9 +133,13 @@ def main() -> None:
     subset = reference_subset(list(our_rows))
     history = json.loads((args.run / "metrics.json").read_text())
     final = history["final"]
-    runs = [*args.earlier, args.run]
+    # A soup (fer2013_ensemble.py --save) records the training runs its members come from.
+    soup_file = args.run / "soup.json"
+    soup = json.loads(soup_file.read_text()) if soup_file.is_file() else None
+    trained = [Path(run) for run in soup["trained_runs"]] if soup else [args.run]
+    runs = [*args.earlier, *trained]
     recipes = [yaml.safe_load((r / "config.yaml").read_text()) for r in runs]
-    minutes = sum(_train_minutes(r) for r in runs)
+    minutes = sum(_train_minutes(r) for r in runs) + (soup["minutes"] if soup else 0.0)
     if args.earlier_config is not None:
         started_from = json.loads(args.earlier_config.read_text())
         phases = [p["config"] for p in started_from["earlier_phases"]]
@@ -190,8 +198,10 @@ def main() -> None:
             {"recipe": f"recipes/{r['name']}.yaml", "config": r} for r in recipes[:-1]
         ],
         "command": "\n".join(
-            f"glamor-zoo train --config recipes/{r['name']}.yaml" for r in recipes
+            [f"glamor-zoo train --config recipes/{r['name']}.yaml" for r in recipes]
+            + ([soup["command"]] if soup else [])
         ),
+        **({"soup": soup} if soup else {}),
         "training_time_min": round(minutes, 1),
         "hardware": hardware,
         "weights_dtype": "float16 (loaded into float32 parameters)"

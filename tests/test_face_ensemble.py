@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import glamor_zoo
-from glamor_zoo.models.ensemble import combine_face_models
+from glamor_zoo.models.ensemble import average_model_weights, combine_face_models
 from glamor_zoo.serialization import save_pretrained
 from glamor_zoo.spec import get_model_spec
 
@@ -93,3 +93,31 @@ def test_members_that_cannot_be_averaged_are_refused() -> None:
     glamor_zoo.set_model_spec(other, {"face_mean": [0.4]})
     with pytest.raises(ValueError, match="member 1 preprocesses its input differently"):
         combine_face_models([fine, other])
+
+
+def test_a_soup_averages_weights_and_batchnorm_statistics() -> None:
+    first, second = _member(FINE, 0), _member(FINE, 1)
+    soup = average_model_weights([first, second], [0.25, 0.75])
+    a, b, mixed = first.state_dict(), second.state_dict(), soup.state_dict()
+    for key in (
+        "face_encoder.model.conv1.0.weight",
+        "head.fc.bias",
+        "face_encoder.model.bn1.running_var",
+    ):
+        torch.testing.assert_close(mixed[key], 0.25 * a[key] + 0.75 * b[key])
+    assert torch.equal(
+        mixed["face_encoder.model.bn1.num_batches_tracked"],
+        a["face_encoder.model.bn1.num_batches_tracked"],
+    )
+    assert get_model_spec(soup) == get_model_spec(first) and soup is not first
+    # A soup of one model is that model.
+    x = torch.rand(3, 1, 48, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(average_model_weights([first, first]).eval()(x), first(x))
+
+
+def test_a_soup_needs_one_architecture_and_good_weights() -> None:
+    with pytest.raises(ValueError, match="member 1 is another architecture"):
+        average_model_weights([_member(FINE, 0), _member(COARSE, 1)])
+    with pytest.raises(ValueError, match="sum to 1"):
+        average_model_weights([_member(FINE, 0), _member(FINE, 1)], [0.5, 0.6])

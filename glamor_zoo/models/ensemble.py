@@ -1,7 +1,9 @@
-"""Averaging trained face models into one model (a ``glamor`` model with the ``face_ensemble`` encoder)."""
+"""Averaging trained face models into one model: their predictions (a ``glamor`` model with the
+``face_ensemble`` encoder) or their weights (a "model soup" of one architecture)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -11,7 +13,7 @@ from glamor_zoo.models._factory import create_model
 from glamor_zoo.models.glamor import GlamorNet
 from glamor_zoo.spec import get_model_spec
 
-__all__ = ["combine_face_models"]
+__all__ = ["average_model_weights", "combine_face_models"]
 
 
 def combine_face_models(
@@ -91,6 +93,54 @@ def combine_face_models(
             sum(w * m.head.fc.bias for w, m in zip(weights, members, strict=True))
         )
     return ensemble
+
+
+def average_model_weights(
+    members: Sequence[nn.Module], weights: Sequence[float] | None = None
+) -> nn.Module:
+    """One model whose floating-point parameters and buffers (BatchNorm statistics included)
+    are the weighted mean of ``members``' ("model soup", Wortsman et al. 2022).
+
+    It only makes sense for models of one architecture fine-tuned from a shared starting point
+    (they then tend to lie in one basin); BatchNorm statistics are averaged as they are, which
+    is an approximation (re-estimate them on training data if the soup underperforms).
+    Integer buffers (``num_batches_tracked``) are the first member's. The result is a copy of
+    the first member (its spec, config and class) with the averaged state.
+
+    Raises:
+        ValueError: no members, bad weights, or members whose state dicts differ in names or
+            shapes.
+    """
+    if not members:
+        raise ValueError("average_model_weights: no members given")
+    weights = (
+        [1.0 / len(members)] * len(members) if weights is None else [float(w) for w in weights]
+    )
+    if len(weights) != len(members):
+        raise ValueError(f"{len(weights)} weights for {len(members)} members")
+    if any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
+        raise ValueError(f"weights must be non-negative and sum to 1, got {weights}")
+    states = [member.state_dict() for member in members]
+    shapes = {k: tuple(v.shape) for k, v in states[0].items()}
+    for index, state in enumerate(states[1:], start=1):
+        other = {k: tuple(v.shape) for k, v in state.items()}
+        if other != shapes:
+            differing = sorted(set(shapes.items()) ^ set(other.items()))[:3]
+            raise ValueError(
+                f"average_model_weights: member {index} is another architecture than member 0 "
+                f"(state dicts differ, e.g. {differing})"
+            )
+    averaged = {
+        key: sum(w * state[key].float() for w, state in zip(weights, states, strict=True)).to(
+            value.dtype
+        )
+        if value.is_floating_point()
+        else value.clone()
+        for key, value in states[0].items()
+    }
+    soup = copy.deepcopy(members[0])
+    soup.load_state_dict(averaged)
+    return soup
 
 
 def _inference_preprocessing(model: nn.Module) -> dict:
