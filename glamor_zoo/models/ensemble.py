@@ -16,6 +16,25 @@ from glamor_zoo.spec import get_model_spec
 __all__ = ["average_model_weights", "combine_face_models"]
 
 
+def _member_weights(
+    who: str, members: Sequence[nn.Module], weights: Sequence[float] | None
+) -> list[float]:
+    """``weights`` checked against ``members`` (default: equal weights).
+
+    Raises:
+        ValueError: no members, or weights that are not one non-negative number per member
+            summing to 1.
+    """
+    if not members:
+        raise ValueError(f"{who}: no members given")
+    chosen = [1.0 / len(members)] * len(members) if weights is None else [float(w) for w in weights]
+    if len(chosen) != len(members):
+        raise ValueError(f"{who}: {len(chosen)} weights for {len(members)} members")
+    if any(w < 0 for w in chosen) or abs(sum(chosen) - 1.0) > 1e-6:
+        raise ValueError(f"{who}: weights must be non-negative and sum to 1, got {chosen}")
+    return chosen
+
+
 def combine_face_models(
     members: Sequence[GlamorNet], weights: Sequence[float] | None = None
 ) -> GlamorNet:
@@ -38,15 +57,7 @@ def combine_face_models(
     Raises:
         ValueError: A member is not such a model, the members disagree, or the weights are bad.
     """
-    if not members:
-        raise ValueError("combine_face_models: no members given")
-    weights = (
-        [1.0 / len(members)] * len(members) if weights is None else [float(w) for w in weights]
-    )
-    if len(weights) != len(members):
-        raise ValueError(f"{len(weights)} weights for {len(members)} members")
-    if any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
-        raise ValueError(f"weights must be non-negative and sum to 1, got {weights}")
+    weights = _member_weights("combine_face_models", members, weights)
     first = members[0]
     spec = get_model_spec(first)
     for index, member in enumerate(members):
@@ -111,15 +122,7 @@ def average_model_weights(
         ValueError: no members, bad weights, or members whose state dicts differ in names or
             shapes.
     """
-    if not members:
-        raise ValueError("average_model_weights: no members given")
-    weights = (
-        [1.0 / len(members)] * len(members) if weights is None else [float(w) for w in weights]
-    )
-    if len(weights) != len(members):
-        raise ValueError(f"{len(weights)} weights for {len(members)} members")
-    if any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
-        raise ValueError(f"weights must be non-negative and sum to 1, got {weights}")
+    weights = _member_weights("average_model_weights", members, weights)
     states = [member.state_dict() for member in members]
     shapes = {k: tuple(v.shape) for k, v in states[0].items()}
     for index, state in enumerate(states[1:], start=1):
