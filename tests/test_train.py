@@ -658,6 +658,72 @@ def test_distillation_settings_are_checked(
         load_config(_tiny_recipe(tmp_path, optim={"distill_from": "x", key: value}))
 
 
+# ---------------------------------------------------------------------------- mixup / cutmix
+
+
+def test_mixup_blends_each_batch_with_itself_reversed_and_trains_on_soft_labels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from timm.data import Mixup
+
+    mixed: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    fed: list[torch.Tensor] = []
+    losses: list[torch.Tensor] = []
+    timm_mix = Mixup.__call__
+
+    def spy_mix(self, x, target):
+        before = x.clone()
+        out, soft = timm_mix(self, x, target)
+        mixed.append((before, out.clone(), soft))
+        return out, soft
+
+    def spy_forward(model, batch):
+        fed.append(batch["face"].clone())
+        return trainer_forward(model, batch)
+
+    def spy_ce(logits, target, **kwargs):
+        losses.append(target)
+        return real_ce(logits, target, **kwargs)
+
+    trainer_forward, real_ce = trainer.forward_batch, torch.nn.functional.cross_entropy
+    monkeypatch.setattr(Mixup, "__call__", spy_mix)
+    monkeypatch.setattr(trainer, "forward_batch", spy_forward)
+    monkeypatch.setattr(trainer.nn.functional, "cross_entropy", spy_ce)
+    recipe = _tiny_recipe(
+        tmp_path, optim={"mixup_alpha": 1.0, "label_smoothing": 0.1}, run={"max_steps": 1}
+    )
+    train(load_config(recipe, ["data.val_split=null"]))
+    ((before, after, soft),) = mixed
+    assert torch.equal(fed[0], after) and not torch.allclose(after, before)
+    lam = float(((after - before.flip(0)) / (before - before.flip(0))).flatten()[0])
+    torch.testing.assert_close(after, lam * before + (1 - lam) * before.flip(0))
+    # The loss is taken against the mixed, smoothed soft labels.
+    assert losses[0] is soft and soft.shape == (8, 3)
+    torch.testing.assert_close(soft.sum(1), torch.ones(8))
+    assert float(soft.max()) < 1.0
+
+
+def test_mixup_is_repeatable_run_to_run(tmp_path: Path) -> None:
+    weights = []
+    for name in ("a", "b"):
+        recipe = _tiny_recipe(
+            tmp_path, optim={"mixup_alpha": 0.4, "cutmix_alpha": 1.0}, run={"max_steps": 3}
+        )
+        train(load_config(recipe, [f"run.output_dir={tmp_path / name}", "data.val_split=null"]))
+        weights.append(load_file(str(tmp_path / name / "model" / "model.safetensors")))
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_mixup_needs_a_face_only_model_and_sane_settings(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path)  # glamor_test reads a context image too
+    with pytest.raises(ConfigError, match="face images only"):
+        train(load_config(recipe, ["optim.mixup_alpha=0.2"]))
+    with pytest.raises(ConfigError, match=r"optim\.cutmix_alpha.*>= 0.*got -1"):
+        load_config(_tiny_recipe(tmp_path, optim={"cutmix_alpha": -1}))
+    with pytest.raises(ConfigError, match=r"optim\.mix_prob.*\[0, 1\].*got 2"):
+        load_config(_tiny_recipe(tmp_path, optim={"mix_prob": 2}))
+
+
 # ---------------------------------------------------------------------------- schedule
 
 

@@ -157,6 +157,11 @@ class OptimConfig:
             none.
         distill_weight: α of the distillation loss ``(1 - α)·CE + α·T²·KL(teacher ‖ student)``.
         distill_temperature: T of that loss (softmax temperature of both models' logits).
+        mixup_alpha: Mixup (timm's ``Mixup``, per batch): each training batch of faces is blended
+            with itself reversed by λ ~ Beta(α, α), labels likewise. 0: off.
+        cutmix_alpha: CutMix: a box of the reversed batch pasted in, λ ~ Beta(α, α). 0: off.
+        mix_prob: Probability that a batch is mixed at all.
+        mix_switch_prob: With both on, probability of CutMix instead of Mixup for a batch.
     """
 
     name: str = "sgd"
@@ -175,6 +180,10 @@ class OptimConfig:
     distill_from: str = ""
     distill_weight: float = 0.5
     distill_temperature: float = 1.0
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    mix_prob: float = 1.0
+    mix_switch_prob: float = 0.5
 
 
 @dataclass
@@ -391,6 +400,16 @@ class TrainConfig:
             raise ConfigError(
                 f"optim.distill_temperature must be a number > 0, got {o.distill_temperature!r}"
             )
+        for key in ("mixup_alpha", "cutmix_alpha"):
+            if not getattr(o, key) >= 0:
+                raise ConfigError(
+                    f"optim.{key} must be a number >= 0 (0: off), got {getattr(o, key)!r}"
+                )
+        for key in ("mix_prob", "mix_switch_prob"):
+            if not 0 <= getattr(o, key) <= 1:
+                raise ConfigError(
+                    f"optim.{key} must be a probability in [0, 1], got {getattr(o, key)!r}"
+                )
         if o.l2_weight > 0 and not o.l2_modules:
             raise ConfigError(
                 f"optim.l2_weight is {o.l2_weight} but optim.l2_modules is empty: name the "

@@ -94,6 +94,35 @@ def _step_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
+def _make_mixup(config: TrainConfig, num_classes: int, model: nn.Module) -> Any:
+    """timm's ``Mixup`` for ``optim.mixup_alpha`` / ``cutmix_alpha`` (``None`` when both are 0).
+
+    Raises:
+        ConfigError: the model reads a context image too (only the face would be mixed).
+    """
+    o = config.optim
+    if not (o.mixup_alpha or o.cutmix_alpha):
+        return None
+    from timm.data import Mixup
+
+    from glamor_zoo.spec import get_model_spec
+
+    if get_model_spec(model).uses_context:
+        raise ConfigError(
+            "optim.mixup_alpha / cutmix_alpha mix the face images only: use them with face-only "
+            "models (this one also reads a context image)"
+        )
+    return Mixup(
+        mixup_alpha=o.mixup_alpha,
+        cutmix_alpha=o.cutmix_alpha,
+        prob=o.mix_prob,
+        switch_prob=o.mix_switch_prob,
+        mode="batch",
+        label_smoothing=o.label_smoothing,
+        num_classes=num_classes,
+    )
+
+
 def _hparams(config: TrainConfig) -> dict[str, Any]:
     flat: dict[str, Any] = {}
 
@@ -360,6 +389,7 @@ class _StageLoop:
             else None
         )
         self.steps_per_epoch = math.ceil(len(self.loader) / config.run.grad_accum_steps)
+        self.mixup = _make_mixup(config, self.num_classes, acc.unwrap_model(self.model))
         self.distill = (
             Distillation(
                 config.optim.distill_from, self.classes, acc.device, config.run.channels_last
@@ -427,7 +457,7 @@ class _StageLoop:
         acc, l2 = self.acc, self.l2
         _LOGGER.info(
             "stage %s: %d train / %s val images, %d classes, %d epochs × %d steps, %d process(es), "
-            "mixed precision %s, %s lr schedule%s%s",
+            "mixed precision %s, %s lr schedule%s%s%s",
             self.name,
             len(self.train_ds),
             len(self.val_ds) if self.val_ds is not None else "no",
@@ -441,6 +471,10 @@ class _StageLoop:
             f", distilled from {self.distill.source} (α {self.config.optim.distill_weight:g}, "
             f"T {self.config.optim.distill_temperature:g})"
             if self.distill is not None
+            else "",
+            f", mixup α {self.config.optim.mixup_alpha:g} / cutmix α "
+            f"{self.config.optim.cutmix_alpha:g} (p {self.config.optim.mix_prob:g})"
+            if self.mixup is not None
             else "",
         )
 
@@ -523,7 +557,10 @@ class _StageLoop:
 
         Dropout is reseeded from (seed, stage, epoch, batch, rank), so a resumed run repeats it.
 
-        With ``optim.distill_from`` the objective is ``(1 - α)·CE + α·distillation``; the loss
+        With ``optim.mixup_alpha`` / ``cutmix_alpha`` an even-sized batch of faces is mixed
+        (timm's ``Mixup``) and the cross-entropy is taken against the mixed soft labels; the
+        training accuracy still counts the unmixed labels. With ``optim.distill_from`` the
+        objective is ``(1 - α)·CE + α·distillation``; the loss
         returned and logged stays the cross-entropy, comparable across recipes.
 
         Returns:
@@ -541,11 +578,18 @@ class _StageLoop:
         lr = self.lr_of(epoch, batch_index)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        target, smoothing = batch["label"], o.label_smoothing
+        if self.mixup is not None and len(target) % 2 == 0:
+            # timm's Mixup draws from numpy's global generator: seeded per step, so a resumed
+            # run mixes as the first did. It smooths the mixed targets itself.
+            np.random.seed(
+                _step_seed(self.seed, self.index, epoch, batch_index, acc.process_index) % 2**32
+            )
+            face, target = self.mixup(batch["face"], batch["label"])
+            batch, smoothing = {**batch, "face": face}, 0.0
         with acc.accumulate(self.model), acc.autocast():
             logits = forward_batch(self.model, batch)
-            loss = nn.functional.cross_entropy(
-                logits.float(), batch["label"], label_smoothing=o.label_smoothing
-            )
+            loss = nn.functional.cross_entropy(logits.float(), target, label_smoothing=smoothing)
             objective = loss
             if self.distill is not None:
                 alpha = o.distill_weight
