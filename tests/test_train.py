@@ -705,6 +705,8 @@ def test_mixup_blends_each_batch_with_itself_reversed_and_trains_on_soft_labels(
 
 def test_mixup_is_repeatable_run_to_run(tmp_path: Path) -> None:
     weights = []
+    np.random.seed(123)
+    caller = np.random.get_state()
     for name in ("a", "b"):
         recipe = _tiny_recipe(
             tmp_path, optim={"mixup_alpha": 0.4, "cutmix_alpha": 1.0}, run={"max_steps": 3}
@@ -712,6 +714,8 @@ def test_mixup_is_repeatable_run_to_run(tmp_path: Path) -> None:
         train(load_config(recipe, [f"run.output_dir={tmp_path / name}", "data.val_split=null"]))
         weights.append(load_file(str(tmp_path / name / "model" / "model.safetensors")))
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    # The caller's numpy generator is where it was: the per-step seeding is undone.
+    assert np.array_equal(np.random.get_state()[1], caller[1])
 
 
 def test_mixup_needs_a_face_only_model_and_sane_settings(tmp_path: Path) -> None:

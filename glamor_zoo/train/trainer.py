@@ -581,11 +581,16 @@ class _StageLoop:
         target, smoothing = batch["label"], o.label_smoothing
         if self.mixup is not None and len(target) % 2 == 0:
             # timm's Mixup draws from numpy's global generator: seeded per step, so a resumed
-            # run mixes as the first did. It smooths the mixed targets itself.
+            # run mixes as the first did, and restored after, so the caller's draws are
+            # untouched. It smooths the mixed targets itself.
+            caller_state = np.random.get_state()
             np.random.seed(
                 _step_seed(self.seed, self.index, epoch, batch_index, acc.process_index) % 2**32
             )
-            face, target = self.mixup(batch["face"], batch["label"])
+            try:
+                face, target = self.mixup(batch["face"], batch["label"])
+            finally:
+                np.random.set_state(caller_state)
             batch, smoothing = {**batch, "face": face}, 0.0
         with acc.accumulate(self.model), acc.autocast():
             logits = forward_batch(self.model, batch)
