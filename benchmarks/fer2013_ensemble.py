@@ -1,16 +1,18 @@
-"""Would averaging two FER-2013 face models beat the packaged one? Measured on the hold-out only.
+"""Would averaging FER-2013 face models beat the packaged one? Measured on the hold-out only.
 
     python benchmarks/fer2013_ensemble.py face_resnet18.fer2013 \
         local-dir:runs/face_resnet18_fer2013_member/model --weights 0.5 0.6 0.7
+    python benchmarks/fer2013_ensemble.py local-dir:A local-dir:B local-dir:C --soup
 
-Scores each model, then ``glamor_zoo.models.ensemble.combine_face_models([first, second],
-[w, 1 - w])`` (the mean of their logits) and, with ``--soup``,
-``average_model_weights([first, second], [w, 1 - w])`` (the mean of their weights; with
-``--bn-refresh N`` its BatchNorm statistics re-estimated on N augmented training faces) for
-each ``--weights`` w, on the stratified 10 % hold-out of FER-2013 train that
-``--recipe`` names (every choice of the zoo's FER-2013 weights is made there; validation is
-never read here). The rule in docs/weights.md: the ensemble replaces the packaged model only if
-its best weight gains at least 0.3 points on the hold-out.
+Scores each model, then ``glamor_zoo.models.ensemble.combine_face_models(models, weights)``
+(the weighted mean of their logits) and, with ``--soup``, ``average_model_weights(models,
+weights)`` (the weighted mean of their weights; with ``--bn-refresh N`` its BatchNorm statistics
+re-estimated on N augmented training faces), on the stratified 10 % hold-out of FER-2013 train
+that ``--recipe`` names (every choice of the zoo's FER-2013 weights is made there; validation
+is never read here). With two models each ``--weights`` value w is one mixture (w, 1 - w); with
+more, ``--weights`` is the one mixture itself (a weight per model; equal weights by default).
+The rule in docs/weights.md: the ensemble replaces the packaged model only if its best mixture
+gains at least 0.3 points on the hold-out.
 """
 
 from __future__ import annotations
@@ -102,11 +104,39 @@ def refresh_batchnorm(model: torch.nn.Module, recipe: Path, samples: int) -> tor
     return model.eval()
 
 
+def mixtures(models: list[str], weights: list[float] | None) -> list[list[float]]:
+    """The weight vectors to try: with two models each value w of ``weights`` is (w, 1 - w)
+    (default 0.5); with more, ``weights`` is the one vector (default equal weights)."""
+    if len(models) < 2:
+        raise SystemExit("fer2013_ensemble.py: name at least two models to average")
+    if len(models) == 2:
+        return [[w, 1.0 - w] for w in (weights or [0.5])]
+    if weights is None:
+        return [[1.0 / len(models)] * len(models)]
+    if len(weights) != len(models):
+        raise SystemExit(
+            f"fer2013_ensemble.py: --weights has {len(weights)} values for {len(models)} "
+            "models: with more than two models give one weight per model"
+        )
+    return [list(weights)]
+
+
+def label(mixture: list[float]) -> str:
+    """``0.5 / 0.5`` for a mixture's weights."""
+    return " / ".join(f"{w:.3g}" for w in mixture)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("first", help="a face model tag or local-dir: (weight w)")
-    parser.add_argument("second", help="another one (weight 1 - w)")
-    parser.add_argument("--weights", type=float, nargs="+", default=[0.5])
+    parser.add_argument("models", nargs="+", help="face model tags or local-dir: folders (2+)")
+    parser.add_argument(
+        "--weights",
+        type=float,
+        nargs="+",
+        default=None,
+        help="two models: the first model's weight w of each mixture (w, 1 - w) to try; "
+        "more models: one weight per model (default: equal)",
+    )
     parser.add_argument(
         "--recipe", type=Path, default=REPO / "recipes" / "face_resnet18_fer2013_member.yaml"
     )
@@ -116,7 +146,7 @@ def main() -> None:
         "--save",
         type=Path,
         default=None,
-        help="build only the soup of the first --weights and save it here as a run folder",
+        help="build only the soup of the first mixture and save it here as a run folder",
     )
     parser.add_argument(
         "--trained-run",
@@ -126,18 +156,18 @@ def main() -> None:
         help="with --save: the training runs the soup's members come from (for the record)",
     )
     args = parser.parse_args()
+    candidates = mixtures(args.models, args.weights)
 
-    first = glamor_zoo.create_model(args.first, pretrained=True)
-    second = glamor_zoo.create_model(args.second, pretrained=True)
+    members = [glamor_zoo.create_model(name, pretrained=True) for name in args.models]
     if args.save is not None:
-        weight, started = args.weights[0], time.perf_counter()
-        soup = average_model_weights([first, second], [weight, 1.0 - weight])
+        mixture, started = candidates[0], time.perf_counter()
+        soup = average_model_weights(members, mixture)
         if args.bn_refresh:
             soup = refresh_batchnorm(soup, args.recipe, args.bn_refresh)
         command = " ".join(["python benchmarks/fer2013_ensemble.py", *sys.argv[1:]])
         record = {
-            "members": [args.first, args.second],
-            "weights": [weight, 1.0 - weight],
+            "members": args.models,
+            "weights": mixture,
             "batchnorm_refresh_faces": args.bn_refresh,
             "batchnorm_refresh": "cumulative mean over augmented training faces of the recipe's "
             "train split, torch seed 0",
@@ -149,22 +179,18 @@ def main() -> None:
         save_soup(soup, args.save, args.recipe, record)
         return
     print("| model | hold-out top-1 |\n|---|---:|")
-    print(f"| {args.first} | {holdout_top1(first, args.recipe):.2f} |")
-    print(f"| {args.second} | {holdout_top1(second, args.recipe):.2f} |")
-    for weight in args.weights:
-        ensemble = combine_face_models([first, second], [weight, 1.0 - weight])
-        print(
-            f"| ensemble, weights {weight:g} / {1 - weight:g} | {holdout_top1(ensemble, args.recipe):.2f} |"
-        )
+    for name, member in zip(args.models, members, strict=True):
+        print(f"| {name} | {holdout_top1(member, args.recipe):.2f} |")
+    for mixture in candidates:
+        ensemble = combine_face_models(members, mixture)
+        print(f"| ensemble, weights {label(mixture)} | {holdout_top1(ensemble, args.recipe):.2f} |")
         if args.soup:
-            soup = average_model_weights([first, second], [weight, 1.0 - weight])
-            print(
-                f"| soup, weights {weight:g} / {1 - weight:g} | {holdout_top1(soup, args.recipe):.2f} |"
-            )
+            soup = average_model_weights(members, mixture)
+            print(f"| soup, weights {label(mixture)} | {holdout_top1(soup, args.recipe):.2f} |")
             if args.bn_refresh:
                 soup = refresh_batchnorm(soup, args.recipe, args.bn_refresh)
                 print(
-                    f"| soup, weights {weight:g} / {1 - weight:g}, BatchNorm re-estimated on "
+                    f"| soup, weights {label(mixture)}, BatchNorm re-estimated on "
                     f"{args.bn_refresh} faces | {holdout_top1(soup, args.recipe):.2f} |"
                 )
 

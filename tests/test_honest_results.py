@@ -361,6 +361,13 @@ def test_images_and_refinement_crops_are_detected_in_parallel_threads() -> None:
     assert [f[0].box for f in found] == [(400, 1200, 1200, 2000), (2000, 400, 2400, 800)]
     with pytest.raises(ValueError, match="workers must be at least 1"):
         AdaptedDetector(BrightBox(), workers=0)
+    # At full resolution too (eval, detect, build-ncaer, predict --max-side 0): the images of a
+    # call in two threads, the detector's own settings (and so its cache keys).
+    full_size = create_detector(WaitsForAnother)
+    assert type(full_size) is WaitsForAnother and full_size.workers == 2
+    assert full_size.detect([image, other]) == BrightBox().detect([image, other])
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        create_detector(BrightBox, workers=0)
 
 
 def test_a_detector_not_marked_thread_safe_is_called_from_one_thread_only() -> None:
@@ -381,4 +388,8 @@ def test_a_detector_not_marked_thread_safe_is_called_from_one_thread_only() -> N
     found = AdaptedDetector(inner, max_side=1000, workers=2).detect(images)
     assert [f[0].box[0] for f in found] == [400, 1600, 2800]
     assert inner.threads == {threading.get_ident()}
+    full_size = create_detector(RecordsThreads, workers=2)  # at full resolution
+    full_size.threads = set()
+    assert [f[0].box[0] for f in full_size.detect(images)] == [400, 1600, 2800]
+    assert full_size.threads == {threading.get_ident()}
     assert create_detector("mtcnn").thread_safe and not FaceDetector.thread_safe

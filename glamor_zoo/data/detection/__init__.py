@@ -82,17 +82,23 @@ def create_detector(
             back to the original's pixels); ``None``: the full image.
         channel_order: ``"bgr"`` runs the detector on the image with red and blue swapped, as
             the authors' code ran MMOD on OpenCV's arrays.
-        workers: Threads detecting at once on the bounded copies and their refinement crops
-            (:class:`AdaptedDetector`; the full image with ``rgb`` is one plain call).
+        workers: Threads detecting at once, for a backend that is
+            :attr:`~FaceDetector.thread_safe` (MTCNN): the images of a call (and, on bounded
+            copies, the faces' refinement crops, :class:`AdaptedDetector`); 1: the images of a
+            call in batches, in the calling thread.
         **kwargs: The backend's options (``threshold``, ``model_path``, ``weights``, ``device``,
             ``crop``…).
 
     Raises:
         UnknownComponentError: no such detector (the message lists the valid names).
         ImportError: the backend's optional dependency is missing (names the extra to install).
+        ValueError: ``workers`` below 1.
     """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     detector = DETECTORS.create(name, **kwargs)
     if max_side is None and channel_order == "rgb":
+        detector.workers = workers
         return detector
     return AdaptedDetector(
         detector, max_side=max_side, channel_order=channel_order, workers=workers
