@@ -98,6 +98,16 @@ def subset_top1(predictions: dict[str, tuple[str, str]], subset: list[str]) -> f
     return 100.0 * float(np.mean(hits))
 
 
+def commands(recipes: list[dict], started_from: dict | None, soup: dict | None) -> list[str]:
+    """The commands that made the weights, in order: each recipe's training, the soup that
+    the model started from (``started_from``, an earlier packaged config: it made a teacher
+    or an initialisation) right after its own phases, and this run's soup last."""
+    lines = [f"glamor-zoo train --config recipes/{r['name']}.yaml" for r in recipes]
+    if started_from is not None and "soup" in started_from:
+        lines.insert(len(started_from["earlier_phases"]) + 1, started_from["soup"]["command"])
+    return lines + ([soup["command"]] if soup else [])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="the training run folder")
@@ -140,6 +150,7 @@ def main() -> None:
     runs = [*args.earlier, *trained]
     recipes = [yaml.safe_load((r / "config.yaml").read_text()) for r in runs]
     minutes = sum(_train_minutes(r) for r in runs) + (soup["minutes"] if soup else 0.0)
+    started_from = None
     if args.earlier_config is not None:
         started_from = json.loads(args.earlier_config.read_text())
         phases = [p["config"] for p in started_from["earlier_phases"]]
@@ -197,10 +208,7 @@ def main() -> None:
         "earlier_phases": [
             {"recipe": f"recipes/{r['name']}.yaml", "config": r} for r in recipes[:-1]
         ],
-        "command": "\n".join(
-            [f"glamor-zoo train --config recipes/{r['name']}.yaml" for r in recipes]
-            + ([soup["command"]] if soup else [])
-        ),
+        "command": "\n".join(commands(recipes, started_from, soup)),
         **({"soup": soup} if soup else {}),
         "training_time_min": round(minutes, 1),
         "hardware": hardware,
