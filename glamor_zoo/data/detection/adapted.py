@@ -105,7 +105,6 @@ class AdaptedDetector(FaceDetector):
         super().__init__(detector.threshold, detector.batch_size)
         self.detector = detector
         self.name = detector.name
-        self.thread_safe = detector.thread_safe  # it keeps no state of its own between calls
         self.max_side = max_side
         self.channel_order: ChannelOrder = channel_order
         self.refine = bool(refine)
