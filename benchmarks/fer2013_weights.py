@@ -99,13 +99,16 @@ def subset_top1(predictions: dict[str, tuple[str, str]], subset: list[str]) -> f
 
 
 def commands(recipes: list[dict], started_from: dict | None, soup: dict | None) -> list[str]:
-    """The commands that made the weights, in order: each recipe's training, the soup that
-    the model started from (``started_from``, an earlier packaged config: it made a teacher
-    or an initialisation) right after its own phases, and this run's soup last."""
+    """The commands that made the weights, in order: those that made the packaged model the
+    earliest run started from (``started_from``, an earlier packaged config whose phases begin
+    ``recipes``: it made a teacher or an initialisation), each later recipe's training, and
+    this run's soup last."""
+    earlier: list[str] = []
+    if started_from is not None:
+        earlier = started_from["command"].splitlines()
+        recipes = recipes[len(started_from["earlier_phases"]) + 1 :]
     lines = [f"glamor-zoo train --config recipes/{r['name']}.yaml" for r in recipes]
-    if started_from is not None and "soup" in started_from:
-        lines.insert(len(started_from["earlier_phases"]) + 1, started_from["soup"]["command"])
-    return lines + ([soup["command"]] if soup else [])
+    return earlier + lines + ([soup["command"]] if soup else [])
 
 
 def main() -> None:

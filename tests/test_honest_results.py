@@ -370,6 +370,46 @@ def test_images_and_refinement_crops_are_detected_in_parallel_threads() -> None:
         create_detector(BrightBox, workers=0)
 
 
+def test_the_largest_images_start_first_and_refinement_waits_for_no_other_image() -> None:
+    import threading
+
+    started: list[tuple[int, int]] = []
+
+    class RecordsStarts(BrightBox):
+        thread_safe = True
+
+        def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
+            started.extend(image.size for image in images)
+            return super()._detect_batch(images)
+
+    sizes = [(300, 200), (4000, 3000), (1500, 1000)]
+    images = [Image.new("RGB", size) for size in sizes]
+    create_detector(RecordsStarts, workers=2).detect(images)
+    # Two threads take the two largest photos; the smallest waits for one of them.
+    assert set(started[:2]) == {(4000, 3000), (1500, 1000)} and started[2] == (300, 200)
+
+    # A face's refinement is queued as soon as its own image's copy is done: here the second
+    # image's copy can only finish once the first image's face has been refined.
+    refined = threading.Event()
+
+    class RefinesEarly(BrightBox):
+        thread_safe = True
+
+        def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
+            if images[0].size == (1000, 1000):  # the second image's copy
+                assert refined.wait(20), "a refinement waited for another image's copy"
+            elif images[0].size != (1000, 750):  # not the first image's copy: a crop
+                refined.set()
+            return super()._detect_batch(images)
+
+    first = Image.new("RGB", (4000, 3000))
+    first.paste((255, 255, 255), (400, 1200, 1200, 2000))
+    second = Image.new("RGB", (3000, 3000))
+    second.paste((255, 255, 255), (1000, 1000, 1400, 1400))
+    found = AdaptedDetector(RefinesEarly(), max_side=1000, workers=2).detect([first, second])
+    assert [f[0].box for f in found] == [(400, 1200, 1200, 2000), (1000, 1000, 1400, 1400)]
+
+
 def test_a_detector_not_marked_thread_safe_is_called_from_one_thread_only() -> None:
     import threading
 

@@ -22,9 +22,8 @@ Two preparations, each optional:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -34,8 +33,6 @@ from glamor_zoo.data.detection.base import Face, FaceDetector
 __all__ = ["DEFAULT_MAX_SIDE", "DEFAULT_WORKERS", "AdaptedDetector", "ChannelOrder", "bounded_size"]
 
 ChannelOrder = Literal["rgb", "bgr"]
-_Item = TypeVar("_Item")
-_Result = TypeVar("_Result")
 
 # NOTE: predict's default (max_side="auto"), chosen by measurement on ../shared/data/scenes plus
 # group.jpeg upscaled to 4032×3024 (benchmarks/bench_predict.py --versus): refined, a
@@ -83,9 +80,12 @@ class AdaptedDetector(FaceDetector):
             shrink factor are not searched for (that is the price of the copy).
         workers: Threads that detect (and refine) at once, for a detector whose
             :attr:`~FaceDetector.thread_safe` is set (MTCNN; others run in the calling thread):
-            each image of a call, then each face's refinement crop, is one task (1: the images
-            of a call are detected together in one batch, in the calling thread). The faces found are the same either way, up
-            to float rounding (a batch and single images round differently, ~1e-4 px).
+            each image of a call (its copy made and detected), then each face's refinement
+            crop, is one task; the images start largest first and a face's refinement is
+            queued as soon as its own image's copy is done, so no thread waits while work
+            remains (1: the images of a call are detected together in one batch, in the
+            calling thread). The faces found are the same either way, up to float rounding
+            (a batch and single images round differently, ~1e-4 px).
     """
 
     def __init__(
@@ -130,25 +130,49 @@ class AdaptedDetector(FaceDetector):
         return self._prepare_colours(image)
 
     def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
-        copies = [self._prepare(image) for image in images]
         if self.workers > 1 and self.detector.thread_safe:
-            found = self._map(self.detector.detect_one, copies)
-        else:
-            found = self.detector.detect(copies)
+            return self._detect_in_threads(images)
+        copies = [self._prepare(image) for image in images]
+        found = self.detector.detect(copies)
         results: list[list[Face]] = []
         to_refine: list[tuple[int, Face]] = []  # (index of the image, its face in its pixels)
         for index, (image, copy, faces) in enumerate(zip(images, copies, found, strict=True)):
-            sx, sy = image.width / copy.width, image.height / copy.height
-            faces = faces if sx == sy == 1 else [_scaled(f, sx, sy) for f in faces]
-            if self.refine and not sx == sy == 1:
+            faces, shrunk = _mapped_back(image, copy, faces)
+            if self.refine and shrunk:
                 to_refine.extend((index, face) for face in faces)
                 faces = []
             results.append(faces)
-        again = self._map(lambda task: self._found_again(images[task[0]], task[1]), to_refine)
-        for (index, _), face in zip(to_refine, again, strict=True):
-            if face is not None and all(_iou(face.box, kept.box) < 0.5 for kept in results[index]):
-                results[index].append(face)
-        return results
+        again = [(index, self._found_again(images[index], face)) for index, face in to_refine]
+        return _with_found_again(results, again)
+
+    def _detect_in_threads(self, images: list[Image.Image]) -> list[list[Face]]:
+        """:meth:`_detect_batch` in :attr:`workers` threads, one task per image (its copy made
+        and detected) and per face to refine, with no thread left waiting while work remains:
+        the images start largest first (the largest photo started last would finish alone),
+        and a face's refinement is queued as soon as its image's copy is done."""
+        results: list[list[Face]] = [[] for _ in images]
+        refinements: list[tuple[int, Future[Face | None]]] = []
+        order = sorted(range(len(images)), key=lambda i: -images[i].width * images[i].height)
+        with ThreadPoolExecutor(self.workers) as pool:
+            copies = {pool.submit(self._detect_copy, images[i]): i for i in order}
+            for done in as_completed(copies):
+                index = copies[done]
+                faces, shrunk = done.result()
+                if self.refine and shrunk:
+                    refinements.extend(
+                        (index, pool.submit(self._found_again, images[index], face))
+                        for face in faces
+                    )
+                else:
+                    results[index] = faces
+            again = [(index, future.result()) for index, future in refinements]
+        return _with_found_again(results, again)
+
+    def _detect_copy(self, image: Image.Image) -> tuple[list[Face], bool]:
+        """The faces the detector finds on ``image``'s prepared copy, in ``image``'s pixels, and
+        whether the copy was smaller."""
+        copy = self._prepare(image)
+        return _mapped_back(image, copy, self.detector.detect_one(copy))
 
     def _found_again(self, image: Image.Image, face: Face) -> Face | None:
         """``face`` (found on a smaller copy, in ``image``'s pixels) as the detector finds it
@@ -163,17 +187,31 @@ class AdaptedDetector(FaceDetector):
             return None
         return best
 
-    def _map(self, fn: Callable[[_Item], _Result], items: Sequence[_Item]) -> list[_Result]:
-        """``fn`` over ``items`` in order, in up to :attr:`workers` threads."""
-        if self.workers == 1 or len(items) <= 1 or not self.detector.thread_safe:
-            return [fn(item) for item in items]
-        with ThreadPoolExecutor(min(self.workers, len(items))) as pool:
-            return list(pool.map(fn, items))
-
     def _prepare_colours(self, image: Image.Image) -> Image.Image:
         if self.channel_order == "bgr":
             return Image.fromarray(np.ascontiguousarray(np.asarray(image)[:, :, ::-1]))
         return image
+
+
+def _mapped_back(
+    image: Image.Image, copy: Image.Image, faces: list[Face]
+) -> tuple[list[Face], bool]:
+    """``faces`` found on ``copy`` in ``image``'s pixels, and whether ``copy`` is smaller."""
+    sx, sy = image.width / copy.width, image.height / copy.height
+    if sx == sy == 1:
+        return faces, False
+    return [_scaled(face, sx, sy) for face in faces], True
+
+
+def _with_found_again(
+    results: list[list[Face]], again: list[tuple[int, Face | None]]
+) -> list[list[Face]]:
+    """``results`` with each face found again at full resolution (image index, face or
+    ``None``) added to its image, in order, unless it repeats one kept already."""
+    for index, face in again:
+        if face is not None and all(_iou(face.box, kept.box) < 0.5 for kept in results[index]):
+            results[index].append(face)
+    return results
 
 
 def _context_region(

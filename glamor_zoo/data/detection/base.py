@@ -8,12 +8,14 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
 
-__all__ = ["Face", "FaceDetector", "best_face", "group_by_size"]
+__all__ = ["Face", "FaceDetector", "best_face", "group_by_size", "largest_first"]
+
+_Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,9 @@ class FaceDetector(ABC):
         images = [im if im.mode == "RGB" else im.convert("RGB") for im in images]
         results: list[list[Face]] = []
         if self.workers > 1 and self.thread_safe and len(images) > 1:
-            with ThreadPoolExecutor(min(self.workers, len(images))) as pool:
-                results.extend(pool.map(lambda image: self._detect_batch([image])[0], images))
+            results.extend(
+                largest_first(lambda image: self._detect_batch([image])[0], images, self.workers)
+            )
         else:
             for start in range(0, len(images), self.batch_size):
                 results.extend(self._detect_batch(images[start : start + self.batch_size]))
@@ -138,6 +141,22 @@ class FaceDetector(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items() if k != "name")
         return f"{type(self).__name__}({args})"
+
+
+def largest_first(
+    fn: Callable[[Image.Image], _Result], images: Sequence[Image.Image], workers: int
+) -> list[_Result]:
+    """``fn`` over ``images`` in up to ``workers`` threads, results in input order.
+
+    The images are started largest first (by pixels): a detector's time grows with them, and
+    the largest photo started last would leave the other threads idle while it finishes
+    (longest-processing-time-first scheduling)."""
+    order = sorted(range(len(images)), key=lambda i: -images[i].width * images[i].height)
+    results: list[_Result | None] = [None] * len(images)
+    with ThreadPoolExecutor(max(1, min(workers, len(images)))) as pool:
+        for index, result in zip(order, pool.map(lambda i: fn(images[i]), order), strict=True):
+            results[index] = result
+    return results  # type: ignore[return-value]
 
 
 def run_grouped(
