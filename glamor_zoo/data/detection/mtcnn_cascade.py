@@ -130,7 +130,7 @@ def area_resample(
 ) -> torch.Tensor:
     """The crops ``[top, bottom) × [left, right)`` of the images whose :func:`integral_image` is
     ``table``, each resampled to ``size`` as ``interpolate(mode="area")`` does: (N, C, h, w)
-    float32."""
+    float32, channels last in memory."""
     row_first, row_last = _bins(top, bottom - top, size[0])
     col_first, col_last = _bins(left, right - left, size[1])
     index = image_index.to(torch.int64)[:, None, None]
@@ -147,13 +147,14 @@ def area_resample(
     heights = (row_last - row_first).to(torch.float32)[:, :, None, None]
     widths = (col_last - col_first).to(torch.float32)[:, None, :, None]
     # NOTE: ATen divides the window's sum by its height, then by its width, in float32.
-    return (sums.to(torch.float32) / heights / widths).permute(0, 3, 1, 2).contiguous()
+    # Returned channels last in memory, as resample_whole's levels (O-Net ~3x faster on them).
+    return (sums.to(torch.float32) / heights / widths).permute(0, 3, 1, 2)
 
 
 def resample_whole(table: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """The whole images of ``table`` (an :func:`integral_image`) resampled to ``size`` as
-    ``interpolate(mode="area")`` does: (B, C, h, w) float32 (rows, then columns, gathered
-    with ``index_select``: a pyramid level costs its own pixels)."""
+    ``interpolate(mode="area")`` does: (B, C, h, w) float32, channels last in memory (rows,
+    then columns, gathered with ``index_select``: a pyramid level costs its own pixels)."""
     height, width = table.shape[1] - 1, table.shape[2] - 1
     row_first, row_last = (v[0] for v in _bins(torch.zeros(1), torch.tensor([height]), size[0]))
     col_first, col_last = (v[0] for v in _bins(torch.zeros(1), torch.tensor([width]), size[1]))
@@ -161,7 +162,12 @@ def resample_whole(table: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     sums = rows.index_select(2, col_last) - rows.index_select(2, col_first)  # (B, h, w, C)
     heights = (row_last - row_first).to(torch.float32)[:, None, None]
     widths = (col_last - col_first).to(torch.float32)[None, :, None]
-    return (sums.to(torch.float32) / heights / widths).permute(0, 3, 1, 2).contiguous()
+    # NOTE: returned channels last in memory (the permuted view, no copy): the nets'
+    # convolutions run faster on it here (AVX-512 EPYC, 2 threads: P-Net 21 -> 11 ms at the
+    # largest level of a 1,280-px photo, O-Net 22 -> 7 ms on 40 crops, R-Net 26 -> 24 ms on
+    # 300); their outputs differ from the contiguous input's by float rounding (<= 2e-6), not
+    # by the faces found (the same boxes on the benchmark photos).
+    return (sums.to(torch.float32) / heights / widths).permute(0, 3, 1, 2)
 
 
 def _normalised(pixels: torch.Tensor) -> torch.Tensor:
