@@ -97,14 +97,18 @@ def integral_image(images: torch.Tensor) -> torch.Tensor:
     """Summed-area table of (B, C, H, W) integer-valued images, channels last: (B, H + 1,
     W + 1, C), exact (int32 where the image's total fits, else int64). Channels last, a
     pixel's three sums sit together: the gathers that resample read them at once."""
-    height, width = images.shape[-2], images.shape[-1]
+    batch, channels, height, width = images.shape
     dtype = np.int32 if 255 * height * width < 2**31 else np.int64
-    # NOTE: numpy's running sums (rows first, then columns in place) are twice as fast as
-    # torch's cumsum here (a 1,280 x 960 photo, one thread: 21 vs 45 ms), and integers: the
-    # same table.
-    table = np.cumsum(np.ascontiguousarray(images.permute(0, 2, 3, 1).numpy()), 1, dtype=dtype)
-    np.cumsum(table, axis=2, dtype=dtype, out=table)
-    return F.pad(torch.from_numpy(table), (0, 0, 1, 0, 1, 0))
+    table = np.zeros((batch, height + 1, width + 1, channels), dtype=dtype)
+    # Running sums along each row, then each row added to the one below it.
+    # NOTE: numpy's cumsum along an outer axis is slow (16 ms for the rows of a 1,280 x 960
+    # photo, one thread; along the columns 2 ms): the rows are summed one vectorised add at a
+    # time instead (2 ms). The whole table: 5 ms against torch's cumsum 19 ms. Integers: the
+    # same table either way.
+    np.cumsum(images.permute(0, 2, 3, 1).numpy(), axis=2, dtype=dtype, out=table[:, 1:, 1:])
+    for row in range(2, height + 1):
+        np.add(table[:, row], table[:, row - 1], out=table[:, row])
+    return torch.from_numpy(table)
 
 
 def _bins(
