@@ -410,6 +410,28 @@ def test_the_largest_images_start_first_and_refinement_waits_for_no_other_image(
     assert [f[0].box for f in found] == [(400, 1200, 1200, 2000), (1000, 1000, 1400, 1400)]
 
 
+def test_detection_threads_share_torchs_threads_and_give_the_setting_back() -> None:
+    import threading
+
+    import torch
+
+    from glamor_zoo.data.detection.base import detection_threads
+
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with detection_threads(2) as pool:  # two workers on two threads: one each
+            inside = list(pool.map(lambda _: torch.get_num_threads(), range(4)))
+        assert inside == [1, 1, 1, 1]
+        later: list[int] = []  # a thread that starts using torch afterwards gets two again
+        thread = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        assert torch.get_num_threads() == 2 and later == [2]
+    finally:
+        torch.set_num_threads(saved)
+
+
 def test_a_detector_not_marked_thread_safe_is_called_from_one_thread_only() -> None:
     import threading
 

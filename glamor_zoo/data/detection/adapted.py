@@ -22,13 +22,13 @@ Two preparations, each optional:
 from __future__ import annotations
 
 import math
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, as_completed
 from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
 
-from glamor_zoo.data.detection.base import Face, FaceDetector
+from glamor_zoo.data.detection.base import Face, FaceDetector, detection_threads
 
 __all__ = ["DEFAULT_MAX_SIDE", "DEFAULT_WORKERS", "AdaptedDetector", "ChannelOrder", "bounded_size"]
 
@@ -153,7 +153,7 @@ class AdaptedDetector(FaceDetector):
         results: list[list[Face]] = [[] for _ in images]
         refinements: list[tuple[int, Future[Face | None]]] = []
         order = sorted(range(len(images)), key=lambda i: -images[i].width * images[i].height)
-        with ThreadPoolExecutor(self.workers) as pool:
+        with detection_threads(self.workers) as pool:
             copies = {pool.submit(self._detect_copy, images[i]): i for i in order}
             for done in as_completed(copies):
                 index = copies[done]
