@@ -154,11 +154,14 @@ class FaceDetector(ABC):
 @contextmanager
 def detection_threads(workers: int) -> Iterator[ThreadPoolExecutor]:
     """A pool of ``workers`` threads that share torch's intra-op threads between them: each runs
-    its operations on ``torch.get_num_threads() // workers`` of them (at least one).
+    its operations on ``torch.get_num_threads() // workers`` of them (at least one). For tasks
+    of similar sizes (:class:`~glamor_zoo.data.detection.AdaptedDetector`'s bounded copies and
+    refinement crops).
 
     NOTE: measured (benchmarks/README.md): two workers that each kept torch's two OpenMP
-    threads ran four busy threads on two cores, and the 12 benchmark photos took 0.76–0.89 s
-    against 0.71–0.75 s with one thread each. ``torch.set_num_threads`` also sets the default
+    threads ran four busy threads on two cores; the 12 benchmark photos' detection took
+    0.76–0.89 s against 0.71–0.75 s with one thread each, and end to end `predict` went from
+    11.2 to 15.0 images/s. ``torch.set_num_threads`` also sets the default
     of threads that start using torch later, so the caller's setting is restored when the pool
     is done."""
     import torch
@@ -184,7 +187,11 @@ def largest_first(
     (longest-processing-time-first scheduling)."""
     order = sorted(range(len(images)), key=lambda i: -images[i].width * images[i].height)
     results: list[_Result | None] = [None] * len(images)
-    with detection_threads(max(1, min(workers, len(images)))) as pool:
+    # NOTE: torch's intra-op threads are not split between these workers (detection_threads):
+    # at full resolution one photo can outweigh all the others (a 12 MP photo among the 11
+    # scene photos: `predict --max-side 0` fell from 1.11x to 0.94x f010fcf's images/s with
+    # one thread per worker), and it then finishes alone on one thread.
+    with ThreadPoolExecutor(max(1, min(workers, len(images)))) as pool:
         for index, result in zip(order, pool.map(lambda i: fn(images[i]), order), strict=True):
             results[index] = result
     return results  # type: ignore[return-value]
