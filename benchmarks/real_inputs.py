@@ -243,7 +243,9 @@ def standin_model(
     1. Weights packaged with the zoo (``deep_emotion``: ``deep_emotion.fer2013``): real ones.
     2. ``face_encoder_from`` (a model folder whose ``face_encoder`` fits, e.g. the face-only
        GLAMOR-Net trained by ``recipes/glamor_face_only_fer2013.yaml``): its face encoder, then
-       :func:`train_standin` end to end for ``steps`` steps. Cached in ``STANDIN_CACHE``.
+       :func:`train_standin` end to end for ``steps`` steps. Cached in ``STANDIN_CACHE``; a
+       cached stand-in is used even where the donor run is gone (``glamor_original``'s is
+       committed: sha256 ``8c664d27be983156…``, made 2026-12-02, benchmarks/README.md).
     3. Otherwise random init + :func:`calibrate_batchnorm` + :func:`fit_head`.
     """
     if f"{name}.fer2013" in glamor_zoo.list_models(pretrained=True):
@@ -255,16 +257,19 @@ def standin_model(
     faces, contexts, labels = real_samples(cfg, 256, seed=1, with_labels=True)
     contexts = None if contexts is None else contexts.to(device)
     calibration = list(batches(faces.to(device), contexts, 32))
-    source = face_encoder_from if face_encoder_from and face_encoder_from.is_dir() else None
-    if source is not None and _encoder_fits(model, source):
-        cached = STANDIN_CACHE / f"{name}-{source.parent.name}-{steps}.safetensors"
+    if face_encoder_from is not None:
+        # The committed stand-in (benchmarks/results/standins/, force-added: the agreement set
+        # is fixed), also where the donor run no longer exists.
+        cached = STANDIN_CACHE / f"{name}-{face_encoder_from.parent.name}-{steps}.safetensors"
         what = (
-            f"face encoder from `{source}`, then trained end to end for {steps} × 32 "
+            f"face encoder from `{face_encoder_from}`, then trained end to end for {steps} × 32 "
             "FER-2013 train faces with scene contexts (`real_inputs.train_standin`)"
         )
         if cached.is_file():
             model.load_state_dict(load_file(cached, device=str(device)))
             return model.eval(), what + " [cached]"
+    source = face_encoder_from if face_encoder_from and face_encoder_from.is_dir() else None
+    if source is not None and _encoder_fits(model, source):
         model.face_encoder.load_state_dict(_face_encoder_state(source))
         calibrate_batchnorm(model, calibration)
         train_standin(model, steps=steps, lr=3e-4)
