@@ -568,3 +568,51 @@ def test_int8_keeps_the_named_layers_in_float32() -> None:
     )
     assert fm.fast_plan.precision != "int8"
     assert any("are not submodules" in note for note in fm.fast_plan.notes)
+
+
+class _NonCentredConvNet(torch.nn.Module):
+    """Reads images in [0.5, 1] (far from centred) with weights int8 rounds coarsely: each
+    output channel has one large weight, the rest small. A grouped convolution and a linear
+    layer follow, so that every kind of layer bias correction touches is there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.depthwise = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.fc = torch.nn.Linear(8, 4)
+        with torch.no_grad():
+            weight = 0.05 * torch.randn(8, 3, 3, 3, generator=gen)
+            weight[:, 0, 1, 1] = 5.0
+            self.conv.weight.copy_(weight)
+            self.conv.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.depthwise(torch.relu(self.conv(x))))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torchao") is None, reason="needs torchao (extra: fast)"
+)
+def test_int8_bias_correction_removes_the_weights_mean_error() -> None:
+    from glamor_zoo.fast import quantize_int8
+
+    model = _NonCentredConvNet().eval()
+    gen = torch.Generator().manual_seed(3)
+    batches = [(0.5 + 0.5 * torch.rand(8, 3, 16, 16, generator=gen),) for _ in range(2)]
+    bias_before = model.conv.bias.detach().clone()
+    with torch.no_grad():
+        reference = torch.cat([model(*b) for b in batches])
+
+        def mean_error(correct_bias: bool) -> float:
+            graph = quantize_int8(model, batches, correct_bias=correct_bias).graph
+            out = torch.cat([graph(*b) for b in batches])
+            return float((out - reference).mean(dim=0).abs().mean())
+
+        plain, corrected = mean_error(False), mean_error(True)
+    assert corrected < 0.3 * plain, (plain, corrected)
+    torch.testing.assert_close(model.conv.bias, bias_before)  # the model itself is untouched
+    # A layer left in float32 is skipped, not corrected (and nothing breaks).
+    graph = quantize_int8(model, batches, float_layers=["conv"]).graph
+    assert torch.isfinite(graph(*batches[0])).all()
