@@ -195,7 +195,7 @@ def test_bf16_must_agree_when_real_inputs_are_given(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(fast_wrapper, "_agreement", agreement)
     fm = fast_inference(_tiny_glamor(), calibration=batches, compile=False)
     assert fm.fast_plan.precision == "fp32"
-    assert "bf16 top-1 agreement 50.00% < 99%: float32" in fm.fast_plan.notes
+    assert "bf16 top-1 agreement 50.00% on 2 held-out inputs < 99%: float32" in fm.fast_plan.notes
     assert any("int8 needs torch.compile" in note for note in fm.fast_plan.notes)
     assert len(seen) == 1 and len(seen[0]) == 1  # checked on the held-out fourth batch
     # Forcing bf16 skips the check.
@@ -271,6 +271,84 @@ def test_int8_graph_failing_its_agreement_check_is_not_used(
     fm = fast_inference(_tiny_glamor(), precision="int8", calibration=[_inputs(batch=2)])
     assert fm.fast_plan.precision != "int8"
     assert any("int8 compile failed" in note for note in fm.fast_plan.notes)
+
+
+def test_image_reading_convs_are_found_cheapest_first() -> None:
+    from glamor_zoo.fast.int8 import image_reading_convs
+
+    model = _tiny_glamor()
+    face, context = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 32, 32)
+    # The face conv reads a 16-px face, the context conv a 32-px scene: 4x the work.
+    assert image_reading_convs(model, (face, context)) == [
+        "face_encoder.blocks.0.conv",
+        "context_encoder.blocks.0.conv",
+    ]
+    assert image_reading_convs(model, (context, face)) == [
+        "context_encoder.blocks.0.conv",
+        "face_encoder.blocks.0.conv",
+    ]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torchao") is None, reason="needs torchao (extra: fast)"
+)
+def test_int8_failing_the_gate_retries_with_image_reading_convs_in_float32(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Stand-in for a model whose all-int8 form fails the gate and whose face-reading conv,
+    # kept in float32, passes it (glamor_original, benchmarks/README.md).
+    tried: list[tuple[str, ...]] = []
+
+    def agreement(model, fast_model, samples):
+        if fast_model.fast_plan.precision != "int8":
+            return 0.5  # the float path's own check, after int8 is refused
+        tried.append(fast_model.fast_plan.int8_float_layers)
+        return 1.0 if "face_encoder.blocks.0.conv" in tried[-1] else 0.5
+
+    monkeypatch.setattr(fast_wrapper, "_agreement", agreement)
+    gen = torch.Generator().manual_seed(3)
+    calibration = [
+        (torch.rand(2, 3, 16, 16, generator=gen), torch.rand(2, 3, 32, 32, generator=gen))
+        for _ in range(4)
+    ]
+    fm = fast_inference(_tiny_glamor(), precision="int8", calibration=calibration)
+    assert tried == [(), ("face_encoder.blocks.0.conv",)]
+    assert fm.fast_plan.precision == "int8"
+    assert fm.fast_plan.int8_float_layers == ("face_encoder.blocks.0.conv",)
+    assert fm.fast_plan.agreement == 1.0 and fm.fast_plan.agreement_inputs == 2
+    assert "float32-layers(face_encoder.blocks.0.conv)" in fm.fast_plan.summary()
+    assert "int8: top-1 agreement 50.00% on 2 held-out inputs < 99%: not used" in (
+        fm.fast_plan.notes
+    )
+
+    # Layers the caller names are tried as they are, once.
+    tried.clear()
+    fm = fast_inference(
+        _tiny_glamor(), precision="int8", calibration=calibration, int8_float_layers=[]
+    )
+    assert tried == [()] and fm.fast_plan.precision != "int8"
+
+    # Nothing helps: every rung is tried (the cheapest conv, then both) and float is used.
+    tried.clear()
+
+    def never(model, fast_model, samples):
+        if fast_model.fast_plan.precision == "int8":
+            tried.append(fast_model.fast_plan.int8_float_layers)
+        return 0.5
+
+    monkeypatch.setattr(fast_wrapper, "_agreement", never)
+
+    fm = fast_inference(_tiny_glamor(), precision="int8", calibration=calibration)
+    assert tried == [
+        (),
+        ("face_encoder.blocks.0.conv",),
+        ("face_encoder.blocks.0.conv", "context_encoder.blocks.0.conv"),
+    ]
+    assert fm.fast_plan.precision != "int8"
+    assert any(
+        note.startswith("int8 with face_encoder.blocks.0.conv, context_encoder.blocks.0.conv in")
+        for note in fm.fast_plan.notes
+    )
 
 
 def _shared_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -560,6 +638,8 @@ def test_int8_keeps_the_named_layers_in_float32() -> None:
     assert int8_weights(["head"]) == everything - linears
     first_convs = ["face_encoder.blocks.0", "context_encoder.blocks.0"]
     assert int8_weights([*first_convs, "head"]) == everything - linears - 2
+    # A convolution named alone stays float32 too (what fast_inference's ladder names).
+    assert int8_weights(["face_encoder.blocks.0.conv"]) == everything - 1
     with pytest.raises(ValueError, match=r"float_layers: \['heads'\] are not submodules"):
         quantize_int8(model, calibration, float_layers=["heads"])
     # fast_inference passes its int8_float_layers on; a bad name is a note, not a crash.

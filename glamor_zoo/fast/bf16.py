@@ -12,7 +12,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from glamor_zoo.spec import get_model_spec
 
-__all__ = ["CenteredBf16Conv2d", "center_image_convs", "input_centre"]
+__all__ = ["CenteredBf16Conv2d", "center_image_convs", "image_conv", "input_centre"]
 
 
 class CenteredBf16Conv2d(nn.Module):
@@ -91,7 +91,7 @@ def center_image_convs(model: nn.Module, center: float | Sequence[float] | None 
     for parent in list(model.modules()):
         children = list(parent.named_children())
         for index, (name, child) in enumerate(children):
-            if not _image_conv(child):
+            if not image_conv(child):
                 continue
             following = children[index + 1] if index + 1 < len(children) else None
             norm = following[1] if following and _foldable(following[1], child) else None
@@ -121,7 +121,8 @@ def input_centre(model: nn.Module) -> tuple[float, ...] | None:
     return tuple(0.5 / s for s in std)
 
 
-def _image_conv(module: nn.Module) -> bool:
+def image_conv(module: nn.Module) -> bool:
+    """Whether ``module`` is a plain convolution that reads an image (at most 3 channels)."""
     return (
         type(module) is nn.Conv2d
         and module.in_channels <= 3

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["QuantizedGraph", "as_args", "held_out", "quantize_int8"]
+__all__ = ["QuantizedGraph", "as_args", "held_out", "image_reading_convs", "quantize_int8"]
 
 
 def as_args(sample: Any) -> tuple[Any, ...]:
@@ -251,3 +251,32 @@ def _batch_norm_to_affine(gm: torch.fx.GraphModule) -> None:
 def held_out(samples: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Every fourth batch (kept out of the int8 calibration), or all when fewer than 4."""
     return samples[3::4] if len(samples) >= 4 else samples
+
+
+def image_reading_convs(model: nn.Module, args: tuple[Any, ...]) -> list[str]:
+    """The names of ``model``'s convolutions that read an image (at most 3 input channels),
+    cheapest first (multiply-adds on ``args``, one call's inputs).
+
+    These are the layers int8 hurts most: their int8 input is the pixels' 8-bit grid and,
+    with BatchNorm folded in, a few large weights per filter meet a non-centred input. Kept in
+    float32 one at a time, cheapest first, they buy back agreement for the least speed: in
+    ``glamor_original`` the face branch's (96-px face) costs a fraction of the context
+    branch's (the whole scene).
+    """
+    from glamor_zoo.fast.bf16 import image_conv
+
+    names = {module: name for name, module in model.named_modules() if image_conv(module)}
+    macs: dict[str, int] = {}
+
+    def count(module: nn.Module, _: Any, out: torch.Tensor) -> None:
+        weight = module.weight
+        macs[names[module]] = macs.get(names[module], 0) + out[0].numel() * weight[0].numel()
+
+    handles = [module.register_forward_hook(count) for module in names]
+    try:
+        with torch.inference_mode():
+            model(*(a[:1] if isinstance(a, torch.Tensor) and a.ndim > 0 else a for a in args))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return sorted(macs, key=lambda name: (macs[name], name))

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from glamor_zoo.fast.bf16 import center_image_convs
-from glamor_zoo.fast.int8 import as_args, held_out, quantize_int8
+from glamor_zoo.fast.int8 import as_args, held_out, image_reading_convs, quantize_int8
 from glamor_zoo.fast.layout import plain_strides, to_channels_last
 
 __all__ = [
@@ -47,7 +47,10 @@ class FastInferencePlan:
         channels_last: Whether inputs and weights use the channels-last memory format.
         compiled: Whether ``torch.compile`` is in use (may turn ``False`` after a failed compile).
         freezing: Whether Inductor freezes the weights (CPU only).
-        agreement: Top-1 agreement of the int8 model with float32 on the calibration inputs.
+        agreement: Top-1 agreement with float32 on the held-out calibration inputs.
+        agreement_inputs: How many inputs ``agreement`` was measured on (one input is
+            ``1 / agreement_inputs`` of it: the gate is as fine as the hold-out is large).
+        int8_float_layers: Under int8, the submodules kept in float32.
         centered_convs: Image-reading convolutions run as :class:`CenteredBf16Conv2d` (bf16).
         notes: Why a feature was left out or dropped (empty when everything applied).
     """
@@ -58,6 +61,8 @@ class FastInferencePlan:
     compiled: bool
     freezing: bool = False
     agreement: float | None = None
+    agreement_inputs: int = 0
+    int8_float_layers: tuple[str, ...] = ()
     centered_convs: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -72,8 +77,10 @@ class FastInferencePlan:
             parts.append("compiled(freezing)" if self.freezing else "compiled")
         else:
             parts.append("eager")
+        if self.int8_float_layers:
+            parts.append(f"float32-layers({','.join(self.int8_float_layers)})")
         if self.agreement is not None:
-            parts.append(f"agreement={self.agreement:.2%}")
+            parts.append(f"agreement={self.agreement:.2%}/{self.agreement_inputs}")
         text = " ".join(parts)
         return f"{text} [{'; '.join(self.notes)}]" if self.notes else text
 
@@ -264,7 +271,7 @@ def fast_inference(
     cache_dir: str | Path | None = None,
     dynamic: bool | None = None,
     center_image_convs: bool = True,
-    int8_float_layers: Sequence[str] = (),
+    int8_float_layers: Sequence[str] | None = None,
 ) -> FastInferenceModel:
     """The fastest correct inference form of ``model`` on its current device.
 
@@ -280,7 +287,8 @@ def fast_inference(
             (``(face, context)``) or of single tensors (face-only models). Real images, a few
             hundred samples. With 4 or more batches every fourth one is held out of the
             calibration and the int8 model must agree (top-1) with float32 on those; with
-            fewer, on all of them.
+            fewer, on all of them. The gate is only as fine as that hold-out is large (64
+            held-out inputs: one input is 1.6 points), so give a thousand or more.
         min_agreement: Least top-1 agreement with float32 for int8 to be kept.
         example_inputs: Arguments of one call, to compile now instead of on the first call.
         cache_dir: Inductor's kernel cache directory (sets ``TORCHINDUCTOR_CACHE_DIR`` when it
@@ -291,8 +299,11 @@ def fast_inference(
             plain bf16 loses most accuracy (see :func:`center_image_convs`). The model itself
             is not changed: the wrapper runs a copy.
         int8_float_layers: Under int8, submodules kept in float32 (``quantize_int8``'s
-            ``float_layers``), e.g. the image-reading convolutions and the classifier; the
-            agreement check still decides. ``benchmarks/bench_int8.py`` measures each choice.
+            ``float_layers``), e.g. ``["face_encoder.blocks.0"]``; the agreement check still
+            decides. ``None`` (default): all-int8 first; if that fails the agreement check,
+            the convolutions that read an image (:func:`image_reading_convs`) are kept in
+            float32 one more at a time, cheapest first, until one passes — each try quantises
+            and compiles again. ``benchmarks/bench_int8.py`` measures each choice.
 
     Returns:
         A :class:`FastInferenceModel`; ``.fast_plan`` says what was chosen.
@@ -325,17 +336,25 @@ def fast_inference(
     samples = None if calibration is None else [as_args(s) for s in calibration]
     result: FastInferenceModel | None = None
     if samples is not None and precision in ("auto", "int8"):
-        result = _try_int8(
-            model,
-            samples,
-            channels_last,
-            compile,
-            min_agreement,
-            dynamic,
-            device,
-            notes,
-            int8_float_layers,
+        ladder = (
+            [tuple(int8_float_layers)]
+            if int8_float_layers is not None
+            else _float_layer_ladder(model, samples[0])
         )
+        for float_layers in ladder:
+            result, retry = _try_int8(
+                model,
+                samples,
+                channels_last,
+                compile,
+                min_agreement,
+                dynamic,
+                device,
+                notes,
+                float_layers,
+            )
+            if result is not None or not retry:
+                break
         if result is None and precision == "int8":
             _logger.warning("fast_inference: int8 not used (%s)", "; ".join(notes))
     if result is None:
@@ -349,12 +368,18 @@ def fast_inference(
         )
         if samples and float_precision == "bf16" and precision in ("auto", "int8"):
             # With real inputs at hand, bf16 too must prove its agreement with float32.
-            agreement = _agreement(model, result, held_out(samples))
+            kept_out = held_out(samples)
+            agreement = _agreement(model, result, kept_out)
             if agreement < min_agreement:
-                notes.append(f"bf16 top-1 agreement {agreement:.2%} < {min_agreement:.0%}: float32")
+                notes.append(
+                    f"bf16 top-1 agreement {agreement:.2%} on {_count(kept_out)} held-out inputs"
+                    f" < {min_agreement:.0%}: float32"
+                )
                 result = _float_model(model, "fp32", channels_last, compile, dynamic, notes)
             else:
-                result.fast_plan = replace(result.fast_plan, agreement=agreement)
+                result.fast_plan = replace(
+                    result.fast_plan, agreement=agreement, agreement_inputs=_count(kept_out)
+                )
 
     _logger.info("fast_inference: %s", result.fast_plan.summary())
     if example_inputs is not None:
@@ -437,6 +462,13 @@ def _to_float32(value: Any) -> Any:
     return value
 
 
+def _float_layer_ladder(model: nn.Module, args: tuple[Any, ...]) -> list[tuple[str, ...]]:
+    """The float32 layer sets ``int8_float_layers=None`` tries in turn: none, then the
+    image-reading convolutions one more at a time, cheapest first."""
+    convs = image_reading_convs(model, args)
+    return [tuple(convs[:count]) for count in range(len(convs) + 1)]
+
+
 def _try_int8(
     model: nn.Module,
     calibration: Iterable[Any],
@@ -447,27 +479,30 @@ def _try_int8(
     device: torch.device,
     notes: list[str],
     float_layers: Sequence[str] = (),
-) -> FastInferenceModel | None:
+) -> tuple[FastInferenceModel | None, bool]:
+    """The int8 model if it passes the gate; else ``None`` and whether keeping more layers in
+    float32 could change that (only a failed agreement check, not a failed quantisation)."""
     if device.type != "cpu":
         notes.append("int8 (x86 Inductor quantizer) is CPU-only")
-        return None
+        return None, False
     if not compile:
         notes.append("int8 needs torch.compile (the quantised graph runs through Inductor)")
-        return None
+        return None, False
     try:
         quantized = quantize_int8(model, calibration, float_layers=float_layers)
     except ImportError as exc:
         notes.append(str(exc))
-        return None
+        return None, False
     except Exception as exc:  # export or quantisation unsupported for this model
         notes.append(f"int8 quantisation failed ({type(exc).__name__}: {str(exc)[:200]})")
-        return None
+        return None, False
     plan = FastInferencePlan(
         device="cpu",
         precision="int8",
         channels_last=channels_last,
         compiled=True,
         freezing=True,
+        int8_float_layers=tuple(float_layers),
         notes=tuple(notes),
     )
     runner = torch.compile(quantized.graph, dynamic=dynamic, options={"freezing": True})
@@ -476,15 +511,28 @@ def _try_int8(
         agreement = _agreement(model, fast, quantized.samples)  # compiles the int8 graph
     except Exception as exc:
         notes.append(f"int8 compile failed ({type(exc).__name__}: {str(exc)[:200]})")
-        return None
+        return None, False
+    inputs = _count(quantized.samples)
     if agreement < min_agreement:
-        notes.append(f"int8 top-1 agreement {agreement:.2%} < {min_agreement:.0%}: not used")
-        return None
-    fast.fast_plan = replace(plan, agreement=agreement)
+        kept = f" with {', '.join(float_layers)} in float32" if float_layers else ""
+        notes.append(
+            f"int8{kept}: top-1 agreement {agreement:.2%} on {inputs} held-out inputs"
+            f" < {min_agreement:.0%}: not used"
+        )
+        return None, True
+    fast.fast_plan = replace(plan, agreement=agreement, agreement_inputs=inputs)
     # Only now: while agreement is measured, a failing int8 graph must not hide behind float32.
     # Later (e.g. a new batch size that Inductor fails to compile) the float32 model takes over.
     fast._fallback = model
-    return fast
+    return fast, False
+
+
+def _count(samples: list[tuple[Any, ...]]) -> int:
+    """Inputs in ``samples`` (argument tuples, batch first)."""
+    return sum(
+        int(args[0].shape[0]) if args and isinstance(args[0], torch.Tensor) else 1
+        for args in samples
+    )
 
 
 def _agreement(model: nn.Module, fast: FastInferenceModel, samples: list[tuple[Any, ...]]) -> float:
