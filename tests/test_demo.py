@@ -71,7 +71,7 @@ def service():
 
 def test_choices_offline_default_first_random_weights_labelled(service) -> None:
     names = [c.name for c in service.model_choices]
-    assert names[0] == "face_resnet18.fer2013" == service.default_model
+    assert names[0] == "face_resnet26.fer2013" == service.default_model
     assert "deep_emotion.fer2013" in names
     labels = {c.name: c.label for c in service.model_choices}
     assert "random weights" in labels["glamor_test"]
@@ -213,7 +213,7 @@ def test_file_route_serves_uploads_and_nothing_else(server, tmp_path: Path) -> N
             str(outside),
             "/etc/passwd",
             str(ROOT / "pyproject.toml"),
-            str(ROOT / "glamor_zoo" / "weights" / "face_resnet18_fer2013.safetensors"),
+            str(ROOT / "glamor_zoo" / "weights" / "face_resnet26_fer2013.safetensors"),
             f"{upload_dir}/../../../../etc/passwd",
             "pyproject.toml",  # relative to the server's working directory
             "https://example.com/photo.jpg",  # would make the server fetch it

@@ -19,9 +19,11 @@ FINE = {"stem_stride": 1, "widths": (8, 8, 16, 16)}
 COARSE = {"stem_stride": 2, "widths": (8, 8, 16, 24)}
 
 
-def _member(encoder_args: dict, seed: int, **kwargs) -> glamor_zoo.models.GlamorNet:
+def _member(
+    encoder_args: dict, seed: int, architecture: str = "face_resnet18", **kwargs
+) -> glamor_zoo.models.GlamorNet:
     torch.manual_seed(seed)
-    model = glamor_zoo.create_model("face_resnet18", encoder_args=encoder_args, **kwargs)
+    model = glamor_zoo.create_model(architecture, encoder_args=encoder_args, **kwargs)
     with torch.no_grad():  # away from the initial state (zero last-BN gammas, zero biases)
         for parameter in model.parameters():
             parameter.normal_(0, 0.1)
@@ -48,12 +50,27 @@ def test_the_ensemble_gives_the_weighted_mean_of_the_members_logits() -> None:
             features.face,
             torch.cat([fine.forward_features(x).face, coarse.forward_features(x).face], 1),
         )
-    assert ensemble.model_args["encoder_args"]["members"] == [FINE, COARSE]
+    assert ensemble.model_args["encoder_args"]["members"] == [
+        {"layers": (2, 2, 2, 2), **FINE},
+        {"layers": (2, 2, 2, 2), **COARSE},
+    ]
     assert ensemble.pretrained_cfg["first_conv"] == (
         "face_encoder.members.0.model.conv1.0",
         "face_encoder.members.1.model.conv1.0",
     )
     assert get_model_spec(ensemble) == get_model_spec(fine)
+
+
+def test_a_face_resnet26_member_keeps_its_depth() -> None:
+    deep, shallow = _member(FINE, 2, "face_resnet26"), _member(COARSE, 1)
+    assert len(deep.face_encoder.model.layer1) == 3 and len(shallow.face_encoder.model.layer1) == 2
+    ensemble = combine_face_models([deep, shallow]).eval()
+    assert [len(m.model.layer4) for m in ensemble.face_encoder.members] == [3, 2]
+    x = torch.rand(3, 1, 48, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            ensemble(x), 0.5 * deep(x) + 0.5 * shallow(x), rtol=1e-5, atol=1e-5
+        )
 
 
 def test_the_ensemble_saves_and_loads_as_any_zoo_model(tmp_path: Path) -> None:
@@ -84,7 +101,9 @@ def test_members_that_cannot_be_averaged_are_refused() -> None:
         combine_face_models([fine, _member(COARSE, 1, num_classes=5)])
     with pytest.raises(ValueError, match="member 1 must be face-only with a linear classifier"):
         combine_face_models([fine, _member(COARSE, 1, hidden_dim=8)])
-    with pytest.raises(ValueError, match="member 1 is not a face_resnet18-encoder model"):
+    with pytest.raises(
+        ValueError, match="member 1 is not a model with a face_resnet18 or face_resnet26 encoder"
+    ):
         combine_face_models([fine, glamor_zoo.create_model("deep_emotion")])
     augmented = _member(COARSE, 1)  # another training augmentation is fine
     glamor_zoo.set_model_spec(augmented, {"face_augment": {"hflip": 0.5, "erase": 0.5}})

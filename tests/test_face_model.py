@@ -153,21 +153,24 @@ def test_fer2013_preload_gives_the_same_samples(tmp_path: Path) -> None:
     assert eager[0]["label"] == 0 and eager[0]["face"].shape == (1, 48, 48)
 
 
-def test_glamor_face_branch_starts_from_the_fer_face_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize("architecture", ["face_resnet18", "face_resnet26"])
+def test_glamor_face_branch_starts_from_the_fer_face_model(
+    architecture: str, tmp_path: Path
+) -> None:
     from timm.models import adapt_input_conv
 
     from glamor_zoo.serialization import save_pretrained
     from glamor_zoo.train.init import init_from_pretrained
 
     torch.manual_seed(0)
-    fer = glamor_zoo.create_model("face_resnet18", num_classes=7)
+    fer = glamor_zoo.create_model(architecture, num_classes=7)
     save_pretrained(fer, tmp_path / "fer", label_names=[str(i) for i in range(7)])
     config = load_config(
         None,
         [
             "data.root=x",
             "model.name=glamor",
-            "model.args={face_backbone: face_resnet18, context_backbone: glamor}",
+            f"model.args={{face_backbone: {architecture}, context_backbone: glamor}}",
             f"model.init_from={{'local-dir:{tmp_path / 'fer'}': [face_encoder]}}",
         ],
     )

@@ -427,7 +427,7 @@ def test_a_download_that_cannot_happen_says_what_to_do(
         load_model("glamor_original.ncaer_s")
     message = str(info.value)
     assert "glamor_original.ncaer_s" in message and "download" in message
-    assert "local-dir:" in message and "face_resnet18.fer2013" in message
+    assert "local-dir:" in message and "face_resnet26.fer2013" in message
 
 
 def test_unknown_model_names_the_way_out(tmp_path: Path) -> None:
@@ -448,7 +448,7 @@ def test_default_model_is_packaged_and_offline(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     rec = EmotionRecognizer(detector="mtcnn", fast=False)
-    assert rec.loaded.source == "packaged" and rec.model_name == "face_resnet18.fer2013"
+    assert rec.loaded.source == "packaged" and rec.model_name == "face_resnet26.fer2013"
     from glamor_zoo.inference.demo import demo_image_path
 
     result = rec(demo_image_path())

@@ -44,6 +44,7 @@ def test_registry_lists_the_papers_models() -> None:
     pretrained = glamor_zoo.list_models(pretrained=True, unpublished=True)
     assert "glamor_original.ncaer_s" in pretrained and "glamor_resnet18.caer_s" in pretrained
     assert "face_resnet18.fer2013" in glamor_zoo.list_models(pretrained=True)
+    assert "face_resnet26.fer2013" in glamor_zoo.list_models(pretrained=True)
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)

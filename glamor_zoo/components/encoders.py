@@ -24,6 +24,7 @@ __all__ = [
     "FACE_ENSEMBLE_MEMBERS",
     "EncodingBlock",
     "FaceEnsembleEncoder",
+    "FaceResNet26Encoder",
     "FaceResNetEncoder",
     "GlamorEncoder",
     "TimmEncoder",
@@ -197,7 +198,9 @@ class FaceResNetEncoder(nn.Module):
         from timm.models.resnet import BasicBlock, ResNet
 
         if stem_stride not in (1, 2):
-            raise ValueError(f"face_resnet18: stem_stride must be 1 or 2, got {stem_stride!r}")
+            raise ValueError(
+                f"{type(self).__name__}: stem_stride must be 1 or 2, got {stem_stride!r}"
+            )
 
         widths = tuple(int(w) for w in widths)
         self.model = ResNet(
@@ -222,6 +225,29 @@ class FaceResNetEncoder(nn.Module):
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         self.model.set_grad_checkpointing(enable)
+
+
+@ENCODERS.register("face_resnet26")
+class FaceResNet26Encoder(FaceResNetEncoder):
+    """:class:`FaceResNetEncoder` one block deeper: three BasicBlocks per stage (3-3-3-3, 26
+    weight layers), the same widths and stem. 4.4 M parameters, ~1.5× the multiply-adds.
+
+    Its first two blocks of each stage have ``face_resnet18``'s shapes and names, so
+    ``face_resnet18`` weights load into them; each third block then starts as the identity
+    (timm zero-initialises a BasicBlock's last BatchNorm scale, and the block's input is already
+    past a ReLU): the deeper network starts as the shallower one's function
+    (``recipes/face_resnet18_fer2013_phase10.yaml``, the zoo's FER-2013 model).
+    """
+
+    def __init__(
+        self,
+        in_chans: int = 1,
+        widths: Sequence[int] = (32, 64, 128, 256),
+        layers: Sequence[int] = (3, 3, 3, 3),
+        drop_path_rate: float = 0.0,
+        stem_stride: int = 1,
+    ) -> None:
+        super().__init__(in_chans, widths, layers, drop_path_rate, stem_stride)
 
 
 # The default members of a face ensemble: the full-resolution face_resnet18 and a cheaper,

@@ -8,7 +8,7 @@ occlusion saliency for face-only ones. The same inference is the named API endpo
     from gradio_client import Client, handle_file
 
     records = Client("http://127.0.0.1:7860/").predict(
-        handle_file("photo.jpg"), "face_resnet18.fer2013", "mtcnn", "exact", None,
+        handle_file("photo.jpg"), "face_resnet26.fer2013", "mtcnn", "exact", None,
         api_name="/predict",
     )
 

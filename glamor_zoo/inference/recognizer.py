@@ -156,7 +156,7 @@ class EmotionRecognizer:
     Args:
         model: A model name for :func:`glamor_zoo.create_model` (``"glamor_original.ncaer_s"``,
             ``"hf-hub:org/name"``, ``"local-dir:/path"``), a model object, or ``None`` for the
-            model shipped inside the package (``face_resnet18.fer2013``, works offline).
+            model shipped inside the package (``face_resnet26.fer2013``, works offline).
         detector: A face detector name (``"mtcnn"``, ``"dlib-hog"``…, see
             :mod:`glamor_zoo.data.detection`), an object with ``.detect(images)``, or ``None``
             (the ``none`` detector) when every image already is one face crop: its centre
@@ -252,7 +252,7 @@ class EmotionRecognizer:
             raise ValueError(
                 f"{self.loaded.name} reads the scene around each face, and detector 'none' "
                 "takes every image as one face crop, which has no scene (its context would be "
-                "black): use a face-only model (e.g. face_resnet18.fer2013) or a real detector"
+                "black): use a face-only model (e.g. face_resnet26.fer2013) or a real detector"
             )
         # NOTE: context models report their attention maps and fusion weights, so they go
         # through forward_features + forward_head, which fast_inference accelerates as well as

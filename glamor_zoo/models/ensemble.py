@@ -13,7 +13,14 @@ from glamor_zoo.models._factory import create_model
 from glamor_zoo.models.glamor import GlamorNet
 from glamor_zoo.spec import get_model_spec
 
-__all__ = ["average_model_weights", "combine_face_models"]
+__all__ = ["FACE_RESNET_LAYERS", "average_model_weights", "combine_face_models"]
+
+FACE_RESNET_LAYERS: dict[str, tuple[int, ...]] = {
+    "face_resnet18": (2, 2, 2, 2),
+    "face_resnet26": (3, 3, 3, 3),
+}
+"""The face encoders an ensemble member may have, and their blocks per stage: each member
+becomes a :class:`~glamor_zoo.components.encoders.FaceResNetEncoder` of that depth."""
 
 
 def _member_weights(
@@ -41,8 +48,8 @@ def combine_face_models(
     """One face-only ``glamor`` model whose ``face_ensemble`` encoder runs ``members``'
     encoders and whose logits are the weighted mean of their logits.
 
-    Each member is a face-only ``face_resnet18``-encoder model with a linear classifier
-    (``hidden_dim=0``), e.g. ``face_resnet18.fer2013``. The ensemble runs the members' encoders
+    Each member is a face-only model with a ``face_resnet18`` or ``face_resnet26`` encoder and a
+    linear classifier (``hidden_dim=0``), e.g. ``face_resnet26.fer2013``. The ensemble runs the members' encoders
     side by side (:class:`~glamor_zoo.components.encoders.FaceEnsembleEncoder`), and its one
     linear classifier holds the members' classifiers scaled by ``weights``, so its logits are
     ``sum_i weights[i] * logits_i`` (up to float rounding) in every inference path.
@@ -63,8 +70,8 @@ def combine_face_models(
     for index, member in enumerate(members):
         args = getattr(member, "model_args", {})
         problem = None
-        if not isinstance(member, GlamorNet) or args.get("backbone") != "face_resnet18":
-            problem = "is not a face_resnet18-encoder model"
+        if not isinstance(member, GlamorNet) or args.get("backbone") not in FACE_RESNET_LAYERS:
+            problem = f"is not a model with a {' or '.join(FACE_RESNET_LAYERS)} encoder"
         elif member.inputs != "face" or not isinstance(member.head.fc1, nn.Identity):
             problem = "must be face-only with a linear classifier (inputs='face', hidden_dim=0)"
         elif member.face_stn is not None:
@@ -91,7 +98,7 @@ def combine_face_models(
         face_size=first.face_size,
         test_flip=first.test_flip,
         drop_rate=first.drop_rate,
-        encoder_args={"members": [dict(m.model_args.get("encoder_args") or {}) for m in members]},
+        encoder_args={"members": [_member_encoder_args(m) for m in members]},
         spec=spec,
     )
     with torch.no_grad():
@@ -144,6 +151,13 @@ def average_model_weights(
     soup = copy.deepcopy(members[0])
     soup.load_state_dict(averaged)
     return soup
+
+
+def _member_encoder_args(member: GlamorNet) -> dict:
+    """``member``'s face encoder as a :class:`FaceEnsembleEncoder` member: its depth, then its
+    own ``encoder_args`` (``stem_stride``, ``widths``…)."""
+    args = member.model_args
+    return {"layers": FACE_RESNET_LAYERS[args["backbone"]], **(args.get("encoder_args") or {})}
 
 
 def _inference_preprocessing(model: nn.Module) -> dict:

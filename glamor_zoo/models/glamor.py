@@ -496,11 +496,15 @@ def _hub_cfg(name: str, **kwargs: Any) -> dict[str, Any]:
 _IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 _MNV2_STEMS = ("face_encoder.model.conv_stem", "context_encoder.model.conv_stem")
 _R18_STEMS = ("face_encoder.model.conv1", "context_encoder.model.conv1")
-_FER_NOTE = (
-    "Trained by glamor_zoo on FER-2013 train (recipes/face_resnet18_fer2013.yaml); shipped inside "
-    "the package, so it loads with no network. FER-2013 is for research use only, and so are "
-    "these weights."
-)
+
+
+def _fer_note(recipe: str) -> str:
+    return (
+        f"Trained by glamor_zoo on FER-2013 train ({recipe}); shipped inside the package, so it "
+        "loads with no network. FER-2013 is for research use only, and so are these weights."
+    )
+
+
 _OFFICIAL_NOTE = (
     "The authors' TF2 checkpoint (glamor-net repository, weights/glamor-net/Model), converted "
     "with `glamor-zoo convert-tf`; official preprocessing: pixels / 255, face 96×96, context "
@@ -537,19 +541,25 @@ default_cfgs = default_cfgs_of(
         "glamor_fusion_add.ncaer_s": _hub_cfg("glamor_fusion_add.ncaer_s"),
         "glamor_fusion_max.ncaer_s": _hub_cfg("glamor_fusion_max.ncaer_s"),
         "glamor_fusion_concat.ncaer_s": _hub_cfg("glamor_fusion_concat.ncaer_s"),
-        # A face-only model for 48-px grey FER-2013 faces, shipped inside the package.
-        "face_resnet18.fer2013": _cfg(
-            input_size=(1, 48, 48),
-            mean=FaceResNetEncoder.mean,
-            std=FaceResNetEncoder.std,
-            label_names=FER2013_LABELS,
-            paper_ids="",
-            paper_name="",
-            file=str(packaged_weights("face_resnet18_fer2013.safetensors")),
-            first_conv="face_encoder.model.conv1.0",
-            license="other",
-            description=_FER_NOTE,
-        ),
+        # Face-only models for 48-px grey FER-2013 faces, shipped inside the package.
+        **{
+            f"{name}.fer2013": _cfg(
+                input_size=(1, 48, 48),
+                mean=FaceResNetEncoder.mean,
+                std=FaceResNetEncoder.std,
+                label_names=FER2013_LABELS,
+                paper_ids="",
+                paper_name="",
+                file=str(packaged_weights(f"{name}_fer2013.safetensors")),
+                first_conv="face_encoder.model.conv1.0",
+                license="other",
+                description=_fer_note(recipe),
+            )
+            for name, recipe in (
+                ("face_resnet18", "recipes/face_resnet18_fer2013_phase8.yaml"),
+                ("face_resnet26", "recipes/face_resnet18_fer2013_phase10.yaml"),
+            )
+        },
         "glamor": _cfg(),
         "glamor_test": _cfg(),
     }
@@ -653,13 +663,11 @@ def glamor_fusion_concat(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     )
 
 
-@register_model
-def face_resnet18(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
-    """Face-only classifier for 48-px grey faces: the compact ResNet-18 face encoder
-    (``face_resnet18``) at full resolution (``stem_stride`` 1), a linear classifier, test-time
-    flip averaging (the zoo's FER-2013 model)."""
-    model_args: dict[str, Any] = {
-        "backbone": "face_resnet18",
+def _face_model_args(backbone: str) -> dict[str, Any]:
+    """The zoo's FER-2013 face models: a face-only GLAMOR-Net on 48-px grey faces, a ``backbone``
+    face encoder at full resolution, a linear classifier, test-time flip averaging."""
+    return {
+        "backbone": backbone,
         "encoder_args": {"stem_stride": 1},
         "inputs": "face",
         "in_chans": 1,
@@ -668,7 +676,23 @@ def face_resnet18(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
         "drop_rate": 0.2,
         "test_flip": True,
     }
+
+
+@register_model
+def face_resnet18(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """Face-only classifier for 48-px grey faces: the compact ResNet-18 face encoder
+    (``face_resnet18``) at full resolution (``stem_stride`` 1), a linear classifier, test-time
+    flip averaging."""
+    model_args = _face_model_args("face_resnet18")
     return _create_glamor("face_resnet18", pretrained=pretrained, **dict(model_args, **kwargs))
+
+
+@register_model
+def face_resnet26(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
+    """``face_resnet18`` one block deeper per stage (the ``face_resnet26`` encoder, 3-3-3-3):
+    the zoo's default FER-2013 model (``face_resnet26.fer2013``)."""
+    model_args = _face_model_args("face_resnet26")
+    return _create_glamor("face_resnet26", pretrained=pretrained, **dict(model_args, **kwargs))
 
 
 @register_model
