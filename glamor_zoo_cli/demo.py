@@ -57,8 +57,8 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="NAME",
         help="offer this model first (zoo name, hf-hub:… or local-dir:…), repeatable; the "
-        "models that load here offline are always offered (default first: "
-        "face_resnet18.fer2013)",
+        "models that load here offline are always offered (default first: the packaged "
+        "default model)",
     )
     parser.add_argument(
         "--detector",

@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         help="model name, 'hf-hub:org/name' or 'local-dir:/path' (default: the packaged "
-        "face_resnet18.fer2013, offline)",
+        "default model, offline)",
     )
     add_detector_options(parser, threshold_flag="--min-score", bounded_by_default=True)
     add_preprocessing_option(parser)

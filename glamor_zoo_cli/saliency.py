@@ -9,8 +9,6 @@ from typing import Any
 
 from glamor_zoo_cli._options import add_random_weights_option
 
-DEFAULT_MODEL = "face_resnet18.fer2013"
-
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -25,8 +23,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("images", nargs="+", type=Path, help="face crops (or scenes with --box)")
     parser.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
-        help=f"zoo name, hf-hub:… or local-dir:… (default {DEFAULT_MODEL})",
+        help="zoo name, hf-hub:… or local-dir:… (default: the packaged default model, offline)",
     )
     add_random_weights_option(parser)
     parser.add_argument(

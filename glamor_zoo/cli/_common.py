@@ -90,9 +90,10 @@ def build_detector(args: argparse.Namespace) -> Any:
         raise detector_error(args.detector, exc) from None
 
 
-def load_cli_model(spec: str, pretrained: bool | None = None) -> Any:
+def load_cli_model(spec: str | None, pretrained: bool | None = None) -> Any:
     """:func:`glamor_zoo.inference.load_model` for a command: a bare folder works as a model,
-    and every failure is a one-line :class:`CliError`."""
+    ``None`` is the packaged default model (:data:`~glamor_zoo.inference.DEFAULT_MODEL`), and
+    every failure is a one-line :class:`CliError`."""
     from glamor_zoo.inference.loading import ModelLoadError, load_model
 
     try:

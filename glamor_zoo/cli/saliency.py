@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_cli_model(args.model, pretrained=False if args.random_weights else None)
     if loaded.uses_context and args.box is None:
         raise CliError(
-            f"{args.model} reads the face and its context: give the face with --box x1,y1,x2,y2"
+            f"{loaded.name} reads the face and its context: give the face with --box x1,y1,x2,y2"
         )
     labels = loaded.labels
     target = _target_index(args.target, labels)

