@@ -86,3 +86,69 @@ def test_help_names_no_tag_as_the_default(command: str, capsys) -> None:
     text = " ".join(capsys.readouterr().out.split())
     assert "the packaged default model" in text
     assert ".fer2013" not in text
+
+
+# ----------------------------------------------------------------- the demo's fetch guard
+
+# Every spelling FastAPI (no Content-Type, any letter case, any +json type) or a route that
+# calls request.json() whatever the header (Gradio's component server) would parse as JSON.
+JSON_CONTENT_TYPES = [
+    None,
+    "application/json",
+    "Application/JSON",
+    "APPLICATION/JSON; charset=utf-8",
+    "application/vnd.foo+json",
+    "application/merge-patch+JSON",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "Multipart/Form-Data; boundary=x",
+    "multipart/form-data; boundary=x",
+]
+EVENT_ROUTES = ["gradio_api/call/predict", "gradio_api/queue/join", "gradio_api/component_server"]
+
+
+@pytest.fixture(scope="module")
+def demo_server():
+    pytest.importorskip("gradio", reason="the web demo needs the demo extra")
+    from demo_server import no_outbound, served_demo
+
+    with no_outbound() as outbound, served_demo() as (_, url):
+        yield url, outbound
+    assert outbound.attempts == [], f"the demo tried to reach {outbound.attempts}"
+
+
+@pytest.mark.parametrize("route", EVENT_ROUTES)
+@pytest.mark.parametrize("content_type", JSON_CONTENT_TYPES)
+def test_demo_refuses_a_url_file_whatever_the_content_type(
+    demo_server, route: str, content_type: str | None
+) -> None:
+    import json
+
+    import httpx
+
+    url, outbound = demo_server
+    remote = {"path": "http://example.com/x.jpg", "meta": {"_type": "gradio.FileData"}}
+    event = {"data": [remote, None, None, None, None], "fn_index": 0, "session_hash": "s"}
+    event |= {"component_id": 1, "fn_name": "x", "event_data": None, "trigger_id": None}
+    for body in (json.dumps(event).encode(), json.dumps(event).encode("utf-16"), b"\n " * 9):
+        if body.strip() == b"":
+            body = body + json.dumps(event).encode()
+        headers = {} if content_type is None else {"Content-Type": content_type}
+        with httpx.Client(base_url=url, timeout=30) as http:
+            response = http.post(route, content=body, headers=headers)
+        assert response.status_code == 403, (route, content_type, response.text)
+    assert outbound.attempts == []
+
+
+def test_demo_multipart_uploads_still_pass_and_big_json_is_refused(demo_server) -> None:
+    import httpx
+
+    url, _ = demo_server
+    with httpx.Client(base_url=url, timeout=30) as http:
+        with FACE.open("rb") as fh:
+            response = http.post("gradio_api/upload", files={"files": fh})
+        assert response.status_code == 200 and len(response.json()) == 1
+        big = b'{"data": ["' + b"x" * (2 << 20) + b'"]}'
+        assert http.post("gradio_api/call/predict", content=big).status_code == 413
+        deep = b"[" * 100_000 + b"]" * 100_000  # no JSON parser takes it: passed on, refused there
+        assert http.post("gradio_api/call/predict", content=deep).status_code != 200
