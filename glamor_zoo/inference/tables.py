@@ -7,6 +7,8 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from glamor_zoo.csv_cells import neutralize_cell
+
 __all__ = ["CSV_FIELDS", "records_to_csv", "summarize_record"]
 
 CSV_FIELDS = (
@@ -29,7 +31,8 @@ CSV_FIELDS = (
 def records_to_csv(records: Iterable[Mapping[str, Any]], labels: Sequence[str]) -> str:
     """One row per face (``face`` = its number in the image, from 1), then ``p_<label>`` per class,
     ``w_face``, ``w_context`` and ``error``. An image with no face, or one that failed,
-    still gets one row (empty face fields; the error in ``error``).
+    still gets one row (empty face fields; the error in ``error``). Formula-leading text
+    (a file or class named ``=…``) is neutralised (:mod:`glamor_zoo.csv_cells`).
     """
     fields = [*CSV_FIELDS, *(f"p_{label}" for label in labels), "w_face", "w_context", "error"]
     buffer = io.StringIO()
@@ -46,7 +49,7 @@ def records_to_csv(records: Iterable[Mapping[str, Any]], labels: Sequence[str]) 
         }
         faces = record.get("faces") or []
         if not faces:
-            writer.writerow(base)
+            writer.writerow(_safe(base))
         for number, face in enumerate(faces, start=1):
             row = dict(base, face=number, label=face["label"], confidence=face["confidence"])
             row.update(zip(("x1", "y1", "x2", "y2"), face["box"], strict=True))
@@ -55,8 +58,12 @@ def records_to_csv(records: Iterable[Mapping[str, Any]], labels: Sequence[str]) 
                 row[f"p_{label}"] = p
             weights = face.get("fusion_weights") or {}
             row["w_face"], row["w_context"] = weights.get("face", ""), weights.get("context", "")
-            writer.writerow(row)
+            writer.writerow(_safe(row))
     return buffer.getvalue()
+
+
+def _safe(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: neutralize_cell(v) for k, v in row.items()}
 
 
 def summarize_record(record: Mapping[str, Any], top: int = 3) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from glamor_zoo.csv_cells import restore_cell
 from glamor_zoo.train.metrics import confusion_matrix
 from glamor_zoo.train.stats import stuart_maxwell_table
 
@@ -41,9 +42,9 @@ def load_predictions(path: str | Path) -> tuple[list[str], list[str], list[str],
         rows = list(reader)
     class_names = [f.removeprefix("prob_") for f in fields if f.startswith("prob_")]
     return (
-        [r["path"] for r in rows],
-        [r["target"] for r in rows],
-        [r["prediction"] for r in rows],
+        [restore_cell(r["path"]) for r in rows],
+        [restore_cell(r["target"]) for r in rows],
+        [restore_cell(r["prediction"]) for r in rows],
         class_names,
     )
 

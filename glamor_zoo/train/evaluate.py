@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from glamor_zoo.csv_cells import neutralize_row
 from glamor_zoo.serialization import atomic_write_text
 from glamor_zoo.spec import get_model_spec
 from glamor_zoo.train.metrics import classification_metrics
@@ -236,13 +237,15 @@ def _predictions_csv(pred: Predictions) -> str:
             continue
         best = int(row.argmax())
         writer.writerow(
-            [
-                path,
-                pred.class_names[int(target)],
-                pred.class_names[best],
-                f"{row[best]:.6f}",
-                *[f"{p:.6f}" for p in row],
-            ]
+            neutralize_row(
+                [
+                    path,
+                    pred.class_names[int(target)],
+                    pred.class_names[best],
+                    f"{row[best]:.6f}",
+                    *[f"{p:.6f}" for p in row],
+                ]
+            )
         )
     return buffer.getvalue()
 
@@ -334,7 +337,7 @@ def write_evaluation(
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["path", "target", "reason"])
-    writer.writerows(skipped_images(pred))
+    writer.writerows(neutralize_row(row) for row in skipped_images(pred))
     atomic_write_text(output_dir / "skipped.csv", buffer.getvalue())
     confusion = {
         "class_names": pred.class_names,
