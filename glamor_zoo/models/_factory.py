@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import timm
 import torch
-from timm.models import generate_default_cfgs
+from timm.models import PretrainedCfg, generate_default_cfgs
 from timm.models import register_model as _timm_register_model
 from torch import nn
 
@@ -28,6 +28,7 @@ from glamor_zoo.models._checkpoint import (
     split_revision,
     verify_weights_digest,
 )
+from glamor_zoo.models._released import PACKAGE_WEIGHTS, released_ledger
 from glamor_zoo.registry import add_zoo_architecture, is_zoo_architecture
 from glamor_zoo.spec import ModelSpec, get_model_spec, set_model_spec
 
@@ -75,13 +76,16 @@ class WeightsNotPublishedError(RuntimeError):
     """A pretrained tag names weights that are not published yet (no Hub repository)."""
 
 
-def default_cfgs_of(cfgs: dict[str, dict[str, Any]]) -> Any:
+def default_cfgs_of(cfgs: Mapping[str, Mapping[str, Any] | PretrainedCfg]) -> Any:
     """timm's ``generate_default_cfgs`` for a family file, reading the zoo's own cfg field
     ``published`` (default ``True``): ``False`` marks a tag whose weights exist nowhere yet,
     so that loading it fails at once with a message that says how to make them (no network
     call), and the catalogue says so. Publishing the tag later is removing that field."""
-    plain = {}
+    plain: dict[str, Any] = {}
     for name, cfg in cfgs.items():
+        if isinstance(cfg, PretrainedCfg):  # a released tag's cfg (glamor_zoo.models._released)
+            plain[name] = cfg
+            continue
         cfg = dict(cfg)
         if not cfg.pop("published", True):
             _UNPUBLISHED.add(name)
@@ -200,17 +204,18 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
 
 
 def packaged_training_settings(model: nn.Module) -> dict[str, Any]:
-    """The training-only settings (``face_augment``) recorded with weights shipped inside the
-    package: ``glamor_zoo/weights/<tag>.json`` beside the ``file`` its pretrained cfg names.
+    """The training-only settings (``face_augment``) recorded with a released tag's weights:
+    ``glamor_zoo/weights/<arch>_<tag>.json``, the tag's config, shipped inside the package.
 
-    A packaged tag's structure and pixels come from its entrypoint, but the augmentation its
+    A released tag's structure and pixels come from its entrypoint, but the augmentation its
     recipe trained with does not: fine-tuning from the tag starts from these (a recipe's
     ``data.preprocess`` still overrides them).
     """
-    file = (getattr(model, "pretrained_cfg", None) or {}).get("file")
-    if not file:
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    tag = f"{cfg.get('architecture')}.{cfg.get('tag')}"
+    if tag not in released_ledger():
         return {}
-    record = Path(file).with_suffix(".json")
+    record = PACKAGE_WEIGHTS / f"{tag.replace('.', '_')}.json"
     if not record.is_file():
         return {}
     spec = json.loads(record.read_text()).get("model_args", {}).get("spec") or {}

@@ -42,6 +42,12 @@ from glamor_zoo.models._factory import (
     register_model,
     with_factory_kwargs,
 )
+from glamor_zoo.models._released import (
+    PACKAGE_WEIGHTS,
+    check_released_weights,
+    plain_pretrained_cfg,
+    released_cfg,
+)
 from glamor_zoo.spec import ModelSpec, default_labels
 
 __all__ = ["FER2013_CLASSES", "DeepEmotion", "packaged_weights"]
@@ -62,12 +68,11 @@ GLOBAL_POOLS = ("flatten", "")  # the paper's flattened map, or no reduction (th
 DEEP_EMOTION_MEAN = (0.5,)
 DEEP_EMOTION_STD = (0.5,)
 INIT_STD = 0.05  # paper §4.2: "Gaussian variables with zero mean and 0.05 standard deviation"
-_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 def packaged_weights(name: str) -> Path:
     """Path of a weights file shipped inside the package (``glamor_zoo/weights/<name>``)."""
-    return _WEIGHTS_DIR / name
+    return PACKAGE_WEIGHTS / name
 
 
 class DeepEmotionFeatures(nn.Sequential):
@@ -347,6 +352,7 @@ class DeepEmotion(nn.Module):
 
 def _create_deep_emotion(variant: str, pretrained: bool = False, **kwargs: Any) -> DeepEmotion:
     raise_if_unpublished(variant, pretrained, kwargs)
+    check_released_weights(variant, pretrained, kwargs)
     spec = kwargs.pop("spec", None)
     model_kwargs = constructor_args(kwargs)
     if kwargs.get("face_transform", "stn") != "stn":
@@ -362,6 +368,7 @@ def _create_deep_emotion(variant: str, pretrained: bool = False, **kwargs: Any) 
         **kwargs,
     )
     model.model_args = {k: v for k, v in model_kwargs.items() if k != "num_classes"}
+    plain_pretrained_cfg(model)
     attach_spec(model, spec)
     return model
 
@@ -389,13 +396,16 @@ def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:
 
 default_cfgs = default_cfgs_of(
     {
-        "deep_emotion.fer2013": _cfg(
-            f"{HUB_ORG}/deep_emotion.fer2013",
-            file=str(packaged_weights("deep_emotion_fer2013.safetensors")),
-            description="Trained by glamor_zoo on FER-2013 train (28,709 faces); shipped inside "
-            "the package, so it loads with no network. FER-2013 is for research use only, and "
-            "so are these weights.",
-            license="other",
+        "deep_emotion.fer2013": released_cfg(
+            "deep_emotion.fer2013",
+            sha256="431cf7e09376da2b0a82dc338813318f3a47dd229601cb23ffc83fb37a8db9fd",
+            **_cfg(
+                f"{HUB_ORG}/deep_emotion.fer2013",
+                description="Trained by glamor_zoo on FER-2013 train (28,709 faces); shipped "
+                "inside the package, so it loads with no network. FER-2013 is for research use "
+                "only, and so are these weights.",
+                license="other",
+            ),
         ),
         "deep_emotion_no_stn": _cfg(first_conv="features.conv1"),
     }

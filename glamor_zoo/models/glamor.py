@@ -41,7 +41,12 @@ from glamor_zoo.models._factory import (
     register_model,
     with_factory_kwargs,
 )
-from glamor_zoo.models.deep_emotion import FER2013_LABELS, packaged_weights
+from glamor_zoo.models._released import (
+    check_released_weights,
+    plain_pretrained_cfg,
+    released_cfg,
+)
+from glamor_zoo.models.deep_emotion import FER2013_LABELS
 from glamor_zoo.spec import InputSetting, ModelSpec, default_labels
 
 __all__ = ["GlamorFeatures", "GlamorNet", "InputSetting"]
@@ -436,6 +441,7 @@ def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
 
 def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     raise_if_unpublished(variant, pretrained, kwargs)
+    check_released_weights(variant, pretrained, kwargs)
     if kwargs.get("features_only"):
         raise ValueError(
             f"{variant}: features_only=True is not supported: GLAMOR models take two inputs "
@@ -458,6 +464,7 @@ def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> Gla
     # The complete constructor arguments (entrypoint defaults + user overrides): what a saved
     # config.json needs to rebuild exactly this model (the spec is added when it is saved).
     model.model_args = {k: v for k, v in model_kwargs.items() if k != "num_classes"}
+    plain_pretrained_cfg(model)
     attach_spec(model, spec)
     return model
 
@@ -500,8 +507,8 @@ _R18_STEMS = ("face_encoder.model.conv1", "context_encoder.model.conv1")
 
 def _fer_note(recipe: str) -> str:
     return (
-        f"Trained by glamor_zoo on FER-2013 train ({recipe}); shipped inside the package, so it "
-        "loads with no network. FER-2013 is for research use only, and so are these weights."
+        f"Trained by glamor_zoo on FER-2013 train ({recipe}). FER-2013 is for research use only, "
+        "and so are these weights."
     )
 
 
@@ -541,23 +548,34 @@ default_cfgs = default_cfgs_of(
         "glamor_fusion_add.ncaer_s": _hub_cfg("glamor_fusion_add.ncaer_s"),
         "glamor_fusion_max.ncaer_s": _hub_cfg("glamor_fusion_max.ncaer_s"),
         "glamor_fusion_concat.ncaer_s": _hub_cfg("glamor_fusion_concat.ncaer_s"),
-        # Face-only models for 48-px grey FER-2013 faces, shipped inside the package.
+        # Face-only models for 48-px grey FER-2013 faces (released weights).
         **{
-            f"{name}.fer2013": _cfg(
-                input_size=(1, 48, 48),
-                mean=FaceResNetEncoder.mean,
-                std=FaceResNetEncoder.std,
-                label_names=FER2013_LABELS,
-                paper_ids="",
-                paper_name="",
-                file=str(packaged_weights(f"{name}_fer2013.safetensors")),
-                first_conv="face_encoder.model.conv1.0",
-                license="other",
-                description=_fer_note(recipe),
+            tag: released_cfg(
+                tag,
+                sha256=sha256,
+                **_cfg(
+                    input_size=(1, 48, 48),
+                    mean=FaceResNetEncoder.mean,
+                    std=FaceResNetEncoder.std,
+                    label_names=FER2013_LABELS,
+                    paper_ids="",
+                    paper_name="",
+                    first_conv="face_encoder.model.conv1.0",
+                    license="other",
+                    description=_fer_note(recipe),
+                ),
             )
-            for name, recipe in (
-                ("face_resnet18", "recipes/face_resnet18_fer2013_phase8.yaml"),
-                ("face_resnet26", "recipes/face_resnet18_fer2013_phase10.yaml"),
+            for tag, recipe, sha256 in (
+                (
+                    "face_resnet18.fer2013",
+                    "recipes/face_resnet18_fer2013_phase8.yaml",
+                    "5e855b8580caac2041a810d76443b892ba123360d16d9f2c8cf4baa17fde942a",
+                ),
+                (
+                    "face_resnet26.fer2013",
+                    "recipes/face_resnet18_fer2013_phase10.yaml",
+                    "8ad24f822840b2cfa7f323351e6eafd9fda1511ed224e7e4e1d58838a355ebd5",
+                ),
             )
         },
         "glamor": _cfg(),
