@@ -20,8 +20,9 @@
    hold-out numbers, the validation numbers (top-1, mean per-class accuracy, confusion matrix),
    the reference subset (512 validation files, sorted, numpy ``default_rng(0)``) with the
    model's and the peer's top-1 on it (``tests/test_packaged_weights.py`` recomputes it),
-   the recipe, the command, the hardware and the weights' terms; the card
-   ``hub_cards/<tag>.md`` is rendered from it.
+   the recipe, the command, the hardware and the weights' terms (its card is rendered from it
+   by ``glamor_zoo.hub.card.render_released_card``). A new weight gets a new tag: add it to the
+   ledger ``glamor_zoo/weights/released.json`` and its family's cfgs (docs/weights.md).
 4. Prints the comparison table (markdown) for README.md and docs/weights.md.
 
 A weight average built by ``fer2013_ensemble.py --save RUN`` packages the same way: its
@@ -249,13 +250,9 @@ def main() -> None:
     }
     (WEIGHTS / f"{stem}.json").write_text(json.dumps(config, indent=2) + "\n")
 
-    from glamor_zoo.hub.card import render_model_card
-
     num_params = sum(
         v.numel() for k, v in state.items() if "running_" not in k and "num_batches" not in k
     )
-    card = render_model_card(config, f"glamor-zoo/{name}", num_params=num_params)
-    (REPO / "hub_cards" / f"{name}.md").write_text(card)
 
     rows = [
         (f"`{name}` (this zoo, packaged)", ours, our_rows, f"{num_params / 1e6:.2f} M"),

@@ -564,7 +564,7 @@ def test_training_run_folder_gets_its_dataset_metrics_and_paper_number(tmp_path)
     )
 
 
-@pytest.mark.parametrize("template", ["glamor", "deep_emotion", "face_resnet18", "default"])
+@pytest.mark.parametrize("template", ["glamor_net", "deep_emotion", "face_only", "default"])
 def test_every_shipped_template_renders_and_parses(template):
     config = model_config(_tiny(), metrics=METRICS)
     card = ModelCard(render_model_card(config, "org/name", template=template))
@@ -625,11 +625,12 @@ def test_custom_card_templates_are_jinja_and_checked(tmp_path):
 
 
 def test_templates_ship_inside_the_package():
+    """A real folder of the package (no link to a folder outside it), one template a family."""
     from importlib import resources
 
-    shipped = resources.files("glamor_zoo").joinpath("hub_cards")
-    top_level = Path(__file__).parents[1] / "hub_cards"
-    for path in top_level.glob("*.md"):
-        assert shipped.joinpath(path.name).read_text(encoding="utf-8") == path.read_text(
-            encoding="utf-8"
-        )
+    folder = Path(__file__).parents[1] / "glamor_zoo" / "hub" / "card_templates"
+    assert folder.is_dir() and not folder.is_symlink()
+    assert not any(path.is_symlink() for path in folder.iterdir())
+    shipped = resources.files("glamor_zoo.hub").joinpath("card_templates")
+    names = {path.name for path in shipped.iterdir() if path.name.endswith(".md")}
+    assert {"face_only.md", "glamor_net.md", "deep_emotion.md", "default.md"} <= names

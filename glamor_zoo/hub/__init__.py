@@ -1,7 +1,7 @@
 """Publishing to and loading from the Hugging Face Hub.
 
 - :func:`push_to_hub`: weights (safetensors), ``config.json`` and a model card in one commit.
-- :func:`render_model_card`: the card alone (``hub_cards/`` templates + the config's metrics).
+- :func:`render_model_card`: the card alone (the family's template from ``card_templates/`` + the config's metrics).
 - Loading is ``glamor_zoo.create_model("hf-hub:org/name", revision=..., cache_dir=...)``;
   files that cannot be loaded raise :class:`CheckpointError` naming the file.
 """

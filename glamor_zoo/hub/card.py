@@ -1,12 +1,19 @@
-"""Model cards: a Jinja template from ``hub_cards/`` rendered by ``huggingface_hub``.
+"""Model cards: a Jinja template shipped in ``glamor_zoo/hub/card_templates/``, rendered by
+``huggingface_hub``.
 
 The card is a function of the model folder's ``config.json`` (plus the repository id): the
 metadata (``library_name: glamor-zoo``, tags, licence, datasets, ``base_model``, and a
 ``model-index`` holding the measured metrics) is a ``huggingface_hub.ModelCardData``; the
-family template (``hub_cards/<family>.md``) is rendered with ``ModelCard.from_template``, which
-puts the metadata where the template says ``{{ card_data }}`` and fills the body's sections:
-usage, model details, preprocessing, the training recipe and command, and the results next to
-the paper's.
+template of the model's family (``card_templates/<family>.md``: ``face_only``, ``glamor_net``,
+``deep_emotion``, else ``default``; the family is the ``family`` field of the architecture's
+pretrained cfg) is rendered with ``ModelCard.from_template``, which puts the metadata where the
+template says ``{{ card_data }}`` and fills the body's sections: usage, input, model details,
+preprocessing, the training recipe and command, the results next to the paper's, and the
+licence. A released tag's card (:func:`render_released_card`) is rendered from its packaged
+config; rendered cards are build output, never kept.
+
+Adding a template: write ``card_templates/<family>.md`` and name the family in the cfgs of the
+architectures it describes (``family="<family>"``), or pass ``template=`` when rendering.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from urllib.parse import quote
 import yaml
 
 from glamor_zoo.hub.paper_results import DATASETS, PaperResult, canonical_dataset, paper_result
+from glamor_zoo.models._factory import HUB_ORG
 from glamor_zoo.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -31,13 +39,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CardMetric",
+    "card_family",
     "card_metadata",
     "card_metrics",
     "config_dataset",
     "config_spec",
     "find_template",
     "render_model_card",
+    "render_released_card",
 ]
+
+TEMPLATES = "card_templates"  # the templates' folder in glamor_zoo.hub
 
 
 # Data-loader kinds that do not name a single dataset.
@@ -206,21 +218,29 @@ def _paper(config: Mapping[str, Any], dataset: str) -> PaperResult | None:
     return found
 
 
-def _family(architecture: str) -> str:
-    """The family of a registered architecture: the name of the module defining its entrypoint
-    (``glamor`` for ``caer_net_s``, ``deep_emotion``…); ``default`` for unknown names."""
-    from timm.models import is_model, model_entrypoint
+def card_family(config: Mapping[str, Any]) -> str:
+    """The family whose card template describes a ``config.json``: its ``family`` key if it has
+    one, else the ``family`` of its architecture's pretrained cfg, else ``"default"``."""
+    family = config.get("family")
+    if isinstance(family, str) and family:
+        return family
+    from timm.models import get_pretrained_cfg
 
-    if not is_model(architecture):
-        return "default"
-    return model_entrypoint(architecture).__module__.rsplit(".", 1)[-1]
+    cfg = get_pretrained_cfg(str(config.get("architecture")), allow_unregistered=True)
+    return getattr(cfg, "family", None) or "default"
 
 
-def find_template(architecture: str, template: str | Path | None = None) -> str:
+def _templates() -> Any:
+    return resources.files("glamor_zoo.hub").joinpath(TEMPLATES)
+
+
+def find_template(
+    architecture: str, template: str | Path | None = None, family: str | None = None
+) -> str:
     """The card template for ``architecture``: ``template`` if given (a path or the name of a
-    shipped template), else ``<architecture>.md`` or the family's template from ``hub_cards/``.
+    shipped template), else the template of ``family`` (default: :func:`card_family`'s).
     """
-    shipped = resources.files("glamor_zoo").joinpath("hub_cards")
+    shipped = _templates()
     if template is not None:
         path = Path(template)
         if path.is_file():
@@ -231,12 +251,13 @@ def find_template(architecture: str, template: str | Path | None = None) -> str:
             return candidate.read_text(encoding="utf-8")
         names = sorted(p.name for p in shipped.iterdir() if p.name.endswith(".md"))
         raise FileNotFoundError(f"card template {template!r} is neither a file nor one of {names}")
-    for name in (f"{architecture}.md", f"{_family(architecture)}.md", "default.md"):
+    family = family or card_family({"architecture": architecture})
+    for name in (f"{family}.md", "default.md"):
         candidate = shipped.joinpath(name)
         if candidate.is_file():
             return candidate.read_text(encoding="utf-8")
     raise FileNotFoundError(
-        "no model-card templates found in glamor_zoo/hub_cards (broken install?)"
+        f"no model-card templates found in glamor_zoo/hub/{TEMPLATES} (broken install?)"
     )
 
 
@@ -446,6 +467,32 @@ def _preprocessing(config: Mapping[str, Any], pre: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _inputs(pre: Mapping[str, Any]) -> str:
+    """What the model reads, in one line: face only, face + context, or context only."""
+    if not pre:
+        return "One image, as *Preprocessing* describes."
+    chans = int(pre.get("in_chans", 3))
+    color = "grey" if chans == 1 else "RGB"
+    face = f"a {_fmt_size(pre.get('face_size') or ())} {color} face crop"
+    inputs = pre.get("inputs", "both")
+    if inputs == "face":
+        return f"**Face only**: {face}."
+    scene = f"the whole image ({_fmt_size(pre.get('context_size') or ())}) with the face box masked"
+    if inputs == "context":
+        return (
+            f"**Context only**: {scene}; the face crop guides the attention but is not classified."
+        )
+    return f"**Face + context**: {face}, and {scene}."
+
+
+def _licence(config: Mapping[str, Any]) -> str:
+    """The weights' licence: the pretrained cfg's identifier and the recorded terms."""
+    licence = (config.get("pretrained_cfg") or {}).get("license") or "mit"
+    terms = config.get("weights_terms")
+    line = f"Licence of the weights: {_code(licence)}."
+    return f"{line} {_text(terms)}" if terms else line
+
+
 def _own_description(config: Mapping[str, Any]) -> str | None:
     """The pretrained cfg's description, unless it is inherited from a registered tag.
 
@@ -599,9 +646,9 @@ def render_model_card(
     The template is rendered with ``huggingface_hub.ModelCard.from_template``: ``{{ card_data }}``
     is the YAML of :func:`card_metadata`, and the sections are ``{{ title }}``,
     ``{{ repo_id }}``, ``{{ architecture }}``, ``{{ summary }}``, ``{{ usage }}``,
-    ``{{ model_details }}``, ``{{ preprocessing }}``, ``{{ training }}``, ``{{ results }}`` and
-    ``{{ citation }}``; the metadata's fields (``license``, ``tags``, ``model_name``…) are
-    variables too.
+    ``{{ inputs }}``, ``{{ model_details }}``, ``{{ preprocessing }}``, ``{{ training }}``,
+    ``{{ results }}``, ``{{ licence }}`` and ``{{ citation }}``; the metadata's fields
+    (``license``, ``tags``, ``model_name``…) are variables too.
 
     Args:
         config: ``config.json`` as a dict; ``metrics``, ``dataset``, ``recipe``, ``command`` and
@@ -635,9 +682,31 @@ def render_model_card(
         "training": _training(config),
         "results": _results(config, metrics),
         "citation": _citation(config),
+        "inputs": _inputs(pre),
+        "licence": _licence(config),
     }
-    text = find_template(config["architecture"], template)
+    text = find_template(config["architecture"], template, card_family(config))
     _check_template(text, {"card_data", *metadata.to_dict(), *sections})
     card = ModelCard.from_template(metadata, template_str=text, **sections)
     # Jinja drops the template's final newline; a Markdown file ends with one.
     return str(card).rstrip("\n") + "\n"
+
+
+def render_released_card(tag: str) -> str:
+    """The card of a released tag (``face_resnet26.fer2013``), rendered from its packaged
+    config (``glamor_zoo/weights/<arch>_<tag>.json``) and its family's template.
+
+    Raises:
+        KeyError: ``tag`` is not a released tag.
+    """
+    import glamor_zoo
+    from glamor_zoo.models._released import PACKAGE_WEIGHTS, released_ledger
+
+    if tag not in released_ledger():
+        raise KeyError(f"{tag!r} is not a released tag; released: {sorted(released_ledger())}")
+    config = json.loads(
+        (PACKAGE_WEIGHTS / f"{tag.replace('.', '_')}.json").read_text(encoding="utf-8")
+    )
+    model = glamor_zoo.create_model(tag, pretrained=False)
+    num_params = sum(p.numel() for p in model.parameters())
+    return render_model_card(config, f"{HUB_ORG}/{tag}", num_params=num_params)

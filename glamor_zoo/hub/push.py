@@ -160,7 +160,7 @@ def push_to_hub(
 
     The repository is created if needed. ``model.safetensors`` (never a pickle), ``config.json``
     (everything needed to rebuild the model and its preprocessing, plus the arguments below) and
-    ``README.md`` (re-rendered from ``hub_cards/`` on every push) go up as a single commit.
+    ``README.md`` (re-rendered from ``card_templates/`` on every push) go up as a single commit.
     Afterwards ``glamor_zoo.create_model("hf-hub:" + repo_id)`` loads it.
 
     Args:

@@ -28,7 +28,7 @@ from glamor_zoo.models._checkpoint import (
     split_revision,
     verify_weights_digest,
 )
-from glamor_zoo.models._released import PACKAGE_WEIGHTS, released_ledger
+from glamor_zoo.models._released import PACKAGE_WEIGHTS, ZooPretrainedCfg, released_ledger
 from glamor_zoo.registry import add_zoo_architecture, is_zoo_architecture
 from glamor_zoo.spec import ModelSpec, get_model_spec, set_model_spec
 
@@ -77,20 +77,22 @@ class WeightsNotPublishedError(RuntimeError):
 
 
 def default_cfgs_of(cfgs: Mapping[str, Mapping[str, Any] | PretrainedCfg]) -> Any:
-    """timm's ``generate_default_cfgs`` for a family file, reading the zoo's own cfg field
-    ``published`` (default ``True``): ``False`` marks a tag whose weights exist nowhere yet,
-    so that loading it fails at once with a message that says how to make them (no network
-    call), and the catalogue says so. Publishing the tag later is removing that field."""
-    plain: dict[str, Any] = {}
+    """timm's ``generate_default_cfgs`` for a family file, every cfg a
+    :class:`~glamor_zoo.models._released.ZooPretrainedCfg` (with the zoo's ``family`` and
+    ``sha256`` fields), reading the zoo's own cfg field ``published`` (default ``True``):
+    ``False`` marks a tag whose weights exist nowhere yet, so that loading it fails at once
+    with a message that says how to make them (no network call), and the catalogue says so.
+    Publishing the tag later is removing that field."""
+    zoo_cfgs: dict[str, PretrainedCfg] = {}
     for name, cfg in cfgs.items():
-        if isinstance(cfg, PretrainedCfg):  # a released tag's cfg (glamor_zoo.models._released)
-            plain[name] = cfg
+        if isinstance(cfg, PretrainedCfg):  # a released tag's cfg (released_cfg)
+            zoo_cfgs[name] = cfg
             continue
         cfg = dict(cfg)
         if not cfg.pop("published", True):
             _UNPUBLISHED.add(name)
-        plain[name] = cfg
-    return generate_default_cfgs(plain)
+        zoo_cfgs[name] = ZooPretrainedCfg(**cfg)
+    return generate_default_cfgs(zoo_cfgs)
 
 
 def _tagged_name(name: str) -> str:

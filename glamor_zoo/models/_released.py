@@ -48,14 +48,18 @@ WEIGHTS_ENV = "GLAMOR_ZOO_WEIGHTS"
 
 @dataclasses.dataclass
 class ZooPretrainedCfg(PretrainedCfg):
-    """timm's :class:`~timm.models.PretrainedCfg` plus the sha256 of the weights file it names.
+    """timm's :class:`~timm.models.PretrainedCfg` plus two fields of the zoo's: the sha256 of
+    the weights file it names, and the model's family (which card template describes it:
+    ``"face_only"``, ``"glamor_net"``, ``"deep_emotion"``).
 
-    The field lives in the registry (``timm.models.get_pretrained_cfg(tag).sha256``); a built
-    model's ``pretrained_cfg`` dict drops it (:func:`plain_pretrained_cfg`), so that the
-    folders timm's ``save_for_hf`` and the zoo's ``save_pretrained`` write stay plain timm.
+    Every zoo tag's cfg is one (``glamor_zoo.models._factory.default_cfgs_of``), so the fields
+    live in the registry (``timm.models.get_pretrained_cfg(tag).sha256``); a built model's
+    ``pretrained_cfg`` dict drops them (:func:`plain_pretrained_cfg`), so that the folders
+    timm's ``save_for_hf`` and the zoo's ``save_pretrained`` write stay plain timm.
     """
 
     sha256: str | None = None
+    family: str | None = None
 
 
 class WeightsNotInstalledError(FileNotFoundError):
@@ -145,10 +149,13 @@ def check_released_weights(variant: str, pretrained: bool, kwargs: dict[str, Any
         )
 
 
+_TIMM_FIELDS = frozenset(field.name for field in dataclasses.fields(PretrainedCfg))
+
+
 def plain_pretrained_cfg(model: Any) -> None:
-    """Drop the zoo's ``sha256`` from a built model's ``pretrained_cfg`` dict (timm's
-    ``PretrainedCfg`` has no such field, and would refuse a saved config.json holding it)."""
+    """Drop the zoo's own fields from a built model's ``pretrained_cfg`` dict (timm's
+    ``PretrainedCfg`` has none of them, and would refuse a saved config.json holding them)."""
     for name in ("pretrained_cfg", "default_cfg"):
         cfg = getattr(model, name, None)
-        if isinstance(cfg, dict) and "sha256" in cfg:
-            setattr(model, name, {k: v for k, v in cfg.items() if k != "sha256"})
+        if isinstance(cfg, dict) and not cfg.keys() <= _TIMM_FIELDS:
+            setattr(model, name, {k: v for k, v in cfg.items() if k in _TIMM_FIELDS})

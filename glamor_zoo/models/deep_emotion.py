@@ -390,6 +390,7 @@ def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:
         "license": "mit",
         "paper_ids": "arXiv:1902.01019",
         "paper_name": "Deep-Emotion: Facial Expression Recognition Using Attentional Convolutional Network",
+        "family": "deep_emotion",  # its card template (glamor_zoo/hub/card_templates/)
         **kwargs,
     }
 

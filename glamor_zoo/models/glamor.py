@@ -486,6 +486,7 @@ def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:
         "license": "mit",
         "paper_ids": "arXiv:2111.04129",
         "paper_name": "Global-local attention for emotion recognition",
+        "family": "glamor_net",  # its card template (glamor_zoo/hub/card_templates/)
         **kwargs,
     }
 
@@ -563,6 +564,7 @@ default_cfgs = default_cfgs_of(
                     first_conv="face_encoder.model.conv1.0",
                     license="other",
                     description=_fer_note(recipe),
+                    family="face_only",
                 ),
             )
             for tag, recipe, sha256 in (
