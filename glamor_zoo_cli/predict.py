@@ -91,6 +91,34 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--annotated-video", action="store_true", help="videos: save a video with labelled boxes"
     )
+    tracks = parser.add_argument_group("videos: people over time (docs/video.md)")
+    tracks.add_argument(
+        "--tracks",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="link each video's faces into tracks (people), smooth their probabilities over "
+        "time, and with --output write each video's timeline, summary and plot (default: on "
+        "for videos)",
+    )
+    tracks.add_argument(
+        "--half-life",
+        type=float,
+        metavar="SECONDS",
+        help="smoothing: half-life of the moving average of a track's probabilities "
+        "(default 1; 0: none)",
+    )
+    tracks.add_argument(
+        "--max-gap",
+        type=float,
+        metavar="SECONDS",
+        help="a track waits this long for a face that is missed or hidden (default 2.5)",
+    )
+    tracks.add_argument(
+        "--min-track",
+        type=float,
+        metavar="SECONDS",
+        help="tracks seen for less are flagged short and left out of summaries (default 1)",
+    )
     parser.add_argument(
         "--batch-size", type=positive_int, default=32, help="faces per forward pass"
     )

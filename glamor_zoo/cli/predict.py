@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from glamor_zoo.inference import EmotionRecognizer
     from glamor_zoo.inference.processes import Processes
     from glamor_zoo.inference.sources import JobInputs
+    from glamor_zoo.inference.tracking import TrackingOptions
 
 _DATASET_FLAGS = ("split", "label_column", "id_column", "streaming")
 
@@ -55,11 +57,37 @@ def _check_args(args: argparse.Namespace) -> None:
         raise CliError("--every-n, --fps and --annotated-video apply to videos, not --dataset")
     if args.fps is not None and args.fps <= 0:
         raise CliError(f"--fps must be positive, got {args.fps}")
+    _check_tracking_args(args)
     if args.preprocessing == "official" and args.max_side:
         raise CliError(
             "--max-side moves the boxes, and --preprocessing official detects on the full image "
             "as the authors did: drop one of them"
         )
+
+
+_TRACKING_FLAGS = ("half_life", "max_gap", "min_track")
+
+
+def _check_tracking_args(args: argparse.Namespace) -> None:
+    given = [_flag(n) for n in _TRACKING_FLAGS if getattr(args, n) is not None]
+    if args.dataset is not None and (given or args.tracks):
+        raise CliError(f"{', '.join(given) or '--tracks'} apply to videos, not --dataset")
+    if given and args.tracks is False:
+        raise CliError(f"{', '.join(given)} apply to tracks: drop them or --no-tracks")
+    for name in _TRACKING_FLAGS:
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise CliError(f"{_flag(name)} must be a number of seconds >= 0, got {value}")
+
+
+def _tracking_options(args: argparse.Namespace) -> TrackingOptions | None:
+    """The tracking settings of a run on files (``None``: --no-tracks, or --dataset)."""
+    if args.dataset is not None or args.tracks is False:
+        return None
+    from glamor_zoo.inference.tracking import TrackingOptions
+
+    given = {n: getattr(args, n) for n in _TRACKING_FLAGS if getattr(args, n) is not None}
+    return TrackingOptions(**given)
 
 
 def _build_recognizer(
@@ -188,13 +216,20 @@ def _run_to_terminal(
     from tqdm.auto import tqdm
 
     from glamor_zoo.inference.tables import records_to_csv, summarize_record
+    from glamor_zoo.inference.tracked import VideoTracking
     from glamor_zoo.inference.writers import public_records
 
+    options = _tracking_options(args) if inputs.videos() else None
+    tracking = None if options is None else VideoTracking(recognizer.labels, options)
     records: list[dict[str, Any]] = []
     bar = tqdm(total=inputs.total(), unit=inputs.unit, disable=True if args.no_progress else None)
     with bar:
         current = None
-        for prediction in inputs.predict(recognizer, processes, lambda key: False, False):
+        keep = tracking is not None  # shot cuts need the frame
+        for prediction in inputs.predict(recognizer, processes, lambda key: False, keep):
+            if tracking is not None:
+                prediction = tracking.apply(prediction)
+                prediction.image = None
             if prediction.file is not current:
                 if current is not None:
                     bar.update(1)
@@ -208,7 +243,31 @@ def _run_to_terminal(
         print(json.dumps(records, indent=2))
     elif args.format == "csv":
         sys.stdout.write(records_to_csv(records, recognizer.labels))
+    elif options is not None:
+        _print_tracks(records, recognizer.labels, options)
     return records
+
+
+def _print_tracks(records: list[dict[str, Any]], labels: list[str], options: Any) -> None:
+    """Each video's people: one line per track that is not short."""
+    from glamor_zoo.inference.timeline import summarize_tracks, timeline_rows
+
+    by_input: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        if record.get("frame") is not None:
+            by_input.setdefault(record["input"], []).append(record)
+    for source, video in by_input.items():
+        rows = timeline_rows(video, labels, options)
+        short = len({r.track for r in rows if r.short})
+        print(f"{source}: {len({r.track for r in rows}) - short} tracks ({short} short)")
+        for s in summarize_tracks(rows, labels):
+            shares = ", ".join(
+                f"{k} {v:.0%}" for k, v in sorted(s.shares.items(), key=lambda kv: -kv[1]) if v
+            )
+            print(
+                f"  track {s.track}: {s.first_seen:.2f}-{s.last_seen:.2f} s, mostly {s.dominant} "
+                f"({shares}), mean confidence {s.mean_confidence:.2f}"
+            )
 
 
 def _run_to_folder(
@@ -237,9 +296,16 @@ def _run_to_folder(
         every_n=args.every_n,
         fps=args.fps,
     )
+    tracking = _tracking_options(args)
     try:
         job = PredictionJob(
-            recognizer, inputs, args.output, pictures, overwrite=args.overwrite, processes=processes
+            recognizer,
+            inputs,
+            args.output,
+            pictures,
+            overwrite=args.overwrite,
+            processes=processes,
+            tracking=tracking,
         )
     except JournalMismatchError as exc:
         raise CliError(str(exc)) from exc
@@ -257,6 +323,13 @@ def _run_to_folder(
         return records
     written = write_records(records, args.output, args.format or "json", recognizer.labels)
     say(f"{len(records)} results in {written}")
+    if job.tracking is not None:
+        from glamor_zoo.inference.timeline import write_video_tracks
+
+        videos = [(str(f.path), f.relative) for f in inputs.videos()]
+        folders = write_video_tracks(records, videos, args.output, recognizer.labels, job.tracking)
+        if folders:
+            say(f"timelines and summaries of {len(folders)} videos in {args.output / 'tracks'}")
     if args.to_dataset is not None:
         say(f"dataset of the results in {save_records_dataset(records, args.to_dataset)}")
     return records

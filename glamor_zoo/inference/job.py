@@ -12,7 +12,12 @@ under ``accelerate launch`` / ``torchrun`` with any number of processes:
    (:class:`~.progress.JobProgress`); then all wait, and the main process merges the journals
    into ``predictions.jsonl`` and returns every record, in the inputs' order.
 3. :func:`~glamor_zoo.inference.writers.write_records` writes ``predictions.json`` (or
-   ``.csv``, ``.parquet``, a dataset folder).
+   ``.csv``, ``.parquet``, a dataset folder), and with tracking
+   :func:`~glamor_zoo.inference.timeline.write_video_tracks` each video's timeline and summary.
+
+With ``tracking``, each video's frames go through :class:`~.tracked.VideoTracking` before they
+are journaled (tracks, shots, smoothed probabilities); a resumed video's tracks are rebuilt
+from its journaled records and continue.
 
 A killed process loses at most the line it was writing: running the same command again,
 with the same or another number of processes, does only what is missing.
@@ -37,6 +42,8 @@ from glamor_zoo.inference.processes import Processes, current_processes
 from glamor_zoo.inference.progress import JobProgress
 from glamor_zoo.inference.recognizer import EmotionRecognizer
 from glamor_zoo.inference.sources import JobInputs
+from glamor_zoo.inference.tracked import VideoTracking
+from glamor_zoo.inference.tracking import TrackingOptions
 
 __all__ = ["PredictionJob", "job_settings"]
 
@@ -63,6 +70,8 @@ class PredictionJob:
         pictures: Which pictures to write (default: none).
         overwrite: Discard earlier results in ``folder`` instead of resuming.
         processes: The job's processes (default: as the launcher set them up).
+        tracking: Link the faces of videos into tracks with these settings (``None``: off);
+            they are part of the settings a resumed job must share.
 
     Attributes:
         resumed: How many records earlier runs had finished.
@@ -81,13 +90,17 @@ class PredictionJob:
         pictures: PictureOptions | None = None,
         overwrite: bool = False,
         processes: Processes | None = None,
+        tracking: TrackingOptions | None = None,
     ) -> None:
         self.recognizer = recognizer
         self.inputs = inputs
         self.folder = Path(folder)
         self.pictures = pictures or PictureOptions()
         self.processes = processes or current_processes()
+        self.tracking = tracking if inputs.videos() else None
         settings = job_settings(recognizer, inputs)
+        if self.tracking is not None:
+            settings["tracking"] = self.tracking.to_dict()
         if self.processes.is_main:
             done = prepare_folder(self.folder, settings, overwrite=overwrite)
         elif not overwrite:
@@ -96,6 +109,11 @@ class PredictionJob:
         if not self.processes.is_main:
             done = read_journal(self.folder / JOURNAL_NAME)
         self.done = {record["key"] for record in done}
+        self._journaled: dict[str, list[dict[str, Any]]] = {}
+        if self.tracking is not None:
+            for record in done:
+                if record.get("frame") is not None:
+                    self._journaled.setdefault(str(record.get("input")), []).append(record)
         self.resumed = len(done)
         self.written = 0
         single = self.processes.world_size == 1
@@ -125,13 +143,21 @@ class PredictionJob:
             self.inputs.unit,
             enabled=progress,
         )
+        tracking = None
+        if self.tracking is not None:
+            tracking = VideoTracking(self.recognizer.labels, self.tracking, self._journaled)
         predictions = self.inputs.predict(
-            self.recognizer, self.processes, skip, keep_images=self.pictures.any
+            self.recognizer,
+            self.processes,
+            skip,
+            keep_images=self.pictures.any or tracking is not None,  # shot cuts need the frame
         )
         with JournalWriter(self.journal) as journal:
             current = None
             try:
                 for prediction in predictions:
+                    if tracking is not None:
+                        prediction = tracking.apply(prediction)
                     if prediction.file is not current:
                         if current is not None:
                             bar.advance()

@@ -2,7 +2,8 @@
 
 :class:`PictureWriter` takes each :class:`~glamor_zoo.inference.batch.Prediction` (with its
 image kept) and writes, below the output folder, what :class:`PictureOptions` asks for:
-``annotated/`` (boxes and labels), ``attention/`` (per face, the context the model saw with
+``annotated/`` (boxes and labels; tracked video frames: each person's box in their track's
+colour, with the smoothed label), ``attention/`` (per face, the context the model saw with
 its attention), ``saliency/`` (per face, occlusion saliency) and annotated videos. Every file
 is written to a temporary file and renamed, so a killed run leaves no half-written picture.
 """
@@ -100,6 +101,7 @@ class PictureWriter:
 
     def save(self, prediction: Prediction) -> None:
         """Write the pictures of one prediction (nothing for a failed input)."""
+        from glamor_zoo.inference.timeline_plot import draw_tracked_faces
         from glamor_zoo.inference.visualize import attention_overlay, draw_faces
 
         options = self.options
@@ -111,7 +113,10 @@ class PictureWriter:
         stem = self._stem(prediction)
         suffix = ".png" if stem.suffix.lower() == ".png" else ".jpg"
         in_video = options.annotated_video and prediction.frame is not None
-        drawn = draw_faces(image, result.faces) if options.draw or in_video else None
+        drawn = None
+        if options.draw or in_video:
+            tracked = any(face.smoothed_probabilities is not None for face in result.faces)
+            drawn = (draw_tracked_faces if tracked else draw_faces)(image, result.faces)
         if options.draw and drawn is not None:
             save_picture(drawn, self.folder / "annotated" / stem.with_suffix(suffix))
         if in_video and drawn is not None:

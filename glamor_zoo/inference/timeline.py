@@ -8,6 +8,8 @@ From the records of a tracked video (:mod:`glamor_zoo.inference.tracked`):
 - :func:`summarize_tracks`: one :class:`TrackSummary` per track that is not short: first and
   last sighting, duration, dominant emotion, the share of its sampled frames in each emotion,
   mean confidence;
+- :func:`write_video_tracks`: the same for every video of a prediction run, in
+  ``DIR/tracks/<video>/``;
 - :func:`write_track_files`: ``timeline.csv`` (and ``timeline.parquet`` when pyarrow is
   installed, as with the ``data`` extra), ``summary.csv``, ``summary.json`` and
   ``timeline.png`` in a folder, each written through a temporary file and renamed.
@@ -39,6 +41,7 @@ __all__ = [
     "summarize_tracks",
     "timeline_rows",
     "write_track_files",
+    "write_video_tracks",
 ]
 
 TRACK_FILES = ("timeline.csv", "timeline.parquet", "summary.csv", "summary.json", "timeline.png")
@@ -312,3 +315,39 @@ def write_track_files(
     plot_timeline(rows, labels).save(buffer, format="PNG")
     atomic_write_bytes(folder / "timeline.png", buffer.getvalue())
     return [*written, folder / "summary.csv", folder / "summary.json", folder / "timeline.png"]
+
+
+def write_video_tracks(
+    records: Iterable[Mapping[str, Any]],
+    videos: Sequence[tuple[str, str | os.PathLike[str]]],
+    folder: str | os.PathLike[str],
+    labels: Sequence[str],
+    options: TrackingOptions | None = None,
+) -> dict[str, Path]:
+    """Write the track files of each video of a run into ``folder/tracks/<video>/``.
+
+    The files are the run's own (derived from its journal, as ``predictions.json`` is): they
+    are replaced when the run is resumed. A video with no record (it failed) gets none.
+
+    Args:
+        records: Every record of the run.
+        videos: (input path as in the records, its path relative to the output folder).
+        folder: The run's output folder.
+        labels: The model's class names.
+        options: The run's tracking settings.
+
+    Returns:
+        The folder written for each video, by input path.
+    """
+    by_input: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        if record.get("frame") is not None:
+            by_input.setdefault(str(record.get("input")), []).append(record)
+    out = {}
+    for source, relative in videos:
+        if source not in by_input:
+            continue
+        target = Path(folder) / "tracks" / Path(relative).with_suffix("")
+        write_track_files(by_input[source], target, labels, options, overwrite=True)
+        out[source] = target
+    return out
