@@ -51,7 +51,81 @@ def _face(tmp: Path) -> str:
     return str(tmp / "face.png")
 
 
-CASES: list[Case] = []
+def _folder(tmp: Path, model: Path, config=None, nan: bool = False) -> str:
+    """A copy of ``model`` with ``config`` (a function of its config.json) and NaN weights."""
+    import json
+
+    folder = tmp / "model"
+    shutil.copytree(model, folder)
+    if config is not None:
+        path = folder / "config.json"
+        path.write_text(json.dumps(config(json.loads(path.read_text()))))
+    if nan:
+        from safetensors.torch import load_file, save_file
+
+        weights = load_file(folder / "model.safetensors")
+        name = sorted(k for k, v in weights.items() if v.is_floating_point())[-1]
+        weights[name] = weights[name].clone().fill_(float("nan"))
+        save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    return f"local-dir:{folder}"
+
+
+def _wide(config: dict) -> dict:
+    return {**config["model_args"], "hidden_dim": 10**9}
+
+
+def _huge_faces(config: dict) -> dict:
+    config["model_args"]["spec"]["face_size"] = [300_000, 300_000]
+    return config
+
+
+def _predict(tmp: Path, model: str, *more: str) -> list[str]:
+    return ["predict", _face(tmp), "--model", model, "--no-fast", *QUICK, *more]
+
+
+def _none(tmp: Path, model: str, *more: str) -> list[str]:
+    return _predict(tmp, model, "--detector", "none", *more)
+
+
+CASES: list[Case] = [
+    # item 6: an untrusted model folder is checked, not believed
+    Case(
+        "nan-weights",
+        lambda t, m: _none(t, _folder(t, m, nan=True)),
+        2,
+        "holds NaN or Inf",
+    ),
+    Case(
+        "float-num-classes",
+        lambda t, m: _none(t, _folder(t, m, lambda c: {**c, "num_classes": 7.5})),
+        2,
+        "'num_classes' must be a whole number from 1 to 100,000, got 7.5",
+    ),
+    Case(
+        "config-is-a-list",
+        lambda t, m: _none(t, _folder(t, m, lambda c: [1, 2])),
+        2,
+        "config.json must be a JSON object, got a list",
+    ),
+    Case(
+        "config-asks-for-a-billion-classes",
+        lambda t, m: _none(t, _folder(t, m, lambda c: {**c, "num_classes": 10**9})),
+        2,
+        "'num_classes' must be a whole number from 1 to 100,000, got 1000000000",
+    ),
+    Case(
+        "config-asks-for-huge-inputs",
+        lambda t, m: _none(t, _folder(t, m, _huge_faces)),
+        2,
+        "'face_size' must be whole numbers of pixels from 1 to 4096, got [300000, 300000]",
+    ),
+    Case(
+        "config-asks-for-a-huge-model",
+        lambda t, m: _none(t, _folder(t, m, lambda c: {**c, "model_args": _wide(c)})),
+        2,
+        "over the limit of 200,000,000 (set $GLAMOR_ZOO_MAX_PARAMETERS",
+    ),
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -61,6 +135,16 @@ def test_command_line_case(case: Case, tmp_path: Path, face_model: Path, capsys)
     assert code == case.code, err
     assert case.message in err
     assert "Traceback" not in err
+
+
+def test_the_parameter_budget_can_be_raised_and_lowered(monkeypatch, face_model: Path) -> None:
+    from glamor_zoo.inference import ModelLoadError, load_model
+
+    monkeypatch.setenv("GLAMOR_ZOO_MAX_PARAMETERS", "1000")
+    with pytest.raises(ModelLoadError, match="over the limit of 1,000"):
+        load_model(f"local-dir:{face_model}")
+    monkeypatch.setenv("GLAMOR_ZOO_MAX_PARAMETERS", "100_000")
+    assert load_model(f"local-dir:{face_model}").model is not None
 
 
 # ----------------------------------------------------------------- the default model

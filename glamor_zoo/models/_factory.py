@@ -29,6 +29,11 @@ from glamor_zoo.models._checkpoint import (
     verify_weights_digest,
 )
 from glamor_zoo.models._released import PACKAGE_WEIGHTS, ZooPretrainedCfg, released_ledger
+from glamor_zoo.models._untrusted import (
+    check_finite_weights,
+    check_source_config,
+    weights_source,
+)
 from glamor_zoo.registry import add_zoo_architecture, is_zoo_architecture
 from glamor_zoo.spec import ModelSpec, get_model_spec, set_model_spec
 
@@ -322,10 +327,16 @@ def create_model(
     if revision is not None:
         model_name, kwargs = _pin_revision(model_name, revision, kwargs)
     try:
+        if pretrained:
+            check_source_config(model_name, kwargs)
         model = timm.create_model(
             model_name, pretrained=pretrained, checkpoint_path=checkpoint_path, **kwargs
         )
         verify_weights_digest(model_name, pretrained, kwargs)
+        if pretrained or checkpoint_path:
+            check_finite_weights(
+                model, weights_source(model_name, pretrained, checkpoint_path, kwargs)
+            )
         return model
     except CheckpointError:
         raise
