@@ -169,7 +169,7 @@ def test_cli_models_table() -> None:
         for line in out.stdout.splitlines()
         if line.startswith("| glamor")
     }
-    assert "| 2.159 | 2.23 | caer_s*, ncaer_s* |" in rows["glamor_original"]
+    assert "| 2.159 | 2.23 | caer_s*, ncaer_s† |" in rows["glamor_original"]
     assert "5.83" in rows["glamor_mobilenetv2"] and "22.9" in rows["glamor_resnet18"]
     assert "caer_net_s" not in out.stdout
 

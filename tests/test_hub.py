@@ -220,19 +220,19 @@ def test_unpublished_tag_fails_at_once_without_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    assert not glamor_zoo.is_published("glamor_original.ncaer_s")
-    assert not glamor_zoo.is_published("glamor_original")  # its default tag
+    assert not glamor_zoo.is_published("glamor_original.caer_s")
+    assert not glamor_zoo.is_published("glamor_face_only")  # its default tag
     assert glamor_zoo.is_published("deep_emotion.fer2013")
-    assert glamor_zoo.is_published("hf-hub:glamor-zoo/glamor_original.ncaer_s")
-    for name in ("glamor_original.ncaer_s", "glamor_original", "caer_net_s.caer_s"):
+    assert glamor_zoo.is_published("hf-hub:glamor-zoo/glamor_original.caer_s")
+    for name in ("glamor_original.caer_s", "glamor_face_only", "caer_net_s.caer_s"):
         with pytest.raises(glamor_zoo.WeightsNotPublishedError, match="not published yet"):
             glamor_zoo.create_model(name, pretrained=True)
     with pytest.raises(glamor_zoo.WeightsNotPublishedError, match="convert-tf"):
         timm.create_model("glamor_resnet18.caer_s", pretrained=True)
-    assert glamor_zoo.create_model("glamor_original.ncaer_s").num_classes == 7  # random weights
+    assert glamor_zoo.create_model("glamor_original.caer_s").num_classes == 7  # random weights
     published = glamor_zoo.list_models(pretrained=True)
-    assert "glamor_original.ncaer_s" not in published and "deep_emotion.fer2013" in published
-    assert "glamor_original.ncaer_s" in glamor_zoo.list_models(pretrained=True, unpublished=True)
+    assert "glamor_original.caer_s" not in published and "deep_emotion.fer2013" in published
+    assert "glamor_original.caer_s" in glamor_zoo.list_models(pretrained=True, unpublished=True)
 
 
 def test_unpublished_tag_loads_from_a_populated_cache(hub, monkeypatch):
@@ -252,18 +252,18 @@ def test_unpublished_tag_loads_from_a_populated_cache(hub, monkeypatch):
 
 
 def test_pretrained_tag_loads_through_hf_hub_id_and_pins(hub, monkeypatch):
-    """``create_model("glamor_original.ncaer_s", pretrained=True)`` downloads the cfg's repo."""
-    repo = "glamor-zoo/glamor_original.ncaer_s"
-    _publish(monkeypatch, "glamor_original.ncaer_s")
+    """``create_model("glamor_original.caer_s", pretrained=True)`` downloads the cfg's repo."""
+    repo = "glamor-zoo/glamor_original.caer_s"
+    _publish(monkeypatch, "glamor_original.caer_s")
     torch.manual_seed(0)
-    v1 = glamor_zoo.create_model("glamor_original").eval()
+    v1 = glamor_zoo.create_model("glamor_original.caer_s").eval()
     assert v1.pretrained_cfg["hf_hub_id"] == repo
     first = glamor_zoo.push_to_hub(v1, repo, metrics={"top1": 46.5, "dataset": "ncaer_s"})
-    v2 = glamor_zoo.create_model("glamor_original").eval()
+    v2 = glamor_zoo.create_model("glamor_original.caer_s").eval()
     glamor_zoo.push_to_hub(v2, repo, metrics={"top1": 46.8, "dataset": "ncaer_s"})
 
-    latest = glamor_zoo.create_model("glamor_original.ncaer_s", pretrained=True)
-    pinned = glamor_zoo.create_model("glamor_original.ncaer_s", pretrained=True, revision=first.oid)
+    latest = glamor_zoo.create_model("glamor_original.caer_s", pretrained=True)
+    pinned = glamor_zoo.create_model("glamor_original.caer_s", pretrained=True, revision=first.oid)
     assert torch.equal(_logits(latest), _logits(v2))
     assert torch.equal(_logits(pinned), _logits(v1))
     assert ("GET", f"/{repo}/resolve/{first.oid}/model.safetensors") in hub.requests

@@ -419,14 +419,14 @@ def test_a_download_that_cannot_happen_says_what_to_do(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
     with pytest.raises(ModelLoadError, match=r"not published yet.*convert-tf"):
-        load_model("glamor_original.ncaer_s")
+        load_model("glamor_original.caer_s")
     from glamor_zoo.models import _factory  # once published, a failed download says so
 
     monkeypatch.setattr(_factory, "_UNPUBLISHED", set())
     with pytest.raises(ModelLoadError) as info:
-        load_model("glamor_original.ncaer_s")
+        load_model("glamor_original.caer_s")
     message = str(info.value)
-    assert "glamor_original.ncaer_s" in message and "download" in message
+    assert "glamor_original.caer_s" in message and "download" in message
     assert "local-dir:" in message and "face_resnet26.fer2013" in message
 
 

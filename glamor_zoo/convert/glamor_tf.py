@@ -347,6 +347,8 @@ def convert_tf_checkpoint(
     tolerance: float = 1e-5,
     hub_id: str | None = None,
     command: str | None = None,
+    source: Mapping[str, Any] | None = None,
+    card_template: str | Path | None = None,
 ) -> Path:
     """Convert a GLAMOR-Net TF2 checkpoint into a glamor_zoo model folder.
 
@@ -370,6 +372,10 @@ def convert_tf_checkpoint(
             ``glamor-zoo/glamor_original.ncaer_s``). ``glamor-zoo push`` re-renders the card.
         command: The command line that ran the conversion, recorded in ``config.json`` (the
             model card shows it).
+        source: Where the checkpoint came from (repository, commit, URLs, pinned hashes),
+            recorded as ``conversion["source"]`` in ``config.json``.
+        card_template: The model card's template (a file or a shipped template's name;
+            default: the architecture's, see :func:`glamor_zoo.hub.card.find_template`).
 
     Returns:
         ``out_dir`` as a Path.
@@ -404,6 +410,8 @@ def convert_tf_checkpoint(
         "num_variables": sum(1 for name in bundle if tf_name_to_zoo(name) is not None),
         "converter": f"glamor_zoo {__version__} (glamor-zoo convert-tf)",
     }
+    if source is not None:
+        conversion["source"] = dict(source)
     index_sha = conversion["files"][bundle.index_path.name]["sha256"]
     provenance = (
         f" Source: `{bundle.index_path.name}` sha256 {index_sha} + {bundle.num_shards} data "
@@ -440,5 +448,6 @@ def convert_tf_checkpoint(
     config = json.loads((out / "config.json").read_text())
     repo_id = hub_id or model.pretrained_cfg.get("hf_hub_id") or f"{HUB_ORG}/{model_name}"
     num_params = sum(p.numel() for p in model.parameters())
-    atomic_write_text(out / "README.md", render_model_card(config, repo_id, num_params=num_params))
+    card = render_model_card(config, repo_id, num_params=num_params, template=card_template)
+    atomic_write_text(out / "README.md", card)
     return out

@@ -100,6 +100,12 @@ def _weights_here(name: str) -> str | None:
         return None
     if cfg.file and Path(cfg.file).is_file():
         return "packaged weights"
+    from glamor_zoo.convert.official import cached_official_folder
+    from glamor_zoo.models._official import official_source
+
+    source = official_source(name)
+    if source is not None and (cached_official_folder(source) / "model.safetensors").is_file():
+        return "the authors' checkpoint, converted"
     if cfg.hf_hub_id:
         from huggingface_hub import try_to_load_from_cache
 

@@ -51,8 +51,9 @@ class LoadedModel:
     Attributes:
         model: The model, in eval mode; ``model.spec`` is :attr:`spec`.
         name: The name it was asked for (or the class name of a given module).
-        source: ``"packaged"``, ``"hub"``, ``"local-dir"``, ``"random"`` (no pretrained weights)
-            or ``"module"`` (a model object passed in).
+        source: ``"packaged"``, ``"hub"``, ``"official"`` (the authors' checkpoint, converted
+            and cached), ``"local-dir"``, ``"random"`` (no pretrained weights) or ``"module"``
+            (a model object passed in).
         spec: Its inputs, sizes, mean/std, crop and mask rules, labels and training pipeline.
     """
 
@@ -81,6 +82,7 @@ class LoadedModel:
         detail = {
             "packaged": "packaged weights, offline",
             "hub": "Hugging Face Hub or its cache",
+            "official": "the authors' checkpoint, verified, converted and cached",
             "local-dir": "model folder",
             "random": "NO pretrained weights: random initialisation",
             "module": "model object",
@@ -196,10 +198,12 @@ def _source(name: str, pretrained: bool) -> str:
         return "hub"
     from timm.models import get_pretrained_cfg
 
+    from glamor_zoo.models._official import official_source
+
     cfg = get_pretrained_cfg(name)
     if cfg is not None and cfg.file and Path(cfg.file).is_file():
         return "packaged"
-    return "hub"
+    return "official" if official_source(name) is not None else "hub"
 
 
 def load_model(model: str | nn.Module | None = None, pretrained: bool | None = None) -> LoadedModel:

@@ -41,6 +41,7 @@ from glamor_zoo.models._factory import (
     register_model,
     with_factory_kwargs,
 )
+from glamor_zoo.models._official import official_weights_kwargs
 from glamor_zoo.models._released import (
     check_released_weights,
     plain_pretrained_cfg,
@@ -441,6 +442,7 @@ def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
 
 def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     raise_if_unpublished(variant, pretrained, kwargs)
+    kwargs = official_weights_kwargs(variant, pretrained, kwargs)
     check_released_weights(variant, pretrained, kwargs)
     if kwargs.get("features_only"):
         raise ValueError(
@@ -514,15 +516,18 @@ def _fer_note(recipe: str) -> str:
 
 
 _OFFICIAL_NOTE = (
-    "The authors' TF2 checkpoint (glamor-net repository, weights/glamor-net/Model), converted "
-    "with `glamor-zoo convert-tf`; official preprocessing: pixels / 255, face 96×96, context "
+    "The authors' TF2 checkpoint (glamor-net repository at commit c12e1b97aa73, "
+    "weights/glamor-net/Model, MIT), downloaded, verified and converted on first load "
+    "(glamor_zoo.convert.official); official preprocessing: pixels / 255, face 96×96, context "
     "resized to 128×171 and centre-cropped to 112×112."
 )
 
 default_cfgs = default_cfgs_of(
     {
-        "glamor_original.ncaer_s": _hub_cfg(
-            "glamor_original.ncaer_s",
+        # No Hub repository: the weights come from the authors' repository at a pinned commit
+        # (glamor_zoo/models/_official.py); a copy in the Hub cache is loaded first.
+        "glamor_original.ncaer_s": _cfg(
+            f"{HUB_ORG}/glamor_original.ncaer_s",
             origin_url="https://github.com/minhnhatvt/glamor-net",
             description=_OFFICIAL_NOTE,
         ),
