@@ -183,7 +183,8 @@ def test_predict_endpoint_through_gradio_client(server, capsys) -> None:
     service, url, _ = server
     client = Client(url, verbose=False, analytics_enabled=False)
     assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == [
-        "/predict"
+        "/predict",
+        "/track",  # videos: tests/test_demo_video.py
     ]
     records = client.predict(
         handle_file(str(PHOTO)), "glamor_test", "mtcnn", "exact", None, api_name="/predict"

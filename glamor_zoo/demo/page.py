@@ -2,8 +2,10 @@
 
 One photo (upload, webcam or clipboard) → the photo with labelled boxes, a per-face table,
 and where the model looks: the attention map over the masked context for context models, the
-occlusion saliency for face-only ones. The same inference is the named API endpoint
-``/predict``, which returns the JSON records of ``glamor-zoo predict --format json``::
+occlusion saliency for face-only ones. One short video (:mod:`~glamor_zoo.demo.video`, within
+its limits) → each person tracked, the annotated video, the timeline and a per-person table.
+The same inference is the named API endpoints ``/predict`` (a photo) and ``/track`` (a video),
+which return the JSON records of ``glamor-zoo predict --format json``::
 
     from gradio_client import Client, handle_file
 
@@ -32,6 +34,7 @@ import gradio as gr
 
 from glamor_zoo.demo.guard import NoRemoteFetch
 from glamor_zoo.demo.service import MODES, Analysis, DemoInputError, DemoService
+from glamor_zoo.demo.video import VideoDemo
 
 __all__ = ["build_demo", "launch_demo"]
 
@@ -44,23 +47,25 @@ with the face masked. Results are a demonstration: read the models' cards for th
 """
 
 
-def _upload(value: Any) -> tuple[str, str | None]:
-    """(server path, uploaded name) of the image input as Gradio hands it over unprocessed."""
+def _upload(value: Any, what: str = "a photo") -> tuple[str, str | None]:
+    """(server path, uploaded name) of a file input as Gradio hands it over unprocessed."""
     if isinstance(value, dict) and isinstance(value.get("path"), str):
         return value["path"], value.get("orig_name")
-    raise gr.Error("Upload a photo first.")
+    raise gr.Error(f"Upload {what} first.")
 
 
 def _table(analysis: Analysis) -> dict[str, Any]:
     return {"headers": analysis.headers or ["face"], "data": analysis.rows or [[""]]}
 
 
-def build_demo(service: DemoService) -> gr.Blocks:
-    """The demo page over ``service``, with its ``/predict`` API endpoint.
+def build_demo(service: DemoService, videos: VideoDemo | None = None) -> gr.Blocks:
+    """The demo page over ``service``, with its ``/predict`` and ``/track`` API endpoints.
 
     Args:
         service: What runs the models and which choices it offers.
+        videos: The video path and its limits (default: :class:`VideoDemo` of ``service``).
     """
+    videos = videos or VideoDemo(service)
 
     def page(image: Any, model: str, detector: str, mode: str, threshold: Any) -> tuple:
         path, name = _upload(image)
@@ -80,6 +85,25 @@ def build_demo(service: DemoService) -> gr.Blocks:
         path, name = _upload(image)
         try:
             return service.records(path, name, model, detector, mode, threshold)
+        except DemoInputError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def video_page(clip: Any, model: str, detector: str, threshold: Any) -> tuple:
+        path, name = _upload(clip, "a video")
+        try:
+            analysis = videos.analyse(path, name, model, detector, threshold)
+        except DemoInputError as exc:
+            raise gr.Error(str(exc)) from None
+        table = {
+            "headers": analysis.headers,
+            "data": analysis.rows or [[""] * len(analysis.headers)],
+        }
+        return analysis.summary, analysis.annotated, analysis.plot, table, analysis.records
+
+    def track(clip: Any, model: str, detector: str, threshold: Any) -> list:
+        path, name = _upload(clip, "a video")
+        try:
+            return videos.records(path, name, model, detector, threshold)
         except DemoInputError as exc:
             raise gr.Error(str(exc)) from None
 
@@ -141,6 +165,42 @@ def build_demo(service: DemoService) -> gr.Blocks:
         detector.change(service.default_threshold, detector, threshold, api_visibility="private")
         api = gr.Button(visible=False)
         api.click(predict, inputs, records, preprocess=False, api_name="predict")
+        limits = videos.limits
+        with gr.Accordion("Video: people over time", open=False, elem_id="video_section"):
+            gr.Markdown(
+                f"A clip of at most {limits.max_seconds:g} s, frames of at most "
+                f"{limits.max_pixels:,} pixels, a file of at most "
+                f"{service.max_upload_bytes / 2**20:.0f} MB; {limits.fps:g} frames per second "
+                "are read. Each person is followed from frame to frame (one colour each) and "
+                "their emotion is smoothed over time. The model, detector and threshold above "
+                "apply."
+            )
+            with gr.Row():
+                with gr.Column(scale=1):
+                    clip = gr.Video(label="video", sources=["upload"], elem_id="video")
+                    track_run = gr.Button("Track people", variant="primary", elem_id="track")
+                with gr.Column(scale=2):
+                    video_summary = gr.Markdown(elem_id="video_summary")
+                    annotated_video = gr.Video(
+                        label="people", interactive=False, elem_id="annotated_video"
+                    )
+                    timeline = gr.Image(
+                        label="timeline", type="pil", format="png", interactive=False,
+                        elem_id="timeline",
+                    )  # fmt: skip
+                    people = gr.Dataframe(label="per person", interactive=False, elem_id="people")
+                    with gr.Accordion("JSON records", open=False):
+                        video_records = gr.JSON(elem_id="video_records")
+        video_inputs = [clip, model, detector, threshold]
+        track_run.click(
+            video_page,
+            video_inputs,
+            [video_summary, annotated_video, timeline, people, video_records],
+            preprocess=False,
+            api_visibility="private",
+        )
+        api_video = gr.Button(visible=False)
+        api_video.click(track, video_inputs, video_records, preprocess=False, api_name="track")
     return demo
 
 

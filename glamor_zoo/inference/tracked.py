@@ -17,14 +17,15 @@ journal's (records of another version), the tracks restart cleanly instead: new 
 journal's highest, in a new shot.
 
 :func:`track_video` is the same for one video from Python (``EmotionRecognizer.track``), and
-returns a :class:`VideoTracks`.
+returns a :class:`VideoTracks`; :func:`track_frames` takes frames already sampled (the demo
+checks each one against its limits first).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,8 +42,9 @@ if TYPE_CHECKING:
     from glamor_zoo.inference.batch import Prediction
     from glamor_zoo.inference.recognizer import EmotionRecognizer
     from glamor_zoo.inference.timeline import TimelineRow, TrackSummary
+    from glamor_zoo.inference.video import VideoFrame
 
-__all__ = ["TrackedFrame", "VideoTracking", "VideoTracks", "track_video"]
+__all__ = ["TrackedFrame", "VideoTracking", "VideoTracks", "track_frames", "track_video"]
 
 _logger = logging.getLogger(__name__)
 
@@ -252,15 +254,34 @@ def track_video(
     """
     from glamor_zoo.inference.video import iter_frames
 
+    frames = iter_frames(video, every_n=every_n, fps=fps)
+    return track_frames(recognizer, frames, os.fspath(video), options)
+
+
+def track_frames(
+    recognizer: EmotionRecognizer,
+    frames: Iterable[VideoFrame],
+    source: str,
+    options: TrackingOptions | None = None,
+    on_frame: Callable[[VideoFrame, ImageResult], None] | None = None,
+) -> VideoTracks:
+    """:func:`track_video` over frames already sampled (any iterable, consumed lazily).
+
+    Args:
+        recognizer: The recogniser to run.
+        frames: The sampled frames, in order.
+        source: The video's name in the results.
+        options: Tracking and smoothing settings.
+        on_frame: Called with each frame and its tracked result, in order (e.g. to write an
+            annotated video); the frame's image is not kept otherwise.
+    """
     options = options or TrackingOptions()
     state = _Video(recognizer.labels, options)
-    source = os.fspath(video)
-    frames: list[TrackedFrame] = []
-    sampled = iter_frames(video, every_n=every_n, fps=fps)
-    pending: list[Any] = []
+    tracked: list[TrackedFrame] = []
+    pending: list[VideoFrame] = []
 
     def images() -> Iterator[Image.Image]:
-        for frame in sampled:
+        for frame in frames:
             pending.append(frame)
             yield frame.image
 
@@ -268,8 +289,10 @@ def track_video(
     for result in results:
         frame = pending.pop(0)
         state.step(frame.time, result.faces, frame.image)
-        frames.append(TrackedFrame(frame.index, frame.time, state.tracker.shot, result))
-    return VideoTracks(source, list(recognizer.labels), options, frames)
+        tracked.append(TrackedFrame(frame.index, frame.time, state.tracker.shot, result))
+        if on_frame is not None:
+            on_frame(frame, result)
+    return VideoTracks(source, list(recognizer.labels), options, tracked)
 
 
 def _names(source: str) -> Iterator[str]:
