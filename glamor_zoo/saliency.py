@@ -24,8 +24,10 @@ from torch import nn
 from glamor_zoo.spec import get_model_spec
 
 __all__ = [
+    "MAX_SALIENCY_PIXELS",
     "OcclusionSaliency",
     "black_fill",
+    "check_render_size",
     "occlusion_saliency",
     "render_saliency",
     "save_saliency_png",
@@ -189,6 +191,32 @@ def _colormap(values: np.ndarray) -> np.ndarray:
     return _RAMP[lo] * (1 - frac) + _RAMP[lo + 1] * frac
 
 
+# The largest PNG a saliency map is drawn as (both panels): 4096 x 4096.
+MAX_SALIENCY_PIXELS = 4096 * 4096
+
+
+def check_render_size(
+    height: int, width: int, scale: int, side_by_side: bool = True, max_pixels: int | None = None
+) -> None:
+    """Refuse a ``scale`` that is not a whole number >= 1, or that would draw an image of more
+    than ``max_pixels`` (default :data:`MAX_SALIENCY_PIXELS`).
+
+    Raises:
+        ValueError: naming the scale, the size it would draw, and the largest scale allowed.
+    """
+    limit = MAX_SALIENCY_PIXELS if max_pixels is None else max_pixels
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale must be a whole number >= 1, got {scale!r}")
+    panels = 2 if side_by_side else 1
+    pixels = height * scale * width * scale * panels
+    if pixels > limit:
+        largest = max(1, int((limit / (height * width * panels)) ** 0.5))
+        raise ValueError(
+            f"scale {scale} would draw {width * scale * panels} x {height * scale} pixels, over "
+            f"the {limit:,} allowed: use a scale of at most {largest}"
+        )
+
+
 def render_saliency(
     saliency: torch.Tensor,
     face: np.ndarray | torch.Tensor | None = None,
@@ -209,6 +237,10 @@ def render_saliency(
 
     Returns:
         (H·scale, W·scale[·2], 3) uint8.
+
+    Raises:
+        ValueError: ``scale`` is not a whole number >= 1, or draws more than
+            :data:`MAX_SALIENCY_PIXELS` (:func:`check_render_size`).
     """
     from PIL import Image
 
@@ -221,6 +253,7 @@ def render_saliency(
     peak = sal.max()
     heat = _colormap(sal / peak if peak > 0 else sal)
     h, w = sal.shape
+    check_render_size(h, w, scale, side_by_side and face is not None)
     panels = []
     if face is not None:
         pixels = face.detach().cpu().numpy() if isinstance(face, torch.Tensor) else np.asarray(face)

@@ -4,6 +4,7 @@ the arguments (the work is ``glamor_zoo.cli.saliency``)."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,12 @@ def register(subparsers: Any) -> None:
         "drop of the target class probability",
     )
     parser.add_argument("--out-dir", type=Path, default=Path("."), help="folder for the PNG files")
-    parser.add_argument("--scale", type=int, default=4, help="upscaling of the PNG (default 4)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=4,
+        help="upscaling of the PNG (default 4; at most 4096 x 4096 pixels are drawn)",
+    )
     parser.set_defaults(run_module="glamor_zoo.cli.saliency")
 
 
@@ -61,6 +67,8 @@ def _box(text: str) -> tuple[float, float, float, float]:
         values = tuple(float(p) for p in parts)
     except ValueError:
         values = ()
-    if len(values) != 4:
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"a box is x1,y1,x2,y2 (four numbers), got {text!r}")
+    if not (values[2] > values[0] and values[3] > values[1]):
+        raise argparse.ArgumentTypeError(f"a box needs x2 > x1 and y2 > y1, got {text!r}")
     return values  # type: ignore[return-value]

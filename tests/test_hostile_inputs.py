@@ -79,6 +79,23 @@ def _huge_faces(config: dict) -> dict:
     return config
 
 
+def _saliency(tmp: Path, model: Path, *more: str) -> list[str]:
+    return ["saliency", _face(tmp), "--model", f"local-dir:{model}", "--out-dir", str(tmp), *more]
+
+
+def _recipe(tmp: Path, content: bytes, *overrides: str) -> list[str]:
+    (tmp / "recipe.yaml").write_bytes(content)
+    return ["train", "--config", str(tmp / "recipe.yaml"), f"data.root={tmp}", *overrides]
+
+
+# 504 bytes of nested aliases: 9 levels of 9, about 10**9 strings once expanded.
+ALIAS_BOMB = b'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + b"".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{','.join([f'*{chr(97 + i)}'] * 9)}]\n".encode()
+    for i in range(8)
+)
+TINY_RECIPE = b"model: {name: glamor_test}\nrun: {epochs: 1}\n"
+
+
 def _predict(tmp: Path, model: str, *more: str) -> list[str]:
     return ["predict", _face(tmp), "--model", model, "--no-fast", *QUICK, *more]
 
@@ -119,6 +136,48 @@ CASES: list[Case] = [
         2,
         "'face_size' must be whole numbers of pixels from 1 to 4096, got [300000, 300000]",
     ),
+    # item 2: sizes a user gives are bounded
+    Case(
+        "saliency-scale-2000",
+        lambda t, m: _saliency(t, m, "--scale", "2000"),
+        2,
+        "over the 16,777,216 allowed: use a scale of at most",
+    ),
+    Case("saliency-scale-0", lambda t, m: _saliency(t, m, "--scale", "0"), 2, "--scale must be"),
+    Case("recipe-alias-bomb", lambda t, m: _recipe(t, ALIAS_BOMB), 2, "aliases (*name) are not"),
+    Case(
+        "recipe-too-big",
+        lambda t, m: _recipe(t, b"#" * (2 << 20)),
+        2,
+        "over the 1,048,576 a recipe may have",
+    ),
+    # item 7: one line, never a traceback
+    Case("recipe-is-a-list", lambda t, m: _recipe(t, b"- 1\n- 2\n"), 2, "must be a mapping"),
+    Case("recipe-not-utf8", lambda t, m: _recipe(t, b"run: {name: \xff}\n"), 2, "is not UTF-8"),
+    Case(
+        "lr-1e300",
+        lambda t, m: _recipe(t, TINY_RECIPE, "optim.lr=1e300"),
+        2,
+        "optim.lr=1e+300: must be from 0 to 100",
+    ),
+    Case(
+        "fps-nan",
+        lambda t, m: _none(t, f"local-dir:{m}", "--fps", "nan"),
+        2,
+        "--fps must be a positive number, got nan",
+    ),
+    Case(
+        "min-score-nan",
+        lambda t, m: _predict(t, f"local-dir:{m}", "--min-score", "nan"),
+        2,
+        "score threshold must be a number, got nan",
+    ),
+    Case(
+        "saliency-inverted-box",
+        lambda t, m: _saliency(t, m, "--box", "10,10,5,5"),
+        2,
+        "a box needs x2 > x1 and y2 > y1",
+    ),
     Case(
         "config-asks-for-a-huge-model",
         lambda t, m: _none(t, _folder(t, m, lambda c: {**c, "model_args": _wide(c)})),
@@ -135,6 +194,18 @@ def test_command_line_case(case: Case, tmp_path: Path, face_model: Path, capsys)
     assert code == case.code, err
     assert case.message in err
     assert "Traceback" not in err
+
+
+def test_recipe_mixed_precision_no_is_the_mode_and_workers_are_capped(tmp_path: Path) -> None:
+    import os
+
+    from glamor_zoo.train.config import load_config
+
+    (tmp_path / "recipe.yaml").write_bytes(TINY_RECIPE + b"data: {num_workers: 1000}\n")
+    overrides = [f"data.root={tmp_path}", "run.mixed_precision=no"]
+    config = load_config(tmp_path / "recipe.yaml", overrides)
+    assert config.run.mixed_precision == "no"
+    assert config.data.workers() == (os.cpu_count() or 1)
 
 
 def test_the_parameter_budget_can_be_raised_and_lowered(monkeypatch, face_model: Path) -> None:

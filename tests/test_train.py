@@ -983,7 +983,7 @@ def test_exponents_without_a_dot_are_numbers(tmp_path: Path) -> None:
         ("run.progress=maybe", r"^run\.progress='maybe': expected true or false"),
         ("optim.milestones=[a]", r"^optim\.milestones\[0\]='a': expected an integer"),
         ("stages.x.lr=quick", r"^stages\.x\.lr='quick': expected a number \(float\) or null"),
-        ("optim.lr=-1", r"^optim\.lr=-1\.0: must be >= 0$"),
+        ("optim.lr=-1", r"^optim\.lr=-1\.0: must be from 0 to 100.0$"),
         ("optim.momentum=1.5", r"^optim\.momentum=1\.5: must be in \[0, 1\)$"),
         ("run.seed=-3", r"^run\.seed=-3: must be >= 0$"),
         ("stages.x.epochs=0", r"^stages\.x\.epochs=0: must be >= 1$"),

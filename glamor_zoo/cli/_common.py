@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +52,8 @@ def detector_options(args: argparse.Namespace) -> dict[str, Any]:
     """The backend options of ``--detector-arg KEY=VALUE`` and the threshold flag."""
     options = dict(args.detector_arg)
     if args.threshold is not None:
+        if not math.isfinite(args.threshold):
+            raise CliError(f"the detector's score threshold must be a number, got {args.threshold}")
         options["threshold"] = args.threshold
     return options
 

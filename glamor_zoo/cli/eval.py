@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         name_failures,
         silence_hub_progress,
     )
-    from glamor_zoo.train.config import ConfigError, apply_overrides
+    from glamor_zoo.train.config import ConfigError, apply_overrides, cap_workers
     from glamor_zoo.train.evaluate import evaluate_model
 
     kind = _dataset_kind(args)
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         dataset,
         output_dir=args.output,
         batch_size=args.batch_size,
-        num_workers=args.num_workers,
+        num_workers=cap_workers(args.num_workers, "--num-workers"),
         progress=not args.no_progress,
         title=f"{args.model} — {args.split}",
         headline=args.headline,

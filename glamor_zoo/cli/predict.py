@@ -55,8 +55,8 @@ def _check_args(args: argparse.Namespace) -> None:
             raise CliError(f"{', '.join(given)} apply to --dataset")
     elif args.every_n or args.fps is not None or args.annotated_video:
         raise CliError("--every-n, --fps and --annotated-video apply to videos, not --dataset")
-    if args.fps is not None and args.fps <= 0:
-        raise CliError(f"--fps must be positive, got {args.fps}")
+    if args.fps is not None and not (math.isfinite(args.fps) and args.fps > 0):
+        raise CliError(f"--fps must be a positive number, got {args.fps}")
     _check_tracking_args(args)
     if args.preprocessing == "official" and args.max_side:
         raise CliError(

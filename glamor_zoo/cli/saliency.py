@@ -30,9 +30,15 @@ def run(args: argparse.Namespace) -> int:
     from glamor_zoo.cli._common import load_cli_model
     from glamor_zoo.data import ImageLoadError, load_image
     from glamor_zoo.inference.saliency import face_saliency
-    from glamor_zoo.saliency import save_saliency_png
+    from glamor_zoo.saliency import check_render_size, save_saliency_png
 
+    if args.scale < 1:
+        raise CliError(f"--scale must be a whole number >= 1, got {args.scale}")
     loaded = load_cli_model(args.model, pretrained=False if args.random_weights else None)
+    try:
+        check_render_size(*loaded.spec.face_size, args.scale)
+    except ValueError as exc:
+        raise CliError(f"--scale: {exc}") from None
     if loaded.uses_context and args.box is None:
         raise CliError(
             f"{loaded.name} reads the face and its context: give the face with --box x1,y1,x2,y2"

@@ -8,6 +8,7 @@ fixed) and :func:`face_saliency_picture` renders the face beside the map over it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -64,7 +65,8 @@ def face_saliency(
         target: Class to track (default: the predicted one).
 
     Raises:
-        ValueError: A context model given no box (a face crop has no scene around it).
+        ValueError: A context model given no box (a face crop has no scene around it), or a
+            box that is not finite or has x2 <= x1 or y2 <= y1.
     """
     pixels = to_uint8_tensor(image)
     if box is None:
@@ -73,6 +75,9 @@ def face_saliency(
                 "this model reads the face and its context: give the face's box in the photo"
             )
         box = (0.0, 0.0, float(pixels.shape[2]), float(pixels.shape[1]))
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)) or x2 <= x1 or y2 <= y1:
+        raise ValueError(f"a face box is x1,y1,x2,y2 with x2 > x1 and y2 > y1, got {tuple(box)}")
     transform = GlamorTransform(spec, train=False)
     window = window or max(1, min(transform.face_size) // 6)
     stride = stride or max(1, window // 2)

