@@ -4,6 +4,7 @@ per-track colours in --annotated-video, --no-tracks, bad flags, and a resumed ru
 from __future__ import annotations
 
 import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -92,6 +93,18 @@ def test_no_tracks_and_the_terminal(clip: Path, tmp_path: Path, capsys) -> None:
     assert main(["predict", str(clip), "--every-n", "4", "--min-track", "0", *OPTS]) == 0
     printed = capsys.readouterr().out
     assert "tracks (0 short)" in printed and "track 1:" in printed
+    assert "   track 1: " in printed and "(smoothed)" in printed  # the per-frame lines
+    capsys.readouterr()
+    assert main(["predict", str(clip), "--every-n", "4", "--format", "csv", *OPTS]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows and list(rows[0])[-5:] == [
+        "shot",
+        "track",
+        "smoothed_label",
+        "smoothed_confidence",
+        "error",
+    ]
+    assert {r["shot"] for r in rows} == {"0", "1"} and all(r["smoothed_label"] for r in rows)
 
 
 @pytest.mark.parametrize(

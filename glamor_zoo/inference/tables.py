@@ -32,9 +32,21 @@ def records_to_csv(records: Iterable[Mapping[str, Any]], labels: Sequence[str]) 
     """One row per face (``face`` = its number in the image, from 1), then ``p_<label>`` per class,
     ``w_face``, ``w_context`` and ``error``. An image with no face, or one that failed,
     still gets one row (empty face fields; the error in ``error``). Formula-leading text
-    (a file or class named ``=…``) is neutralised (:mod:`glamor_zoo.csv_cells`).
+    (a file or class named ``=…``) is neutralised (:mod:`glamor_zoo.csv_cells`). Records of
+    tracked videos add ``shot``, ``track``, ``smoothed_label`` and ``smoothed_confidence``
+    before ``error``.
     """
-    fields = [*CSV_FIELDS, *(f"p_{label}" for label in labels), "w_face", "w_context", "error"]
+    records = list(records)
+    tracked = any("track" in f for r in records for f in r.get("faces") or [])
+    extra = ["shot", "track", "smoothed_label", "smoothed_confidence"] if tracked else []
+    fields = [
+        *CSV_FIELDS,
+        *(f"p_{label}" for label in labels),
+        "w_face",
+        "w_context",
+        *extra,
+        "error",
+    ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
@@ -47,6 +59,8 @@ def records_to_csv(records: Iterable[Mapping[str, Any]], labels: Sequence[str]) 
             "height": record.get("height"),
             "error": record.get("error") or "",
         }
+        if tracked:
+            base["shot"] = record.get("shot", "")
         faces = record.get("faces") or []
         if not faces:
             writer.writerow(_safe(base))
@@ -58,6 +72,10 @@ def records_to_csv(records: Iterable[Mapping[str, Any]], labels: Sequence[str]) 
                 row[f"p_{label}"] = p
             weights = face.get("fusion_weights") or {}
             row["w_face"], row["w_context"] = weights.get("face", ""), weights.get("context", "")
+            if tracked and face.get("smoothed_label") is not None:
+                row["track"] = "" if face.get("track") is None else face["track"]
+                row["smoothed_label"] = face["smoothed_label"]
+                row["smoothed_confidence"] = face["smoothed_probabilities"][face["smoothed_label"]]
             writer.writerow(_safe(row))
     return buffer.getvalue()
 
@@ -83,5 +101,7 @@ def summarize_record(record: Mapping[str, Any], top: int = 3) -> str:
         weights = face.get("fusion_weights")
         if weights:
             line += f"   fusion face {weights['face']:.2f} / context {weights['context']:.2f}"
+        if face.get("track") is not None:
+            line += f"   track {face['track']}: {face['smoothed_label']} (smoothed)"
         lines.append(line)
     return "\n".join(lines)

@@ -99,7 +99,8 @@ def frame_signature(image: Image.Image) -> np.ndarray:
     """What :class:`FaceTracker` compares to find shot cuts: a frame's coarse colour histogram
     (4 levels per channel, 64 bins summing to 1, from a 64×36 thumbnail) followed by its 16×9
     grey thumbnail, less its mean, of norm 1 (144 values). A few ms for a 720p frame."""
-    small = image.convert("RGB").resize((64, 36), Image.Resampling.BOX)
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    small = rgb.resize((64, 36), Image.Resampling.BOX)
     quantised = np.asarray(small, dtype=np.uint8) >> 6
     codes = (quantised[..., 0].astype(np.int32) << 4) | (quantised[..., 1] << 2) | quantised[..., 2]
     counts = np.bincount(codes.ravel(), minlength=64).astype(np.float64)
