@@ -7,6 +7,10 @@ full-width forms) is a formula to Excel, LibreOffice and Google Sheets, so a cla
 (also text that reads as a plain number, such as ``-12``) stay as they are. A cell that already
 opens with quotes before such a character gets one more, so :func:`restore_cell` gives every
 original text back exactly.
+
+A text that cannot be written as UTF-8 (a file name whose bytes are not UTF-8, which Python
+holds as lone surrogates) has those bytes written as ``\\xNN`` escapes, so the row can be
+written at all; :func:`restore_cell` does not undo that.
 """
 
 from __future__ import annotations
@@ -26,10 +30,18 @@ def _is_formula(text: str) -> bool:
 
 
 def neutralize_cell(value: Any) -> Any:
-    """``value`` as a safe CSV cell: formula-leading text gets a leading ``'``; the rest as is."""
-    if isinstance(value, str) and _is_formula(value):
-        return "'" + value
-    return value
+    """``value`` as a safe CSV cell: formula-leading text gets a leading ``'``, bytes that are
+    not UTF-8 ``\\xNN`` escapes; the rest as is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            value = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate that is no escaped byte
+            value = value.encode("utf-8", "backslashreplace").decode("ascii")
+    return "'" + value if _is_formula(value) else value
 
 
 def neutralize_row(row: Iterable[Any]) -> list[Any]:

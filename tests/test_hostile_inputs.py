@@ -408,3 +408,35 @@ def test_hostile_labels_are_escaped_in_the_model_card(hostile_model: Path) -> No
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert "<img" not in body and "&lt;img src=x" in body
     assert "````bash\n```\n<script>alert(2)</script>\n````" in body
+
+
+# ----------------------------------------------------------------- file names that are not UTF-8
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_non_utf8_file_name_is_kept_and_the_run_completes(
+    fmt: str, face_model: Path, tmp_path: Path, capsys
+) -> None:
+    import json
+    import os
+
+    from glamor_zoo.inference.journal import read_journal
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(FACE, folder / "ok.png")
+    odd = os.fsdecode(os.fsencode(str(folder)) + b"/caf\xe9.png")
+    shutil.copy(FACE, odd)
+    out = tmp_path / "out"
+    argv = _predict(tmp_path, f"local-dir:{face_model}", "--detector", "none")
+    argv[1:2] = [str(folder)]
+    argv += ["--output", str(out), "--format", fmt]
+    assert main(argv) == 0, capsys.readouterr().err
+    keys = {r["input"] for r in read_journal(out / "predictions.jsonl")}
+    assert odd in keys  # the same name, byte for byte
+    if fmt == "json":
+        assert odd in {r["input"] for r in json.loads((out / "predictions.json").read_text())}
+    else:
+        assert "caf\\xe9.png" in (out / "predictions.csv").read_text(encoding="utf-8")
+    assert main(argv) == 0  # a rerun resumes and finishes too
+    assert "2 finished inputs kept" in capsys.readouterr().err

@@ -8,7 +8,9 @@ process merges them (:func:`merge_journals`) into ``predictions.jsonl`` before t
 (the parts a killed job left) and after it ends. Reading keeps every complete line and drops a
 line torn by a kill. A ``run.json`` beside them holds the run's settings and the journal's
 format; a run with other settings, or a journal of an older format (faces numbered from 0,
-before format 2), is refused rather than resumed into the same folder.
+before format 2), is refused rather than resumed into the same folder. Lines are ASCII JSON:
+a file name that is not valid UTF-8 (Python keeps its bytes as lone surrogates) is written as
+``\\udcXX`` escapes and read back as the same name.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def merge_journals(folder: str | Path) -> list[dict[str, Any]]:
         for record in read_journal(path):
             records.setdefault(record["key"], record)
     merged = list(records.values())
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in merged)
+    text = "".join(json.dumps(r) + "\n" for r in merged)
     if parts or not journal.exists() or journal.read_text(encoding="utf-8") != text:
         atomic_write_text(journal, text)
     shutil.rmtree(folder / PARTS_NAME, ignore_errors=True)
@@ -171,7 +173,7 @@ class JournalWriter:
         """Append one finished record (it must have a ``key``) and flush it to disk."""
         if "key" not in record:
             raise ValueError("a journal record needs a 'key'")
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle.write(json.dumps(record) + "\n")
         self._handle.flush()
         self.written += 1
 
