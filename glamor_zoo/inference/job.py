@@ -162,6 +162,8 @@ class PredictionJob:
                         if current is not None:
                             bar.advance()
                         current = prediction.file
+                    if prediction.frame is not None:
+                        bar.where(f"{prediction.file.relative} {prediction.time or 0:.0f} s")
                     writer.save(prediction)
                     if prediction.key not in self.done:
                         journal.add(prediction.to_dict(attention=True))

@@ -49,6 +49,7 @@ class JobProgress:
         self.initial = initial
         self.count = 0
         self._written_at = 0.0
+        self._noted_at = 0.0
         self._bar: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -96,6 +97,14 @@ class JobProgress:
             self._bar.update(n)
         elif self._bar is None and time.monotonic() - self._written_at >= _INTERVAL_S:
             self._publish()
+
+    def where(self, text: str) -> None:
+        """Show where this process is inside a long input (a video's time), at most twice a
+        second (main process; the others' bars are not shown)."""
+        now = time.monotonic()
+        if self._bar is not None and now - self._noted_at >= _INTERVAL_S:
+            self._bar.set_postfix_str(text, refresh=True)
+            self._noted_at = now
 
     def _publish(self) -> None:
         atomic_write_text(self._path(self.processes.rank), str(self.count))
