@@ -440,3 +440,50 @@ def test_a_non_utf8_file_name_is_kept_and_the_run_completes(
         assert "caf\\xe9.png" in (out / "predictions.csv").read_text(encoding="utf-8")
     assert main(argv) == 0  # a rerun resumes and finishes too
     assert "2 finished inputs kept" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- one writer per output folder
+
+
+def test_a_second_writer_is_refused_and_a_killed_ones_lock_never_blocks(
+    face_model: Path, tmp_path: Path, capsys
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from glamor_zoo.outputs import OutputLock; "
+            f"OutputLock({str(out)!r}).acquire(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        argv = [*_none(tmp_path, f"local-dir:{face_model}"), "--output", str(out), "--overwrite"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"is being written by process {holder.pid}" in err and "Traceback" not in err
+        assert not (out / "predictions.json").exists()
+        holder.send_signal(signal.SIGKILL)  # kill -9: the kernel drops its lock
+        holder.wait(timeout=10)
+        assert main(argv) == 0
+        assert (out / "predictions.json").exists()
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line(
+    face_model: Path, tmp_path: Path, capsys
+):
+    (tmp_path / "a-file").write_text("not a folder")
+    argv = _none(tmp_path, f"local-dir:{face_model}", "--output", str(tmp_path / "a-file" / "out"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written: Not a directory" in err and "Traceback" not in err

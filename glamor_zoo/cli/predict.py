@@ -198,7 +198,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         records = _run_to_terminal(args, recognizer, inputs, processes)
     else:
-        records = _run_to_folder(args, recognizer, inputs, processes, say)
+        with _lock_folder(args.output, processes):
+            records = _run_to_folder(args, recognizer, inputs, processes, say)
     if not processes.is_main:
         return 0
     failed = {r["input"]: r["error"] for r in records if r.get("error")}
@@ -268,6 +269,20 @@ def _print_tracks(records: list[dict[str, Any]], labels: list[str], options: Any
                 f"  track {s.track}: {s.first_seen:.2f}-{s.last_seen:.2f} s, mostly {s.dominant} "
                 f"({shares}), mean confidence {s.mean_confidence:.2f}"
             )
+
+
+def _lock_folder(folder: Any, processes: Processes) -> Any:
+    """The output folder's lock, taken by the job's main process (the others share it)."""
+    from contextlib import nullcontext
+
+    from glamor_zoo.outputs import OutputFolderError, OutputLock
+
+    if not processes.is_main:
+        return nullcontext()
+    try:
+        return OutputLock(folder).acquire()
+    except OutputFolderError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _run_to_folder(

@@ -1,0 +1,130 @@
+"""Output folders that the zoo's commands write into: checked before the work, locked during it.
+
+- :func:`check_writable` makes the folder and writes (then removes) a file in it, so a
+  read-only, missing or full folder is reported in one line before hours of work, not after.
+- :class:`OutputLock` is an advisory lock (``fcntl.flock``) on ``<folder>/.glamor-zoo.lock``,
+  which holds the writer's PID. A second writer is refused with a message naming that PID. The
+  kernel drops the lock when its process ends, however it ends, so a run killed with ``kill -9``
+  never blocks its resume. The processes of one multi-process job share their main process's
+  lock: only the main process takes it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+
+__all__ = [
+    "LOCK_NAME",
+    "OutputFolderError",
+    "OutputLock",
+    "OutputLockedError",
+    "check_writable",
+]
+
+LOCK_NAME = ".glamor-zoo.lock"
+
+
+class OutputFolderError(OSError):
+    """An output folder cannot be made or written; the message names it and why."""
+
+
+class OutputLockedError(OutputFolderError):
+    """Another process is writing into the output folder; the message names its PID."""
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Make ``folder`` (with its parents) and check that a file can be written in it.
+
+    Raises:
+        OutputFolderError: one line naming the folder and the system's reason.
+    """
+    from glamor_zoo.serialization import open_temp_beside
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = open_temp_beside(folder / "write-check")
+        try:
+            os.write(fd, b"\0")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputFolderError(
+            f"output folder {str(folder)!r} cannot be written: {reason}"
+        ) from None
+    return folder
+
+
+class OutputLock:
+    """An advisory, exclusive lock on an output folder for as long as it is held.
+
+    Args:
+        folder: The output folder (made if needed).
+
+    Use as a context manager, or :meth:`acquire` / :meth:`release`.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> OutputLock:
+        """Take the lock, or refuse at once.
+
+        Raises:
+            OutputLockedError: another process holds it (the message names its PID).
+            OutputFolderError: the lock file cannot be made.
+        """
+        import fcntl
+
+        if self._fd is not None:
+            return self
+        check_writable(self.folder)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise OutputLockedError(
+                f"output folder {str(self.folder)!r} is being written by process {holder}: wait "
+                "for it to finish, or use another folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Let the lock go (the file stays: removing it would race with the next writer)."""
+        import fcntl
+
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> OutputLock:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release()
