@@ -70,6 +70,11 @@ def _folder(tmp: Path, model: Path, config=None, nan: bool = False) -> str:
     return f"local-dir:{folder}"
 
 
+def _file(tmp: Path) -> str:
+    (tmp / "a-file").write_text("not a folder")
+    return str(tmp / "a-file")
+
+
 def _wide(config: dict) -> dict:
     return {**config["model_args"], "hidden_dim": 10**9}
 
@@ -135,6 +140,12 @@ CASES: list[Case] = [
         lambda t, m: _none(t, _folder(t, m, _huge_faces)),
         2,
         "'face_size' must be whole numbers of pixels from 1 to 4096, got [300000, 300000]",
+    ),
+    Case(
+        "eval-output-not-writable",
+        lambda t, m: ["eval", f"local-dir:{m}", str(t), "--output", _file(t) + "/out", *QUICK],
+        2,
+        "cannot be written: Not a directory",
     ),
     # item 2: sizes a user gives are bounded
     Case(

@@ -81,6 +81,13 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise CliError(f"--data-arg: {exc}") from None
     device = check_device(args.device)
+    if args.output:
+        from glamor_zoo.outputs import OutputFolderError, check_writable
+
+        try:
+            check_writable(args.output)  # before the evaluation, not after it
+        except OutputFolderError as exc:
+            raise CliError(str(exc)) from None
     if args.no_progress:
         silence_hub_progress()
     loaded = load_cli_model(args.model, pretrained=False if args.random_weights else None)
