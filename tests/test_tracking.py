@@ -164,3 +164,73 @@ def test_smoothing_at_least_halves_the_flips_of_a_constant_face(recognizer, tmp_
     smoothed = count_flips([f.smoothed_label for f in faces])
     assert raw >= 5
     assert smoothed <= raw / 2, (raw, smoothed)
+
+
+# ----------------------------------------------------------------- files and pictures, no model
+
+
+def _record(frame: int, faces: list[tuple[int | None, str]], name: str = "=clip.mp4") -> dict:
+    labels = ["Happy", "Sad"]
+
+    def face(track: int | None, label: str, index: int) -> dict:
+        probabilities = {k: 0.9 if k == label else 0.1 for k in labels}
+        return {
+            "box": [10.0 + 40 * index, 10.0, 40.0 + 40 * index, 40.0],
+            "score": 0.99,
+            "label": label,
+            "confidence": 0.9,
+            "probabilities": probabilities,
+            "track": track,
+            "smoothed_label": label,
+            "smoothed_probabilities": probabilities,
+        }
+
+    return {
+        "input": name,
+        "shot": 0,
+        "frame": frame,
+        "time": frame / 4,
+        "faces": [face(t, lab, i) for i, (t, lab) in enumerate(faces)],
+        "error": None,
+    }
+
+
+def test_short_tracks_stay_in_the_timeline_and_leave_the_summary(tmp_path: Path) -> None:
+    from glamor_zoo.inference.timeline import summarize_tracks, timeline_rows, write_track_files
+
+    records = [_record(k, [(1, "Happy" if k < 6 else "Sad")]) for k in range(8)]
+    records[3]["faces"].append(_record(3, [(2, "Sad")])["faces"][0])  # seen once: short
+    records[4]["faces"].append(_record(4, [(None, "Sad")])["faces"][0])  # no track
+    rows = timeline_rows(records, ["Happy", "Sad"], TrackingOptions(min_track=1.0))
+    assert [(r.track, r.short) for r in rows if r.frame == 3] == [(1, False), (2, True)]
+    assert len(rows) == 9  # the face with no track is not in the timeline
+    (summary,) = summarize_tracks(rows, ["Happy", "Sad"])
+    assert (summary.track, summary.dominant, summary.shares) == (
+        1,
+        "Happy",
+        {"Happy": 0.75, "Sad": 0.25},
+    )
+    write_track_files(records, tmp_path, ["Happy", "Sad"])
+    with (tmp_path / "timeline.csv").open() as handle:
+        cells = list(csv.DictReader(handle))
+    assert {c["input"] for c in cells} == {"'=clip.mp4"}  # a formula-leading name is neutralised
+    assert json.loads((tmp_path / "summary.json").read_text())["short_tracks"] == [2]
+
+
+def test_each_track_keeps_its_colour() -> None:
+    from PIL import Image
+
+    from glamor_zoo.inference.results import FaceRecord
+    from glamor_zoo.inference.timeline_plot import draw_tracked_faces, track_color
+
+    def face(track: int, x: float) -> FaceRecord:
+        p = {"Happy": 0.8, "Sad": 0.2}
+        return FaceRecord((x, 40, x + 30, 70), 0.99, "Happy", 0.8, p, track=track,
+                          smoothed_probabilities=p, smoothed_label="Happy")  # fmt: skip
+
+    blank = Image.new("RGB", (200, 100))
+    for x in (20.0, 120.0):  # the same person somewhere else in another frame
+        drawn = draw_tracked_faces(blank, [face(7, x), face(8, 180 - x)])
+        assert drawn.getpixel((int(x) + 15, 69)) == track_color(7)
+        assert drawn.getpixel((int(180 - x) + 15, 69)) == track_color(8)
+    assert len({track_color(i) for i in range(1, 13)}) == 12
