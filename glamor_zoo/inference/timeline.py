@@ -304,7 +304,7 @@ def write_track_files(
         folder / "summary.csv", _csv([s.flat(labels) for s in summaries], summary_fields)
     )
     document = {
-        "input": rows[0].input if rows else None,
+        "input": str(records[0].get("input")) if records else None,
         "labels": list(labels),
         "options": options.to_dict(),
         "short_tracks": sorted({r.track for r in rows if r.short}),
