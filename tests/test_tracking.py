@@ -152,6 +152,11 @@ def test_timeline_and_summary_agree_with_the_records(people, tmp_path: Path) -> 
     with pytest.raises(FileExistsError, match="timeline"):
         video.save(tmp_path)  # no silent overwrite
     assert video.save(tmp_path, overwrite=True) == written
+    from glamor_zoo.outputs import OutputLock, OutputLockedError
+
+    other = tmp_path / "busy"
+    with OutputLock(other), pytest.raises(OutputLockedError, match="being written"):
+        video.save(other)  # another writer holds the folder
 
 
 def test_smoothing_at_least_halves_the_flips_of_a_constant_face(recognizer, tmp_path) -> None:

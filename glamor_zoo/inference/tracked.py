@@ -227,14 +227,19 @@ class VideoTracks:
 
     def save(self, folder: str | os.PathLike[str], overwrite: bool = False) -> list[Path]:
         """Write the timeline (CSV, and Parquet when pyarrow is installed), the summary (CSV,
-        JSON) and the plot (PNG) into ``folder`` (:func:`~.timeline.write_track_files`).
+        JSON) and the plot (PNG) into ``folder`` (:func:`~.timeline.write_track_files`),
+        holding the folder's :class:`~glamor_zoo.outputs.OutputLock` meanwhile.
 
         Raises:
             FileExistsError: One of the files exists and ``overwrite`` is false.
+            glamor_zoo.outputs.OutputFolderError: The folder cannot be written, or another
+                process is writing into it.
         """
         from glamor_zoo.inference.timeline import write_track_files
+        from glamor_zoo.outputs import OutputLock
 
-        return write_track_files(self.records(), folder, self.labels, self.options, overwrite)
+        with OutputLock(folder):
+            return write_track_files(self.records(), folder, self.labels, self.options, overwrite)
 
 
 def track_video(
