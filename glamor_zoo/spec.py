@@ -8,9 +8,10 @@ card, the trainer) asks :func:`get_model_spec`; none re-derives it or looks at t
 or name. :func:`set_model_spec` also keeps the model's timm ``pretrained_cfg`` (``input_size``,
 ``mean``, ``std``, ``label_names``) in step, so plain timm tooling sees the same truth.
 
-The spec is stored in ``config.json`` as the entrypoint argument ``model_args["spec"]``: timm's
-``create_model("hf-hub:…")`` and ``create_model("local-dir:…")`` pass it back to the entrypoint,
-so any way of loading a saved model restores it.
+The spec is stored at the top level of ``config.json`` (``"spec"``), where plain timm ignores it;
+the zoo's builders read it back when timm's ``create_model("hf-hub:…")`` or
+``create_model("local-dir:…")`` builds the model, so any way of loading a saved model restores it
+(folders written before keep it in ``model_args["spec"]``, which timm passes back itself).
 """
 
 from __future__ import annotations
@@ -114,6 +115,14 @@ class ModelSpec:
         interpolation: Resampling of every resize.
         mask_face_in_context: Zero the face box in the context (the paper's setting; ``False``
             is Table 4's visible-face ablation).
+        face_margin: The face crop's margin around the detector's box, a fraction of the box's
+            size added on each side (0: the box itself, the paper's crop;
+            :func:`glamor_zoo.data.transforms.face_region`).
+        face_square: Make the box square around its centre (by its longer side) before the
+            margin; the crop's part outside the image is black.
+        temperature: Divides the logits before the softmax of the probabilities the recogniser
+            reports (fitted on held-out data so that confidence matches accuracy; 1: as trained).
+            The logits themselves and the argmax label are unchanged.
         face_augment: Training-time face augmentation (``hflip``, ``rotate_degrees``, ``scale``,
             ``translate``, ``erase``: :func:`glamor_zoo.data.transforms.face_augment_params`).
         label_names: Class names in output order.
@@ -133,6 +142,9 @@ class ModelSpec:
     context_std: tuple[float, ...] = (1.0, 1.0, 1.0)
     interpolation: Interpolation = "bilinear"
     mask_face_in_context: bool = True
+    face_margin: float = 0.0
+    face_square: bool = False
+    temperature: float = 1.0
     face_augment: dict[str, Any] | None = field(
         default_factory=lambda: {"hflip": 0.5, "rotate_degrees": 20.0}
     )
@@ -165,6 +177,10 @@ class ModelSpec:
                     f"spec {name}={getattr(self, name)}: one value or one per channel "
                     f"(in_chans={self.in_chans})"
                 )
+        if not 0 <= self.face_margin <= 1:
+            raise SpecError(f"spec face_margin={self.face_margin}: must be a fraction in [0, 1]")
+        if not 0.05 <= self.temperature <= 20:
+            raise SpecError(f"spec temperature={self.temperature}: must be in [0.05, 20]")
         if 0.0 in (*self.face_std, *self.context_std):
             raise SpecError("spec face_std / context_std must be non-zero")
 
@@ -198,7 +214,7 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelSpec:
-        """The spec a ``config.json`` (``model_args["spec"]``) holds; see :meth:`build`."""
+        """The spec a ``config.json`` (``"spec"``) holds; see :meth:`build`."""
         return cls.build(**data)
 
     def replace(self, **overrides: Any) -> ModelSpec:

@@ -43,6 +43,7 @@ __all__ = [
     "clip_box",
     "crop_face",
     "face_augment_params",
+    "face_region",
     "mask_context",
     "normalize",
     "random_crop_context",
@@ -144,18 +145,45 @@ def resize(
     return out.clamp_(0.0, 1.0) if interpolation == "bicubic" else out
 
 
+def face_region(
+    box: Sequence[float], margin: float = 0.0, square: bool = False
+) -> tuple[float, float, float, float]:
+    """The region a face crop cuts around a detector's ``box`` (x1, y1, x2, y2): made square
+    around its centre by its longer side (``square``), then grown by ``margin`` times its size
+    on every side (0: the box itself)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    width, height = x2 - x1, y2 - y1
+    if square:
+        width = height = max(width, height)
+    width, height = width * (1 + 2 * margin), height * (1 + 2 * margin)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    return cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2
+
+
 def crop_face(
     image: torch.Tensor,
     box: Sequence[float] | None,
     size: Sequence[int] = (96, 96),
     interpolation: str = "bilinear",
+    margin: float = 0.0,
+    square: bool = False,
 ) -> torch.Tensor:
     """The face crop: ``box`` cut from ``image`` (C, H, W) and resized; zeros when no box.
+
+    With the default ``margin=0, square=False`` the box is clipped to the image (the paper's
+    crop). Otherwise the crop is :func:`face_region` of the box, and the part of it outside the
+    image is black (a square stays square at the image's border).
 
     Returns:
         Float tensor (C, size[0], size[1]) in [0, 1].
     """
     channels, height, width = image.shape
+    if box is not None and (margin or square) and clip_box(box, width, height) is not None:
+        x1, y1, x2, y2 = (round(v) for v in face_region(box, margin, square))
+        canvas = torch.zeros(channels, y2 - y1, x2 - x1, dtype=image.dtype)
+        ix1, iy1, ix2, iy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+        canvas[:, iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1] = image[:, iy1:iy2, ix1:ix2]
+        return resize(canvas, size, interpolation)
     clipped = clip_box(box, width, height)
     if clipped is None:
         return torch.zeros(channels, *size)
@@ -439,6 +467,12 @@ class GlamorTransform:
         if self.in_chans not in (1, 3):
             raise ValueError(f"preprocess_cfg['in_chans'] must be 1 or 3, got {self.in_chans}")
         self.face_size = _pair(cfg.get("face_size", (96, 96)), "face_size")
+        self.face_margin = float(cfg.get("face_margin", 0.0))
+        self.face_square = bool(cfg.get("face_square", False))
+        if not 0 <= self.face_margin <= 1:
+            raise ValueError(
+                f"preprocess_cfg['face_margin'] must be a fraction in [0, 1], got {self.face_margin}"
+            )
         self.context_size = _pair(cfg.get("context_size", (112, 112)), "context_size")
         ch, cw = self.context_size
         default_resize = (round(ch * 128 / 112), round(cw * 171 / 112))
@@ -485,7 +519,9 @@ class GlamorTransform:
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """The normalised face input from a uint8 (3, H, W) image."""
-        face = crop_face(image, box, self.face_size, self.interpolation)
+        face = crop_face(
+            image, box, self.face_size, self.interpolation, self.face_margin, self.face_square
+        )
         if self.train and (
             self.hflip or self.rotate_degrees or self.scale != (1.0, 1.0) or self.translate
         ):

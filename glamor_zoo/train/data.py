@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -12,13 +15,19 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from glamor_zoo.spec import ModelSpec, SpecError, get_model_spec, set_model_spec
-from glamor_zoo.train.config import ConfigError, DataConfig
+from glamor_zoo.train.config import ConfigError, DataConfig, DataSourceConfig
 
 __all__ = [
     "HOLDOUT_SPLIT",
     "DatasetSubset",
+    "MixedDataset",
+    "NamedSplit",
     "apply_recipe_spec",
+    "build_holdouts",
     "build_split",
+    "build_training_set",
+    "group_holdout",
+    "group_of",
     "preprocess_for",
     "stratified_holdout",
 ]
@@ -36,6 +45,34 @@ def stratified_holdout(targets: Sequence[int], fraction: float, seed: int) -> np
         members = np.flatnonzero(targets == label)
         chosen.append(rng.permutation(members)[: round(fraction * members.size)])
     return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, dtype=np.int64)
+
+
+def group_of(path: str, pattern: re.Pattern[str]) -> str:
+    """The group (a film…) of a file: the first group of ``pattern`` matched on its name.
+
+    Raises:
+        ConfigError: the name does not match.
+    """
+    name = Path(path).name
+    match = pattern.match(name)
+    if match is None or not match.group(1):
+        raise ConfigError(
+            f"holdout_group {pattern.pattern!r} does not match the file name {name!r} "
+            f"(its first group must name the file's group)"
+        )
+    return match.group(1)
+
+
+def group_holdout(paths: Sequence[str], pattern: str, fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices of the files of ``ceil(fraction · groups)`` whole groups (at least one),
+    the groups drawn from their sorted names by ``seed``; see :func:`group_of`."""
+    compiled = re.compile(pattern)
+    groups = [group_of(p, compiled) for p in paths]
+    names = sorted(set(groups))
+    count = min(len(names), max(1, math.ceil(fraction * len(names))))
+    rng = np.random.default_rng(seed)
+    held = {names[i] for i in rng.permutation(len(names))[:count]}
+    return np.array([i for i, g in enumerate(groups) if g in held], dtype=np.int64)
 
 
 class DatasetSubset(Dataset):
@@ -138,3 +175,156 @@ def _build(data: DataConfig, root: Path, kwargs: dict[str, Any]) -> Dataset:
     from glamor_zoo.data.datasets import build_dataset
 
     return build_dataset(data.kind, str(root), **kwargs)
+
+
+@dataclass
+class NamedSplit:
+    """One dataset's part of a mixed training set or one hold-out, by its recipe name."""
+
+    name: str
+    dataset: Any
+    weight: float = 1.0
+
+
+class MixedDataset(Dataset):
+    """Several datasets with one class vocabulary, as one: item ``i`` of part ``k`` is item
+    ``offsets[k] + i``; each item carries ``source`` (the part's index). Drawn by
+    :class:`~glamor_zoo.train.sampler.WeightedEpochSampler` with the parts' weights."""
+
+    def __init__(self, parts: Sequence[NamedSplit]) -> None:
+        self.parts = list(parts)
+        self.classes = list(self.parts[0].dataset.classes)
+        self.offsets = np.cumsum([0] + [len(p.dataset) for p in self.parts]).tolist()
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.parts]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [len(p.dataset) for p in self.parts]
+
+    @property
+    def weights(self) -> list[float]:
+        return [p.weight for p in self.parts]
+
+    @property
+    def targets(self) -> list[int]:
+        return [t for p in self.parts for t in p.dataset.targets]
+
+    def set_epoch(self, epoch: int) -> None:
+        for part in self.parts:
+            if hasattr(part.dataset, "set_epoch"):
+                part.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        part = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        item = dict(self.parts[part].dataset[index - self.offsets[part]])
+        item["source"] = part
+        return item
+
+
+def _source_as_data(data: DataConfig, source: DataSourceConfig) -> DataConfig:
+    """A :class:`DataConfig` that builds ``source`` (its own split, hold-out and arguments)."""
+    from dataclasses import replace
+
+    return replace(
+        data,
+        kind=source.kind,
+        root=source.root,
+        name=source.name,
+        train_split=source.train_split or "all",
+        holdout=0.0,
+        args=dict(source.args),
+        sources=[],
+    )
+
+
+def _split_source(
+    data: DataConfig,
+    source: DataSourceConfig,
+    preprocess_cfg: dict[str, Any],
+    train: bool,
+    seed: int,
+    classes: list[str],
+) -> tuple[Any, Any | None]:
+    """(training part, hold-out or ``None``) of one source."""
+    as_data = _source_as_data(data, source)
+    full = build_split(
+        as_data, as_data.train_split, preprocess_cfg, train=train, seed=seed, classes=classes
+    )
+    _check_classes(source.name, full, classes)
+    if not source.holdout:
+        return full, None
+    if source.holdout_group:
+        paths = [sample.path for sample in full.samples]
+        held = group_holdout(paths, source.holdout_group, source.holdout, source.holdout_seed)
+    else:
+        held = stratified_holdout(full.targets, source.holdout, source.holdout_seed)
+    rest = np.setdiff1d(np.arange(len(full)), held)
+    return DatasetSubset(full, rest), DatasetSubset(full, held)
+
+
+def _check_classes(name: str, dataset: Any, classes: list[str]) -> None:
+    if [str(c) for c in dataset.classes] != [str(c) for c in classes]:
+        raise ConfigError(
+            f"data source {name!r} has the classes {list(dataset.classes)}, the main dataset "
+            f"{classes}: every source must map onto the main dataset's classes"
+        )
+
+
+def _with_faces(dataset: Any) -> Any:
+    """``dataset`` without the images where no face was found (nothing to learn from)."""
+    missing = _missing_faces(dataset)
+    if not missing:
+        return dataset
+    keep = np.setdiff1d(np.arange(len(dataset)), np.asarray(sorted(missing)))
+    return DatasetSubset(dataset, keep)
+
+
+def _missing_faces(dataset: Any) -> set[int]:
+    if isinstance(dataset, DatasetSubset):
+        parent = set(_missing_faces(dataset.dataset))
+        return {i for i, j in enumerate(dataset.indices) if j in parent}
+    missing = getattr(dataset, "missing_faces", None)
+    return set(missing()) if callable(missing) else set()
+
+
+def build_training_set(data: DataConfig, preprocess_cfg: dict[str, Any], seed: int) -> Dataset:
+    """The training set: ``data.train_split`` (without its hold-out), and with ``data.sources``
+    a :class:`MixedDataset` of it and every source's training part (images without a face
+    left out of the sources)."""
+    main = build_split(data, data.train_split, preprocess_cfg, train=True, seed=seed)
+    if not data.sources:
+        return main
+    classes = [str(c) for c in main.classes]
+    parts = [NamedSplit(data.name or "main", main, data.weight)]
+    for source in data.sources:
+        rest, _ = _split_source(data, source, preprocess_cfg, True, seed, classes)
+        parts.append(NamedSplit(source.name, _with_faces(rest), source.weight))
+    return MixedDataset(parts)
+
+
+def build_holdouts(
+    data: DataConfig,
+    preprocess_cfg: dict[str, Any],
+    seed: int,
+    classes: list[str],
+) -> list[NamedSplit]:
+    """The splits that select the model: ``data.val_split`` (named ``data.name`` or ``main``)
+    and, when it is ``holdout``, every source's hold-out. Empty without ``val_split``."""
+    if not data.val_split:
+        return []
+    main = build_split(
+        data, data.val_split, preprocess_cfg, train=False, seed=seed, classes=classes
+    )
+    splits = [NamedSplit(data.name or "main", main)]
+    if data.val_split == HOLDOUT_SPLIT:
+        for source in data.sources:
+            _, held = _split_source(data, source, preprocess_cfg, False, seed, classes)
+            if held is not None:
+                splits.append(NamedSplit(source.name, held))
+    return splits

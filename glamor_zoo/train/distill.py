@@ -53,6 +53,8 @@ class Distillation:
         classes: The dataset's class names, in the order of its labels.
         device: Where the student trains.
         channels_last: Whether the batches are channels-last (``run.channels_last``).
+        sources: Indices of the mixed training set's parts whose images are distilled
+            (``optim.distill_sources``); ``None``: every image.
 
     Raises:
         ConfigError: the teacher's classes differ from the dataset's.
@@ -64,6 +66,7 @@ class Distillation:
         classes: Sequence[str],
         device: torch.device | str,
         channels_last: bool = False,
+        sources: Sequence[int] | None = None,
     ) -> None:
         from glamor_zoo.models import create_model
         from glamor_zoo.spec import get_model_spec
@@ -82,8 +85,33 @@ class Distillation:
             teacher = teacher.to(memory_format=torch.channels_last)
         self.source = source
         self.teacher: nn.Module = teacher
+        self.sources = None if sources is None else [int(i) for i in sources]
 
     @torch.no_grad()
     def teacher_logits(self, batch: dict[str, Any]) -> torch.Tensor:
         """The teacher's logits for a training batch (float32)."""
         return forward_batch(self.teacher, batch).float()
+
+    def selected(self, batch: dict[str, Any]) -> torch.Tensor | None:
+        """Which images of ``batch`` are distilled (a boolean mask), ``None`` for all."""
+        if self.sources is None:
+            return None
+        return torch.isin(
+            batch["source"], torch.tensor(self.sources, device=batch["source"].device)
+        )
+
+    def loss(
+        self, batch: dict[str, Any], student_logits: torch.Tensor, temperature: float
+    ) -> torch.Tensor | None:
+        """The distillation term for ``batch`` (only its :meth:`selected` images; ``None``
+        when it has none)."""
+        mask = self.selected(batch)
+        if mask is None:
+            return distillation_loss(student_logits, self.teacher_logits(batch), temperature)
+        if not bool(mask.any()):
+            return None
+        chosen = {
+            k: v[mask] if isinstance(v, torch.Tensor) and len(v) == len(mask) else v
+            for k, v in batch.items()
+        }
+        return distillation_loss(student_logits[mask], self.teacher_logits(chosen), temperature)

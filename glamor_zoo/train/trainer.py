@@ -56,12 +56,19 @@ from glamor_zoo.train.checkpoint import (
     save_checkpoint,
 )
 from glamor_zoo.train.config import ConfigError, StageConfig, TrainConfig
-from glamor_zoo.train.data import apply_recipe_spec, build_split, preprocess_for
-from glamor_zoo.train.distill import Distillation, distillation_loss
+from glamor_zoo.train.data import (
+    MixedDataset,
+    apply_recipe_spec,
+    build_holdouts,
+    build_split,
+    build_training_set,
+    preprocess_for,
+)
+from glamor_zoo.train.distill import Distillation
 from glamor_zoo.train.evaluate import collate_samples, forward_batch, predict, write_evaluation
 from glamor_zoo.train.init import copy_weights, init_from_pretrained
 from glamor_zoo.train.regularization import L2Penalty
-from glamor_zoo.train.sampler import EpochShuffleSampler
+from glamor_zoo.train.sampler import EpochShuffleSampler, WeightedEpochSampler
 from glamor_zoo.train.schedule import lr_at_step
 
 __all__ = ["TrainResult", "train"]
@@ -304,22 +311,11 @@ class _StageLoop:
         torch.manual_seed(_step_seed(self.seed, self.index, 0x5EED))
         model = _build_model(config, stage, config.model.num_classes or len(PAPER_LABELS))
         preprocess = apply_recipe_spec(model, config.data).preprocess_cfg()
-        self.train_ds = build_split(
-            config.data, config.data.train_split, preprocess, train=True, seed=self.seed
-        )
+        self.train_ds = build_training_set(config.data, preprocess, seed=self.seed)
         self.classes = [str(c) for c in self.train_ds.classes]
-        self.val_ds = (
-            build_split(
-                config.data,
-                config.data.val_split,
-                preprocess,
-                train=False,
-                seed=self.seed,
-                classes=self.classes,
-            )
-            if config.data.val_split
-            else None
-        )
+        # The splits that select the epoch: the main one and, with data.sources, theirs.
+        self.val_sets = build_holdouts(config.data, preprocess, self.seed, self.classes)
+        self.val_ds = self.val_sets[0].dataset if self.val_sets else None
         # The classifier fits the dataset's classes unless the recipe fixes model.num_classes.
         self.num_classes = config.model.num_classes or len(self.classes)
         if self.num_classes != model.num_classes:
@@ -372,7 +368,13 @@ class _StageLoop:
     def _prepare(self) -> None:
         """The training loader, accelerate's wrapping and the L2 term."""
         config, acc = self.config, self.acc
-        self.sampler = EpochShuffleSampler(len(self.train_ds), seed=self.seed + self.index)
+        self.sampler: EpochShuffleSampler | WeightedEpochSampler = (
+            WeightedEpochSampler(
+                self.train_ds.sizes, self.train_ds.weights, seed=self.seed + self.index
+            )
+            if isinstance(self.train_ds, MixedDataset)
+            else EpochShuffleSampler(len(self.train_ds), seed=self.seed + self.index)
+        )
         loader = DataLoader(
             self.train_ds,
             batch_size=config.run.batch_size,
@@ -392,11 +394,22 @@ class _StageLoop:
         self.mixup = _make_mixup(config, self.num_classes, acc.unwrap_model(self.model))
         self.distill = (
             Distillation(
-                config.optim.distill_from, self.classes, acc.device, config.run.channels_last
+                config.optim.distill_from,
+                self.classes,
+                acc.device,
+                config.run.channels_last,
+                sources=self._distilled_sources(),
             )
             if config.optim.distill_from
             else None
         )
+
+    def _distilled_sources(self) -> list[int] | None:
+        """Indices of the training set's parts that are distilled (``None``: every image)."""
+        names = self.config.optim.distill_sources
+        if not names or not isinstance(self.train_ds, MixedDataset):
+            return None
+        return [i for i, name in enumerate(self.train_ds.names) if name in names]
 
     def selected_weights(self) -> nn.Module:
         """The weights the stage evaluates, selects and saves: the average (``optim.ema_decay``)
@@ -460,7 +473,7 @@ class _StageLoop:
             "mixed precision %s, %s lr schedule%s%s%s",
             self.name,
             len(self.train_ds),
-            len(self.val_ds) if self.val_ds is not None else "no",
+            " + ".join(str(len(v.dataset)) for v in self.val_sets) or "no",
             self.num_classes,
             self.planned(),
             self.steps_per_epoch,
@@ -596,11 +609,13 @@ class _StageLoop:
             logits = forward_batch(self.model, batch)
             loss = nn.functional.cross_entropy(logits.float(), target, label_smoothing=smoothing)
             objective = loss
-            if self.distill is not None:
+            soft = (
+                self.distill.loss(batch, logits, o.distill_temperature)
+                if self.distill is not None
+                else None
+            )
+            if soft is not None:
                 alpha = o.distill_weight
-                soft = distillation_loss(
-                    logits, self.distill.teacher_logits(batch), o.distill_temperature
-                )
                 objective = (1 - alpha) * loss + alpha * soft
             acc.backward(objective + self.l2() if self.l2 is not None else objective)
             self.optimizer.step()
@@ -662,18 +677,24 @@ class _StageLoop:
             "data_wait_s": state["data_wait_s"],
             "step_s": state["step_s"],
         }
-        if self.val_ds is not None:
+        scores = []
+        for split in self.val_sets:
             pred = predict(
                 self.ema.module if self.ema is not None else self.model,
-                self.val_ds,
+                split.dataset,
                 batch_size=self.config.run.eval_batch_size,
                 num_workers=self.config.data.workers(),
                 accelerator=acc,
                 progress=self.config.run.progress,
-                description=f"{self.name} val",
+                description=f"{self.name} val {split.name}",
             )
-            record["val_loss"] = pred.loss
-            record["val_acc"] = 100.0 * float((pred.predictions == pred.targets).mean())
+            scores.append((pred.loss, 100.0 * float((pred.predictions == pred.targets).mean())))
+            if len(self.val_sets) > 1:
+                record[f"val_{split.name}_loss"], record[f"val_{split.name}_acc"] = scores[-1]
+        if scores:
+            # Several hold-outs select together: each counts once, whatever its size.
+            record["val_loss"] = float(np.mean([loss for loss, _ in scores]))
+            record["val_acc"] = float(np.mean([top1 for _, top1 in scores]))
         record["elapsed_s"] = self.time_before + _clock() - self.clock_start
         state["history"].append(record)
         return record
@@ -710,7 +731,12 @@ class _StageLoop:
             record["train_loss"],
             record["train_acc"],
             f", val loss {record['val_loss']:.4f} acc {record['val_acc']:.2f}%"
-            if self.val_ds is not None
+            + "".join(
+                f" ({v.name} {record[f'val_{v.name}_acc']:.2f}%)"
+                for v in self.val_sets
+                if f"val_{v.name}_acc" in record
+            )
+            if self.val_sets
             else "",
             record["train_samples"] / max(record["step_s"] + record["data_wait_s"], 1e-9),
             100.0 * record["data_wait_s"] / max(record["step_s"] + record["data_wait_s"], 1e-9),
@@ -930,13 +956,31 @@ def train(
     model = accelerator.prepare_model(model, evaluation_mode=True)
     final: dict[str, Any] = {}
     preprocess = preprocess_for(accelerator.unwrap_model(model), config.data)
-    for split_key in ("val_split", "test_split"):
-        split = getattr(config.data, split_key)
-        if not split:
-            continue
-        dataset = build_split(
-            config.data, split, preprocess, train=False, seed=config.run.seed, classes=classes
+    final_sets: list[tuple[str, str, Any]] = [
+        (key, split.name, split.dataset)
+        for key, split in zip(
+            ["val"] + [f"val_{s.name}" for s in config.data.sources],
+            build_holdouts(config.data, preprocess, config.run.seed, classes),
+            strict=False,
         )
+    ]
+    if config.data.test_split:
+        final_sets.append(
+            (
+                "test",
+                config.data.name,
+                build_split(
+                    config.data,
+                    config.data.test_split,
+                    preprocess,
+                    train=False,
+                    seed=config.run.seed,
+                    classes=classes,
+                ),
+            )
+        )
+    for key, dataset_name, dataset in final_sets:
+        split = config.data.val_split if key.startswith("val") else config.data.test_split
         pred = predict(
             model,
             dataset,
@@ -947,11 +991,12 @@ def train(
             description=f"final {split}",
         )
         if accelerator.is_main_process:
+            folder = split if key in ("val", "test") else f"{split}_{dataset_name}"
             metrics = write_evaluation(
-                pred, run_dir / "eval" / split, title=f"{config.name} — {split}"
+                pred, run_dir / "eval" / folder, title=f"{config.name} — {folder}"
             )
-            final[split_key.removesuffix("_split")] = {
-                **({"dataset": config.data.name} if config.data.name else {}),
+            final[key] = {
+                **({"dataset": dataset_name} if dataset_name else {}),
                 "split": split,
                 "top1": metrics["top1"],
                 "mean_class_accuracy": metrics["mean_class_accuracy"],

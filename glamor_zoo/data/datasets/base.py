@@ -129,13 +129,25 @@ class EmotionDataset(Dataset):
         self.samples = list(samples)
         self.classes = list(classes)
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
-        self.transform = GlamorTransform(preprocess_cfg, train=train)
+        self.transform = GlamorTransform(self._crop_rule(preprocess_cfg), train=train)
         self.train = train
         self.seed = int(seed)
         self.epoch = 0
         self.on_error = on_error
         self.failed: set[str] = set()
         self.left_out: dict[str, str] = {}
+
+    #: Whether every image already is one face, cropped by the dataset's makers: a model's
+    #: face crop rule (``face_margin``, ``face_square``: how much around a *detector's* box it
+    #: sees) does not apply to it.
+    images_are_faces = False
+
+    def _crop_rule(self, preprocess_cfg: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        if not self.images_are_faces or preprocess_cfg is None:
+            return preprocess_cfg
+        if hasattr(preprocess_cfg, "preprocess_cfg"):
+            preprocess_cfg = preprocess_cfg.preprocess_cfg()
+        return {**preprocess_cfg, "face_margin": 0.0, "face_square": False}
 
     @property
     def targets(self) -> list[int]:
@@ -234,7 +246,10 @@ class EmotionDataset(Dataset):
 
 
 class WholeImageDataset(EmotionDataset):
-    """A dataset of face images: the box of every sample is the whole image."""
+    """A dataset of face images: the box of every sample is the whole image (cropped by the
+    dataset's makers, so the model's crop rule around detector boxes does not apply)."""
+
+    images_are_faces = True
 
     def missing_faces(self) -> list[int]:
         """None: every image is a face."""

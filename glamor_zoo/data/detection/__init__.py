@@ -35,6 +35,7 @@ from glamor_zoo.data.detection.base import Face, FaceDetector, best_face
 from glamor_zoo.data.detection.dlib_backend import DlibHogDetector, DlibMMODDetector
 from glamor_zoo.data.detection.mtcnn import MTCNNDetector
 from glamor_zoo.data.detection.retinaface_backend import RetinaFaceDetector
+from glamor_zoo.data.detection.retry import DEFAULT_RETRY_PAD, RetryingDetector
 from glamor_zoo.data.detection.whole import WholeImageDetector
 from glamor_zoo.registry import new_registry
 
@@ -50,6 +51,7 @@ __all__ = [
     "FaceDetector",
     "MTCNNDetector",
     "RetinaFaceDetector",
+    "RetryingDetector",
     "WholeImageDetector",
     "best_face",
     "create_detector",
@@ -57,6 +59,10 @@ __all__ = [
 ]
 
 DEFAULT_DETECTOR = "mtcnn"
+#: Detectors that look again on padded copies of an image where they find no face by default
+#: (:class:`RetryingDetector`): MTCNN misses faces that fill the frame. The paper's MMOD and the
+#: others keep their own behaviour unless asked (``retry=True``).
+RETRY_BY_DEFAULT = frozenset({"mtcnn"})
 
 DETECTORS = new_registry("detector")
 DETECTORS.add("mtcnn", MTCNNDetector)
@@ -72,6 +78,7 @@ def create_detector(
     max_side: int | None = None,
     channel_order: ChannelOrder = "rgb",
     workers: int = DEFAULT_WORKERS,
+    retry: bool | None = None,
     **kwargs: Any,
 ) -> FaceDetector:
     """Build a face detector by registry name (or class) with backend options.
@@ -99,10 +106,13 @@ def create_detector(
     detector = DETECTORS.create(name, **kwargs)
     if max_side is None and channel_order == "rgb":
         detector.workers = workers
-        return detector
-    return AdaptedDetector(
-        detector, max_side=max_side, channel_order=channel_order, workers=workers
-    )
+    else:
+        detector = AdaptedDetector(
+            detector, max_side=max_side, channel_order=channel_order, workers=workers
+        )
+    if retry is None:
+        retry = name in RETRY_BY_DEFAULT
+    return RetryingDetector(detector, DEFAULT_RETRY_PAD) if retry else detector
 
 
 def list_detectors() -> list[str]:

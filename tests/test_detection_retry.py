@@ -1,0 +1,99 @@
+"""The default detector looks again on padded copies where it finds no face: a face that fills
+the frame (a selfie crop, an aligned-face dataset) is found; photos of scenes are untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from glamor_zoo.data.detection import RetryingDetector, create_detector
+from glamor_zoo.data.detection.retry import equalized, padded
+
+SCENES = Path(__file__).resolve().parent / "data" / "scenes"
+
+
+@pytest.fixture(scope="module")
+def group() -> Image.Image:
+    return Image.open(SCENES / "group.jpeg").convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def plain() -> object:
+    return create_detector("mtcnn", retry=False, workers=1)
+
+
+@pytest.fixture(scope="module")
+def retrying() -> object:
+    return create_detector("mtcnn", workers=1)
+
+
+def _tight_crops(image: Image.Image, detector: object) -> list[Image.Image]:
+    """Each face of ``image`` cut out inside its detector box (15 % off each side) and enlarged
+    to 160 pixels high: the face fills the frame, as in an aligned-face dataset (SFEW: 143×181)
+    or a selfie crop."""
+    crops = []
+    for face in detector.detect_one(image):
+        x1, y1, x2, y2 = face.box
+        dx, dy = 0.15 * (x2 - x1), 0.15 * (y2 - y1)
+        crop = image.crop((round(x1 + dx), round(y1 + dy), round(x2 - dx), round(y2 - dy)))
+        crops.append(crop.resize((round(160 * crop.width / crop.height), 160)))
+    return crops
+
+
+def test_mtcnn_retries_by_default_and_the_others_do_not() -> None:
+    assert isinstance(create_detector("mtcnn"), RetryingDetector)
+    assert not isinstance(create_detector("mtcnn", retry=False), RetryingDetector)
+    assert not isinstance(create_detector("none"), RetryingDetector)
+    settings = create_detector("mtcnn").settings()
+    assert settings["name"] == "mtcnn" and settings["retry_pad"] == 0.25
+    with pytest.raises(ValueError, match="retry pad"):
+        RetryingDetector(create_detector("none"), pad=0)
+
+
+def test_generated_tight_crops_are_found(group: Image.Image, plain, retrying) -> None:
+    crops = _tight_crops(group, plain)
+    assert len(crops) >= 3
+    found_plain = sum(bool(plain.detect_one(c)) for c in crops)
+    found = retrying.detect(crops)
+    assert all(found), "a face that fills the frame must be found"
+    assert found_plain < len(crops), "the crops must be hard for MTCNN alone (else no test)"
+    for crop, faces in zip(crops, found, strict=True):
+        face = faces[0]
+        assert face.score >= retrying.threshold
+        # The box is in the crop's pixels: centred on it, about its size.
+        cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+        assert abs(cx - crop.width / 2) < 0.25 * crop.width
+        assert abs(cy - crop.height / 2) < 0.3 * crop.height
+        assert 0.6 * crop.width < face.width < 2.5 * crop.width
+        assert face.landmarks is not None
+        assert all(-crop.width < x < 2 * crop.width for x, _ in face.landmarks)
+
+
+def test_scene_photos_keep_their_faces(group: Image.Image, plain, retrying) -> None:
+    before, after = plain.detect_one(group), retrying.detect_one(group)
+    assert [f.box for f in before] == [f.box for f in after]
+
+
+def test_a_face_free_image_gives_no_face(retrying) -> None:
+    rng = np.random.default_rng(0)
+    noise = Image.fromarray(rng.integers(0, 256, (160, 140, 3), dtype=np.uint8))
+    gradient = Image.fromarray(
+        np.broadcast_to(
+            np.linspace(0, 255, 140, dtype=np.uint8)[None, :, None], (160, 140, 3)
+        ).copy()
+    )
+    assert retrying.detect([noise, gradient]) == [[], []]
+
+
+def test_retry_copies() -> None:
+    image = Image.new("RGB", (40, 20), (10, 20, 30))
+    copy, border = padded(image, 0.25)
+    assert border == 10 and copy.size == (60, 40)
+    assert copy.getpixel((0, 0)) == (0, 0, 0) and copy.getpixel((10, 10)) == (10, 20, 30)
+    rng = np.random.default_rng(0)
+    dark = Image.fromarray(rng.integers(0, 40, (64, 64, 3), dtype=np.uint8))
+    spread = np.asarray(equalized(dark))
+    assert spread.max() > 200 and spread.min() < 10
