@@ -129,7 +129,7 @@ def as_packaged(run_config: dict, tag: str, state: dict[str, torch.Tensor]) -> d
         return run_config
     model = glamor_zoo.create_model(architecture, num_classes=run_config["num_classes"])
     model.load_state_dict(state)  # strict: the same network, or a clear error
-    spec = run_config["model_args"].get("spec")
+    spec = run_config.get("spec") or run_config["model_args"].get("spec")
     model_args = {**model.model_args, **({"spec": spec} if spec is not None else {})}
     return {**run_config, "architecture": architecture, "model_args": model_args}
 

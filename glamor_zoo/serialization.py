@@ -3,9 +3,12 @@
 ``config.json`` follows timm's Hub layout (``architecture``, ``num_classes``, ``num_features``,
 ``label_names``, ``pretrained_cfg``, ``model_args``), so ``timm.create_model("local-dir:DIR")``
 and ``timm.create_model("hf-hub:org/name")`` rebuild the model once ``glamor_zoo`` is imported.
-``model_args["spec"]`` holds the model's :class:`~glamor_zoo.spec.ModelSpec` (inputs, sizes,
-mean/std, crop and mask rules, labels, what the weights were trained with), in the manner of
-open_clip, so a folder is self-describing without any code registry but the architecture.
+The top-level ``"spec"`` holds the model's :class:`~glamor_zoo.spec.ModelSpec` (inputs, sizes,
+mean/std, crop and mask rules, test-time flipping, labels, what the weights were trained with),
+in the manner of open_clip, so a folder is self-describing without any code registry but the
+architecture. Plain timm ignores it (``model_args`` holds constructor arguments only); the zoo's
+builders read it back (:func:`glamor_zoo.models._factory.saved_spec`). Folders written before
+kept it in ``model_args["spec"]``, which timm passes back as the ``spec`` argument.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ def model_config(
     ``num_features``, ``label_names``, ``model_args``, then ``pretrained_cfg`` without its
     source fields and ``architecture``, with ``custom_load: false`` (the weights are the
     model's own state dict). A model with a :class:`~glamor_zoo.spec.ModelSpec` has it in
-    ``model_args["spec"]``, the entrypoint argument that rebuilds it on load.
+    the top-level ``"spec"`` (read back by the zoo's builders, ignored by plain timm).
 
     NOTE: written here rather than by ``timm.models.save_for_hf``, whose output it matches
     (``tests/test_hub.py`` compares the two): timm takes the constructor arguments its own
@@ -143,8 +146,6 @@ def model_config(
     model_args = {
         k: v for k, v in getattr(model, "model_args", {}).items() if k != "pretrained_model_args"
     }
-    if callable(getattr(model, "default_spec", None)):  # its entrypoint takes ``spec``
-        model_args["spec"] = spec.to_dict()
     config: dict[str, Any] = {
         "architecture": architecture,
         "num_classes": num_classes,
@@ -153,6 +154,8 @@ def model_config(
         "model_args": model_args,
         "pretrained_cfg": pretrained_cfg,
     }
+    if callable(getattr(model, "default_spec", None)):  # a zoo model: its builder reads it back
+        config["spec"] = spec.to_dict()
     config.update(extra)
     return _jsonable(config)
 

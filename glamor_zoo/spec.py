@@ -115,6 +115,8 @@ class ModelSpec:
         interpolation: Resampling of every resize.
         mask_face_in_context: Zero the face box in the context (the paper's setting; ``False``
             is Table 4's visible-face ablation).
+        test_flip: Average the logits of the face and of its mirror image at test time (the
+            recogniser and ``glamor-zoo eval`` do it; the model's ``forward`` never does).
         face_margin: The face crop's margin around the detector's box, a fraction of the box's
             size added on each side (0: the box itself, the paper's crop;
             :func:`glamor_zoo.data.transforms.face_region`).
@@ -142,6 +144,7 @@ class ModelSpec:
     context_std: tuple[float, ...] = (1.0, 1.0, 1.0)
     interpolation: Interpolation = "bilinear"
     mask_face_in_context: bool = True
+    test_flip: bool = False
     face_margin: float = 0.0
     face_square: bool = False
     temperature: float = 1.0

@@ -10,20 +10,19 @@ import torch
 
 import glamor_zoo
 from glamor_zoo.models.ensemble import average_model_weights, combine_face_models
+from glamor_zoo.models.face_resnet import FaceResNet
 from glamor_zoo.serialization import save_pretrained
 from glamor_zoo.spec import get_model_spec
 
 # Small members keep the test fast; the shipped ensemble uses glamor_zoo.models.glamor's
 # FACE_ENSEMBLE_MEMBERS (widths up to 256 and 192).
-FINE = {"stem_stride": 1, "widths": (8, 8, 16, 16)}
-COARSE = {"stem_stride": 2, "widths": (8, 8, 16, 24)}
+FINE = {"stem_stride": 1, "channels": (8, 8, 16, 16)}
+COARSE = {"stem_stride": 2, "channels": (8, 8, 16, 24)}
 
 
-def _member(
-    encoder_args: dict, seed: int, architecture: str = "face_resnet18", **kwargs
-) -> glamor_zoo.models.GlamorNet:
+def _member(args: dict, seed: int, architecture: str = "face_resnet18", **kwargs) -> FaceResNet:
     torch.manual_seed(seed)
-    model = glamor_zoo.create_model(architecture, encoder_args=encoder_args, **kwargs)
+    model = glamor_zoo.create_model(architecture, **args, **kwargs)
     with torch.no_grad():  # away from the initial state (zero last-BN gammas, zero biases)
         for parameter in model.parameters():
             parameter.normal_(0, 0.1)
@@ -48,11 +47,13 @@ def test_the_ensemble_gives_the_weighted_mean_of_the_members_logits() -> None:
     with torch.no_grad():
         torch.testing.assert_close(
             features.face,
-            torch.cat([fine.forward_features(x).face, coarse.forward_features(x).face], 1),
+            torch.cat(
+                [fine.forward_features(x).mean((2, 3)), coarse.forward_features(x).mean((2, 3))], 1
+            ),
         )
     assert ensemble.model_args["encoder_args"]["members"] == [
-        {"layers": (2, 2, 2, 2), **FINE},
-        {"layers": (2, 2, 2, 2), **COARSE},
+        {"layers": (2, 2, 2, 2), "stem_stride": 1, "widths": (8, 8, 16, 16)},
+        {"layers": (2, 2, 2, 2), "stem_stride": 2, "widths": (8, 8, 16, 24)},
     ]
     assert ensemble.pretrained_cfg["first_conv"] == (
         "face_encoder.members.0.model.conv1.0",
@@ -63,7 +64,7 @@ def test_the_ensemble_gives_the_weighted_mean_of_the_members_logits() -> None:
 
 def test_a_face_resnet26_member_keeps_its_depth() -> None:
     deep, shallow = _member(FINE, 2, "face_resnet26"), _member(COARSE, 1)
-    assert len(deep.face_encoder.model.layer1) == 3 and len(shallow.face_encoder.model.layer1) == 2
+    assert len(deep.layer1) == 3 and len(shallow.layer1) == 2
     ensemble = combine_face_models([deep, shallow]).eval()
     assert [len(m.model.layer4) for m in ensemble.face_encoder.members] == [3, 2]
     x = torch.rand(3, 1, 48, 48)
@@ -99,11 +100,9 @@ def test_members_that_cannot_be_averaged_are_refused() -> None:
         combine_face_models([fine, _member(COARSE, 1)], weights=[0.5, 0.6])
     with pytest.raises(ValueError, match="member 1 differs from member 0"):
         combine_face_models([fine, _member(COARSE, 1, num_classes=5)])
-    with pytest.raises(ValueError, match="member 1 must be face-only with a linear classifier"):
-        combine_face_models([fine, _member(COARSE, 1, hidden_dim=8)])
-    with pytest.raises(
-        ValueError, match="member 1 is not a model with a face_resnet18 or face_resnet26 encoder"
-    ):
+    with pytest.raises(ValueError, match="member 1 must have a linear classifier on average"):
+        combine_face_models([fine, _member(COARSE, 1, global_pool="max")])
+    with pytest.raises(ValueError, match="member 1 is not a face ResNet"):
         combine_face_models([fine, glamor_zoo.create_model("deep_emotion")])
     augmented = _member(COARSE, 1)  # another training augmentation is fine
     glamor_zoo.set_model_spec(augmented, {"face_augment": {"hflip": 0.5, "erase": 0.5}})
@@ -118,16 +117,9 @@ def test_a_soup_averages_weights_and_batchnorm_statistics() -> None:
     first, second = _member(FINE, 0), _member(FINE, 1)
     soup = average_model_weights([first, second], [0.25, 0.75])
     a, b, mixed = first.state_dict(), second.state_dict(), soup.state_dict()
-    for key in (
-        "face_encoder.model.conv1.0.weight",
-        "head.fc.bias",
-        "face_encoder.model.bn1.running_var",
-    ):
+    for key in ("conv1.0.weight", "fc.bias", "bn1.running_var"):
         torch.testing.assert_close(mixed[key], 0.25 * a[key] + 0.75 * b[key])
-    assert torch.equal(
-        mixed["face_encoder.model.bn1.num_batches_tracked"],
-        a["face_encoder.model.bn1.num_batches_tracked"],
-    )
+    assert torch.equal(mixed["bn1.num_batches_tracked"], a["bn1.num_batches_tracked"])
     assert get_model_spec(soup) == get_model_spec(first) and soup is not first
     # A soup of one model is that model.
     x = torch.rand(3, 1, 48, 48)

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from timm.models.resnet import ResNet
 
 import glamor_zoo
 from glamor_zoo.data.datasets import build_dataset
 from glamor_zoo.data.transforms import GlamorTransform, face_augment_params, random_erase
+from glamor_zoo.models.face_resnet import FaceResNet
 from glamor_zoo.spec import get_model_spec
 from glamor_zoo.train.config import ConfigError, load_config
 from glamor_zoo.train.data import build_split, stratified_holdout
@@ -23,47 +25,58 @@ TESTS = Path(__file__).resolve().parent
 
 def test_face_resnet18_architecture_and_cfg() -> None:
     model = glamor_zoo.create_model("face_resnet18").eval()
+    assert isinstance(model, FaceResNet) and isinstance(model, ResNet)
     assert sum(p.numel() for p in model.parameters()) == 2_803_095
     cfg = model.pretrained_cfg
     assert cfg["input_size"] == (1, 48, 48)
     assert tuple(cfg["mean"]) == (0.5,) and tuple(cfg["std"]) == (0.5,)
     state = model.state_dict()
-    assert tuple(cfg["first_conv"]) == ("face_encoder.model.conv1.0",)
-    assert "face_encoder.model.conv1.0.weight" in state and f"{cfg['classifier']}.weight" in state
+    assert cfg["first_conv"] == "conv1.0" and cfg["classifier"] == "fc"
+    assert "conv1.0.weight" in state and "fc.weight" in state
     features = model.forward_features(torch.rand(2, 1, 48, 48))
-    assert features.face_map.shape == (2, 256, 6, 6)  # stride-1 deep stem, no max-pool: 8×
-    assert isinstance(model.head.fc1, torch.nn.Identity)  # a linear classifier
-    pre = get_model_spec(model).preprocess_cfg()
-    assert (pre["inputs"], pre["in_chans"], pre["face_size"]) == ("face", 1, [48, 48])
+    assert features.shape == (2, 256, 6, 6)  # stride-1 deep stem, no max-pool: 8×
+    assert [info["reduction"] for info in model.feature_info] == [1, 1, 2, 4, 8]
+    assert isinstance(model.fc, torch.nn.Linear)  # a linear classifier
+    spec = get_model_spec(model)
+    assert (spec.inputs, spec.in_chans, spec.face_size, spec.test_flip) == (
+        "face",
+        1,
+        (48, 48),
+        True,
+    )
 
 
 def test_full_resolution_stem_keeps_the_weights_and_halves_the_reduction() -> None:
-    cheap = glamor_zoo.create_model("face_resnet18", encoder_args={"stem_stride": 2}).eval()
+    cheap = glamor_zoo.create_model("face_resnet18", stem_stride=2).eval()
     full = glamor_zoo.create_model("face_resnet18").eval()
     full.load_state_dict(cheap.state_dict())  # the same tensors: phase 3 starts from phase 2
-    assert full.face_encoder.reduction == 8 and cheap.face_encoder.reduction == 16
-    assert full.forward_features(torch.rand(2, 1, 48, 48)).face_map.shape == (2, 256, 6, 6)
-    assert full(face=torch.rand(2, 1, 48, 48)).shape == (2, 7)
+    assert cheap.feature_info[-1]["reduction"] == 16 and full.feature_info[-1]["reduction"] == 8
+    assert full.forward_features(torch.rand(2, 1, 48, 48)).shape == (2, 256, 6, 6)
+    assert full(torch.rand(2, 1, 48, 48)).shape == (2, 7)
     with pytest.raises(ValueError, match="stem_stride must be 1 or 2, got 3"):
-        glamor_zoo.create_model("face_resnet18", encoder_args={"stem_stride": 3})
+        glamor_zoo.create_model("face_resnet18", stem_stride=3)
 
 
-def test_test_flip_averages_the_mirrored_face_in_eval_only() -> None:
+def test_test_flip_is_the_specs_and_leaves_forward() -> None:
+    from glamor_zoo.models.face_resnet import flip_averaged_logits
+    from glamor_zoo.train.evaluate import forward_batch
+
     torch.manual_seed(0)
-    flip = glamor_zoo.create_model("face_resnet18", num_classes=3)
-    plain = glamor_zoo.create_model("face_resnet18", num_classes=3, test_flip=False)
-    plain.load_state_dict(flip.state_dict())
+    model = glamor_zoo.create_model("face_resnet18", num_classes=3).eval()
     x = torch.rand(2, 1, 48, 48)
-    flip.eval(), plain.eval()
     with torch.no_grad():
-        expected = 0.5 * (plain.forward_features(x).face + plain.forward_features(x.flip(-1)).face)
-        torch.testing.assert_close(flip.forward_features(x).face, expected)
-        assert not torch.allclose(flip(x), plain(x))
-    flip.train(), plain.train()
-    torch.manual_seed(1)
-    a = flip.forward_features(x).face
-    torch.manual_seed(1)
-    torch.testing.assert_close(a, plain.forward_features(x).face)
+        plain, mirrored = model(x), model(x.flip(-1))
+        torch.testing.assert_close(flip_averaged_logits(model, x), 0.5 * (plain + mirrored))
+        torch.testing.assert_close(forward_batch(model, {"face": x}), plain)
+        torch.testing.assert_close(
+            forward_batch(model, {"face": x}, test_flip=True), 0.5 * (plain + mirrored)
+        )
+    assert not torch.allclose(plain, mirrored)
+    # A face model saved while it was a GLAMOR-Net named it test_flip: now the spec's.
+    legacy = glamor_zoo.create_model(
+        "face_resnet18", test_flip=False, encoder_args={"stem_stride": 2}
+    )
+    assert not get_model_spec(legacy).test_flip and legacy.stem_stride == 2
 
 
 def test_face_resnet18_as_a_glamor_face_branch() -> None:
@@ -71,6 +84,7 @@ def test_face_resnet18_as_a_glamor_face_branch() -> None:
         "glamor", face_backbone="face_resnet18", context_backbone="glamor", encoder_widths=(4,) * 5
     )
     assert model.pretrained_cfg["first_conv"][0] == "face_encoder.model.conv1.0"
+    assert isinstance(model.face_encoder.model, FaceResNet)
     assert get_model_spec(model).preprocess_cfg()["face_mean"] == [0.5, 0.5, 0.5]
     out = model(torch.rand(2, 3, 96, 96), torch.rand(2, 3, 112, 112))
     assert out.shape == (2, 7) and torch.isfinite(out).all()
@@ -176,23 +190,23 @@ def test_glamor_face_branch_starts_from_the_fer_face_model(
     )
     model = glamor_zoo.create_model(config.model.name, **config.model.args)
     copied = init_from_pretrained(model, config.model.init_from)
-    assert list(copied.values()) == [
-        len([k for k in fer.state_dict() if k.startswith("face_encoder.")])
-    ]
+    assert list(copied.values()) == [len([k for k in fer.state_dict() if not k.startswith("fc.")])]
     own, source = model.state_dict(), fer.state_dict()
-    stem = "face_encoder.model.conv1.0.weight"
-    assert own[stem].shape[1] == 3 and source[stem].shape[1] == 1
-    torch.testing.assert_close(own[stem], adapt_input_conv(3, source[stem], base_chans=1))
+    stem = "conv1.0.weight"
+    assert own[f"face_encoder.model.{stem}"].shape[1] == 3 and source[stem].shape[1] == 1
+    torch.testing.assert_close(
+        own[f"face_encoder.model.{stem}"], adapt_input_conv(3, source[stem], base_chans=1)
+    )
     for key in source:
-        if key.startswith("face_encoder.") and key != stem:
-            assert torch.equal(own[key], source[key]), key
+        if not key.startswith("fc.") and key != stem:
+            assert torch.equal(own[f"face_encoder.model.{key}"], source[key]), key
     # A grey face repeated to RGB (96 px here, 48 px in FER-2013) gives the same face vector.
     fer.eval(), model.eval()
     grey = torch.rand(1, 1, 96, 96)
     with torch.no_grad():
         torch.testing.assert_close(
             model.forward_features(grey.expand(1, 3, 96, 96), torch.rand(1, 3, 112, 112)).face,
-            fer.face_encoder(grey).mean((2, 3)),  # v_f without face_resnet18's flip averaging
+            fer.forward_features(grey).mean((2, 3)),
             rtol=1e-4,
             atol=1e-5,
         )
@@ -208,17 +222,18 @@ def test_glamor_face_branch_starts_from_the_fer_face_model(
     importlib.util.find_spec("torchao") is None, reason="needs torchao (extra: fast)"
 )
 def test_a_flip_averaging_face_model_can_be_quantised_to_int8() -> None:
-    # The face and its mirror run through the encoder as one batch, so each convolution weight
-    # feeds one convolution: the x86 quantiser refused the two-call form ("Input partition
-    # has more than one output node").
+    # The flip averaging is outside the model: the quantised graph is the plain timm ResNet,
+    # and the recogniser gives it the faces and their mirrors as one batch.
     from glamor_zoo.fast import quantize_int8
+    from glamor_zoo.models.face_resnet import flip_averaged_logits
 
     torch.manual_seed(0)
     model = glamor_zoo.create_model("face_resnet18", num_classes=3).eval()
-    assert model.test_flip
+    assert get_model_spec(model).test_flip
     faces = torch.rand(8, 1, 48, 48)
     quantized = quantize_int8(model, [(faces[:4],), (faces[4:],)])
     with torch.no_grad():
-        reference, out = model(faces), quantized.graph(faces)
+        reference = flip_averaged_logits(model, faces)
+        out = flip_averaged_logits(quantized.graph, faces)
     assert out.shape == reference.shape == (8, 3)
     torch.testing.assert_close(out, reference, rtol=0.2, atol=0.2 * float(reference.abs().max()))

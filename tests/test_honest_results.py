@@ -296,14 +296,12 @@ def test_converted_checkpoints_ask_for_the_official_pipeline(tmp_path: Path) -> 
     out = convert_tf_checkpoint(
         ROOT / "tests" / "fixtures" / "tf_official_tiny" / "Model", tmp_path
     )
-    trained_with = json.loads((out / "config.json").read_text())["model_args"]["spec"][
-        "trained_with"
-    ]
+    trained_with = json.loads((out / "config.json").read_text())["spec"]["trained_with"]
     assert trained_with == {"detector": "dlib-mmod", "channel_order": "bgr", "context_jpeg": True}
     assert load_model(str(out)).preprocessing == "official"  # a bare folder, read back
     # A 0.1.0 folder says it with a top-level entry and no spec: it loads the same.
     config = json.loads((out / "config.json").read_text())
-    del config["model_args"]["spec"]
+    del config["spec"]
     (out / "config.json").write_text(json.dumps({**config, "preprocessing": "official"}))
     assert load_model(str(out)).spec.trained_with.official
 

@@ -80,7 +80,7 @@ def _wide(config: dict) -> dict:
 
 
 def _huge_faces(config: dict) -> dict:
-    config["model_args"]["spec"]["face_size"] = [300_000, 300_000]
+    config["spec"]["face_size"] = [300_000, 300_000]
     return config
 
 

@@ -96,11 +96,12 @@ def test_push_then_load_gives_identical_logits(hub):
         config["model_args"]["attention"] == "context" and config["model_args"]["fusion"] == "max"
     )
     assert config["metrics"] == METRICS
-    assert config["model_args"]["spec"]["context_crop_offset"] == [8, 29]
-    # timm's own reader sees the architecture, the arguments and the spec.
+    assert config["spec"]["context_crop_offset"] == [8, 29]
+    assert ModelSpec.from_dict(config["spec"]) == get_model_spec(model)
+    # timm's own reader sees the architecture and the constructor arguments, not the spec.
     pretrained_cfg, architecture, model_args = load_model_config_from_hf("glamor-zoo/tiny-ctx-max")
     assert architecture == "glamor_test" and pretrained_cfg["input_size"] == [3, 96, 96]
-    assert ModelSpec.from_dict(model_args["spec"]) == get_model_spec(model)
+    assert "spec" not in model_args and model_args["attention"] == "context"
 
     expected = _logits(model)
     loaded = glamor_zoo.create_model("hf-hub:glamor-zoo/tiny-ctx-max")
@@ -323,8 +324,9 @@ def test_fresh_process_with_empty_hf_home_then_offline(hub, tmp_path):
 
 @pytest.mark.parametrize("name", ["glamor_test", "deep_emotion"])
 def test_config_json_is_laid_out_as_timms_save_for_hf(name, tmp_path):
-    """The zoo's config.json has timm's layout and pretrained_cfg; it only adds label_names at
-    the top and the zoo's model_args (timm records none of them), and drops the default tag."""
+    """The zoo's config.json has timm's layout and pretrained_cfg; it only adds label_names and
+    the spec at the top (where plain timm ignores it) and the zoo's model_args (timm records
+    none of them), and drops the default tag."""
     from timm.models import save_for_hf
 
     model = glamor_zoo.create_model(name)
@@ -333,13 +335,14 @@ def test_config_json_is_laid_out_as_timms_save_for_hf(name, tmp_path):
     ours = json.loads((ours_dir / "config.json").read_text())
     theirs = json.loads((tmp_path / "timm" / "config.json").read_text())
     assert {p.name for p in ours_dir.iterdir()} == {"config.json", "model.safetensors"}
-    assert set(ours) - set(theirs) == {"label_names"} and set(theirs) - set(ours) <= {"global_pool"}
+    assert set(ours) - set(theirs) == {"label_names", "spec"}
+    assert set(theirs) - set(ours) <= {"global_pool"}
     assert [k for k in ours if k in theirs] == [k for k in theirs if k in ours]  # timm's order
     for key in ("architecture", "num_classes", "num_features"):
         assert ours[key] == theirs[key]
     theirs["pretrained_cfg"].pop("tag", None)
     assert ours["pretrained_cfg"] == theirs["pretrained_cfg"]
-    assert ours["model_args"]["spec"] == get_model_spec(model).to_dict()
+    assert ours["spec"] == get_model_spec(model).to_dict() and "spec" not in ours["model_args"]
     reloaded = glamor_zoo.create_model(f"local-dir:{ours_dir}")
     assert reloaded.pretrained_cfg["architecture"] == name
     assert get_model_spec(reloaded) == get_model_spec(model)

@@ -18,6 +18,8 @@ import torch
 
 import glamor_zoo
 from glamor_zoo.data.datasets import build_dataset
+from glamor_zoo.spec import get_model_spec
+from glamor_zoo.train.evaluate import forward_batch
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = REPO / "glamor_zoo" / "weights"
@@ -56,7 +58,7 @@ def test_weights_are_packaged_small_and_load_offline(
     assert config["architecture"] == tag.split(".")[0]
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert list(model.pretrained_cfg["label_names"]) == config["label_names"]
-    assert model.test_flip == config["model_args"].get("test_flip", False)
+    assert get_model_spec(model).test_flip == config["model_args"].get("test_flip", False)
     with torch.no_grad():
         probs = model(torch.rand(2, 1, 48, 48)).softmax(-1)
     assert torch.isfinite(probs).all() and probs.shape == (2, 7)
@@ -151,7 +153,10 @@ def test_reference_subset_accuracy_is_reproduced(tag: str) -> None:
     faces = torch.stack([item["face"] for item in items])
     labels = torch.tensor([item["label"] for item in items])
     with torch.no_grad():
-        predicted = torch.cat([model(chunk).argmax(1) for chunk in faces.split(128)])
+        flip = get_model_spec(model).test_flip  # as the recogniser and eval run it
+        predicted = torch.cat(
+            [forward_batch(model, {"face": chunk}, flip).argmax(1) for chunk in faces.split(128)]
+        )
     correct = int((predicted == labels).sum())
     recorded = round(subset["top1"] * len(items) / 100)
     assert abs(correct - recorded) <= 1, f"{correct} correct, the config records {recorded}"

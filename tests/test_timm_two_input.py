@@ -23,7 +23,11 @@ from torchvision.models.feature_extraction import create_feature_extractor, get_
 import glamor_zoo
 from glamor_zoo.models.glamor import GlamorFeatures, GlamorNet
 
-GLAMOR_MODELS = [name for name in glamor_zoo.list_models() if not name.startswith("deep_emotion")]
+GLAMOR_MODELS = [
+    name
+    for name in glamor_zoo.list_models()
+    if isinstance(glamor_zoo.create_model(name, device="meta"), GlamorNet)
+]
 TINY = {"encoder_widths": (4, 8, 8, 16, 16), "hidden_dim": 16}
 SIZE = 32
 # FX → TorchScript keeps forward's `face: Tensor | None` annotation, which the encoders' convs
@@ -34,8 +38,6 @@ FX_TORCHSCRIPT_KNOWN = "Expected a value of type 'Tensor' for argument 'input'"
 def _kwargs(name: str) -> dict:
     """Tiny constructor arguments: narrow paper encoders (timm backbones stay as they are)."""
     model = glamor_zoo.create_model(name, device="meta")
-    if model.in_chans != 3:  # face_resnet18 (grey faces): the same checks on RGB inputs
-        return {"in_chans": 3}
     return dict(TINY) if model.face_backbone == "glamor" == model.context_backbone else {}
 
 
@@ -223,7 +225,8 @@ def test_layer_decay_optimizer(name: str) -> None:
     first_conv = model.pretrained_cfg["first_conv"]
     first_conv = first_conv if isinstance(first_conv, str) else first_conv[0]
     assert scale_of[id(params[f"{first_conv}.weight"])] == scales[0]
-    assert scale_of[id(params["head.fc.weight"])] == scales[-1] == 1.0
+    classifier = model.pretrained_cfg["classifier"]
+    assert scale_of[id(params[f"{classifier}.weight"])] == scales[-1] == 1.0
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])

@@ -255,7 +255,7 @@ def test_the_spec_travels_from_the_recipe_to_the_saved_model(tmp_path: Path) -> 
     )
     assert expected.context_resize == (37, 73) and expected.context_crop_offset == (2, 12)
     saved = json.loads((result.model_dir / "config.json").read_text())
-    assert saved["model_args"]["spec"] == expected.to_dict()
+    assert saved["spec"] == expected.to_dict() and "spec" not in saved["model_args"]
     assert saved["pretrained_cfg"]["input_size"] == [3, 32, 32]
     via_timm = glamor_zoo.create_model(f"local-dir:{result.model_dir}")
     loaded = load_model(str(result.model_dir))

@@ -163,14 +163,18 @@ class TimmEncoder(nn.Module):
 
 @ENCODERS.register("face_resnet18")
 class FaceResNetEncoder(nn.Module):
-    """A compact ResNet-18 for small faces: timm's ResNet (BasicBlocks 2-2-2-2) at a quarter of
-    the width (32, 64, 128, 256 channels) behind a deep stem (three 3×3 convolutions) and no
-    max-pool. 2.8 M parameters.
+    """The trunk of a face ResNet (:class:`glamor_zoo.models.face_resnet.FaceResNet`: timm's
+    ResNet with BasicBlocks 2-2-2-2 at a quarter of the width, 32, 64, 128, 256 channels, behind
+    a deep stem of three 3×3 convolutions and no max-pool) as a GLAMOR-Net encoder. 2.8 M
+    parameters.
 
     ImageNet ResNets reduce the input 4× before the first block (stride-2 7×7 conv + max-pool),
     which leaves a 48-px FER-2013 face 12×12 pixels. Here the stem keeps full resolution
     (``stem_stride=1``: the first blocks see 48×48, the map is reduced 8×: 48 → 6×6) or halves it
     (``stem_stride=2``: 24×24 blocks, 48 → 3×3, about 5× cheaper to train on a CPU).
+
+    The weights of the face model of the same name (``face_resnet18.fer2013``) load into it:
+    ``model.init_from: {face_resnet18.fer2013: [face_encoder]}`` in a recipe.
 
     Args:
         in_chans: Input channels (1 for grey faces, 3 for RGB).
@@ -195,28 +199,20 @@ class FaceResNetEncoder(nn.Module):
         stem_stride: int = 1,
     ) -> None:
         super().__init__()
-        from timm.models.resnet import BasicBlock, ResNet
+        from glamor_zoo.models.face_resnet import FaceResNet
 
-        if stem_stride not in (1, 2):
-            raise ValueError(
-                f"{type(self).__name__}: stem_stride must be 1 or 2, got {stem_stride!r}"
+        try:
+            self.model = FaceResNet(
+                layers,
+                widths,
+                num_classes=0,
+                in_chans=in_chans,
+                stem_stride=stem_stride,
+                global_pool="",
+                drop_path_rate=drop_path_rate,
             )
-
-        widths = tuple(int(w) for w in widths)
-        self.model = ResNet(
-            BasicBlock,
-            tuple(int(n) for n in layers),
-            num_classes=0,
-            in_chans=in_chans,
-            global_pool="",
-            channels=widths,
-            stem_type="deep",
-            stem_width=widths[0] // 2,
-            drop_path_rate=drop_path_rate,
-        )
-        # NOTE: no max-pool after the deep stem: small faces have few pixels to spare.
-        self.model.maxpool = nn.Identity()
-        self.model.conv1[0].stride = (stem_stride, stem_stride)
+        except ValueError as exc:
+            raise ValueError(f"{type(self).__name__}: {exc}") from None
         self.out_channels = int(self.model.num_features)
         self.reduction = 8 * stem_stride
 

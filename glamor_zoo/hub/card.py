@@ -262,9 +262,10 @@ def find_template(
 
 
 def config_spec(config: Mapping[str, Any]) -> ModelSpec | None:
-    """The spec a ``config.json`` records (``model_args["spec"]``), or ``None`` (0.1.0 folders
-    and plain timm models: the card then describes their ``pretrained_cfg``)."""
-    saved = (config.get("model_args") or {}).get("spec")
+    """The spec a ``config.json`` records (its top-level ``"spec"``, or ``model_args["spec"]``
+    in folders written before), or ``None`` (0.1.0 folders and plain timm models: the card then
+    describes their ``pretrained_cfg``)."""
+    saved = config.get("spec") or (config.get("model_args") or {}).get("spec")
     return ModelSpec.from_dict(saved) if isinstance(saved, Mapping) else None
 
 

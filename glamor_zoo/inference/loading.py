@@ -184,7 +184,8 @@ def _legacy_spec(name: str, model: nn.Module) -> ModelSpec:
     pipeline when the folder's top-level ``preprocessing`` asks for it."""
     spec = get_model_spec(model)
     config = _saved_config(name)
-    if "spec" in (config.get("model_args") or {}) or config.get("preprocessing") != "official":
+    saved = "spec" in config or "spec" in (config.get("model_args") or {})
+    if saved or config.get("preprocessing") != "official":
         return spec
     return set_model_spec(model, spec.with_pipeline("official"))
 

@@ -29,6 +29,7 @@ from glamor_zoo.data.transforms import GlamorTransform, clip_box, to_uint8_tenso
 from glamor_zoo.inference.loading import LoadedModel, load_model
 from glamor_zoo.inference.results import FaceRecord, ImageResult
 from glamor_zoo.inference.shared_context import mask_faces, shared_context_features
+from glamor_zoo.models.face_resnet import flip_averaged_logits
 from glamor_zoo.models.glamor import GlamorFeatures
 from glamor_zoo.spec import ModelSpec
 
@@ -196,6 +197,9 @@ class EmotionRecognizer:
             ``max_side``), and the masked context goes through TensorFlow's JPEG round trip
             (needs simplejpeg). ``None``: what the model's ``config.json`` says (models converted
             with ``convert-tf`` say ``official``), else ``"zoo"``.
+        test_flip: Face-only models: average the logits of each face and of its mirror image
+            (test-time flip averaging). ``None``: what the model's spec says (the face ResNets:
+            on).
 
     Calling the recogniser with one image (a path, a PIL image or an (H, W, 3) uint8 array)
     returns an :class:`ImageResult`; with a list, a list of them in the same order.
@@ -216,6 +220,7 @@ class EmotionRecognizer:
         detector_args: dict[str, Any] | None = None,
         max_side: int | Literal["auto"] | None = "auto",
         preprocessing: Preprocessing | None = None,
+        test_flip: bool | None = None,
     ) -> None:
         if mode not in ("exact", "shared"):
             raise ValueError(f"mode must be 'exact' or 'shared', got {mode!r}")
@@ -233,6 +238,13 @@ class EmotionRecognizer:
         self.spec: ModelSpec = self.loaded.spec.with_pipeline(
             preprocessing or self.loaded.spec.pipeline
         )
+        if test_flip is not None:
+            self.spec = self.spec.replace(test_flip=bool(test_flip))
+        if self.spec.test_flip and self.spec.uses_context:
+            raise ValueError(
+                f"test_flip averages face-only models' logits; {self.loaded.name} reads a context"
+            )
+        self.test_flip = self.spec.test_flip
         self.labels = list(self.spec.label_names)
         self.preprocessing: Preprocessing = self.spec.pipeline
         if max_side == "auto":
@@ -518,13 +530,13 @@ class EmotionRecognizer:
     ) -> tuple[torch.Tensor, GlamorFeatures | None]:
         """Logits, and the features of context models; the plain model if the fast one fails."""
         try:
-            return _logits_and_features(self._runner, face, context, local)
+            return _logits_and_features(self._runner, face, context, local, self.test_flip)
         except Exception as exc:
             if self._runner is self.model:
                 raise
             _logger.warning("fast_inference failed (%s); running the plain model from now on", exc)
             self._runner = self.model
-            return _logits_and_features(self.model, face, context, local)
+            return _logits_and_features(self.model, face, context, local, self.test_flip)
 
     def _batches(self, owners: list[int]) -> Iterator[tuple[int, int, int, int]]:
         """(face start, face stop, context start, context stop) of each forward pass.
@@ -600,9 +612,10 @@ def _logits_and_features(
     face: torch.Tensor,
     context: torch.Tensor | None,
     local: torch.Tensor | None,
+    test_flip: bool = False,
 ) -> tuple[torch.Tensor, GlamorFeatures | None]:
     if context is None:
-        return model(face), None
+        return (flip_averaged_logits(model, face) if test_flip else model(face)), None
     if local is None:
         feats = model.forward_features(face, context)
     else:

@@ -1,6 +1,6 @@
 """Model families; importing this package registers every zoo entrypoint with timm."""
 
-from glamor_zoo.models import deep_emotion, glamor
+from glamor_zoo.models import deep_emotion, face_resnet, glamor
 from glamor_zoo.models._factory import (
     WeightsNotPublishedError,
     create_model,
@@ -17,6 +17,7 @@ __all__ = [
     "WeightsNotPublishedError",
     "create_model",
     "deep_emotion",
+    "face_resnet",
     "glamor",
     "is_published",
     "is_zoo_model",

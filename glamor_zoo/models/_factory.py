@@ -51,6 +51,7 @@ __all__ = [
     "list_models",
     "raise_if_unpublished",
     "register_model",
+    "saved_spec",
     "with_factory_kwargs",
 ]
 
@@ -225,8 +226,36 @@ def packaged_training_settings(model: nn.Module) -> dict[str, Any]:
     record = PACKAGE_WEIGHTS / f"{tag.replace('.', '_')}.json"
     if not record.is_file():
         return {}
-    spec = json.loads(record.read_text()).get("model_args", {}).get("spec") or {}
+    config = json.loads(record.read_text())
+    spec = config.get("spec") or config.get("model_args", {}).get("spec") or {}
     return {key: spec[key] for key in ("face_augment",) if spec.get(key) is not None}
+
+
+def saved_spec(kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The spec a saved model's ``config.json`` holds at its top level (``"spec"``, where plain
+    timm ignores it), for a model timm builds from a ``local-dir:`` folder or an ``hf-hub:``
+    repository: the builder's ``pretrained_cfg`` says which (its ``source`` and ``file`` or
+    ``hf_hub_id``). ``None`` for anything else, and for folders that keep the spec in
+    ``model_args`` (timm passes that back as the ``spec`` argument itself).
+    """
+    cfg = kwargs.get("pretrained_cfg")
+    if not isinstance(cfg, Mapping):
+        return None
+    if cfg.get("source") == "local-dir" and cfg.get("file"):
+        path: Path | str | None = Path(str(cfg["file"])) / "config.json"
+    elif cfg.get("source") == "hf-hub" and cfg.get("hf_hub_id"):
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, revision = split_revision(str(cfg["hf_hub_id"]))
+        path = try_to_load_from_cache(
+            repo, "config.json", cache_dir=kwargs.get("cache_dir"), revision=revision
+        )
+    else:
+        return None
+    if not isinstance(path, (str, Path)) or not Path(path).is_file():
+        return None
+    spec = json.loads(Path(path).read_text(encoding="utf-8")).get("spec")
+    return spec if isinstance(spec, dict) else None
 
 
 def attach_spec(model: nn.Module, spec: ModelSpec | Mapping[str, Any] | None) -> ModelSpec | None:

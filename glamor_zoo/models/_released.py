@@ -124,7 +124,7 @@ def check_released_weights(variant: str, pretrained: bool, kwargs: dict[str, Any
     pretrained_cfg = kwargs.get("pretrained_cfg")
     if not pretrained or not (pretrained_cfg is None or isinstance(pretrained_cfg, str)):
         return  # no weights wanted, or a cfg read from a model folder / Hub config.json
-    from timm.models._builder import resolve_pretrained_cfg
+    from timm.models import resolve_pretrained_cfg
 
     cfg = resolve_pretrained_cfg(variant, pretrained_cfg, kwargs.get("pretrained_cfg_overlay"))
     expected = getattr(cfg, "sha256", None)

@@ -97,7 +97,7 @@ def check_config_dict(config: Any, path: str | Path) -> Mapping[str, Any]:
             path,
             f"config.json's 'num_features' must be a positive whole number, got {config['num_features']!r}",
         )
-    for key in ("model_args", "pretrained_cfg"):
+    for key in ("model_args", "pretrained_cfg", "spec"):
         if key in config and not isinstance(config[key], Mapping):
             raise CheckpointError(path, f"config.json's {key!r} must be a JSON object")
     classes = [config.get("num_classes"), (config.get("model_args") or {}).get("num_classes")]
@@ -109,7 +109,8 @@ def check_config_dict(config: Any, path: str | Path) -> Mapping[str, Any]:
                 f"got {count!r}",
             )
     args = config.get("model_args") or {}
-    for key, value in [*args.items(), *(args.get("spec") or {}).items()]:
+    spec = {**(args.get("spec") or {}), **(config.get("spec") or {})}  # then, or since 0.2
+    for key, value in [*args.items(), *spec.items()]:
         if key.endswith(("_size", "_resize")) and not _sides_fit(value):
             raise CheckpointError(
                 path,

@@ -40,6 +40,7 @@ from glamor_zoo.models._factory import (
     deprecated_preprocess_cfg,
     raise_if_unpublished,
     register_model,
+    saved_spec,
     with_factory_kwargs,
 )
 from glamor_zoo.models._released import (
@@ -353,7 +354,7 @@ class DeepEmotion(nn.Module):
 def _create_deep_emotion(variant: str, pretrained: bool = False, **kwargs: Any) -> DeepEmotion:
     raise_if_unpublished(variant, pretrained, kwargs)
     check_released_weights(variant, pretrained, kwargs)
-    spec = kwargs.pop("spec", None)
+    spec = kwargs.pop("spec", None) or saved_spec(kwargs)
     model_kwargs = constructor_args(kwargs)
     if kwargs.get("face_transform", "stn") != "stn":
         overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})

@@ -10,17 +10,11 @@ import torch
 from torch import nn
 
 from glamor_zoo.models._factory import create_model
+from glamor_zoo.models.face_resnet import FaceResNet
 from glamor_zoo.models.glamor import GlamorNet
 from glamor_zoo.spec import get_model_spec
 
-__all__ = ["FACE_RESNET_LAYERS", "average_model_weights", "combine_face_models"]
-
-FACE_RESNET_LAYERS: dict[str, tuple[int, ...]] = {
-    "face_resnet18": (2, 2, 2, 2),
-    "face_resnet26": (3, 3, 3, 3),
-}
-"""The face encoders an ensemble member may have, and their blocks per stage: each member
-becomes a :class:`~glamor_zoo.components.encoders.FaceResNetEncoder` of that depth."""
+__all__ = ["average_model_weights", "combine_face_models"]
 
 
 def _member_weights(
@@ -43,21 +37,22 @@ def _member_weights(
 
 
 def combine_face_models(
-    members: Sequence[GlamorNet], weights: Sequence[float] | None = None
+    members: Sequence[FaceResNet], weights: Sequence[float] | None = None
 ) -> GlamorNet:
-    """One face-only ``glamor`` model whose ``face_ensemble`` encoder runs ``members``'
-    encoders and whose logits are the weighted mean of their logits.
+    """One face-only ``glamor`` model whose ``face_ensemble`` encoder runs ``members``' trunks
+    and whose logits are the weighted mean of their logits.
 
-    Each member is a face-only model with a ``face_resnet18`` or ``face_resnet26`` encoder and a
-    linear classifier (``hidden_dim=0``), e.g. ``face_resnet26.fer2013``. The ensemble runs the members' encoders
-    side by side (:class:`~glamor_zoo.components.encoders.FaceEnsembleEncoder`), and its one
-    linear classifier holds the members' classifiers scaled by ``weights``, so its logits are
+    Each member is a face ResNet (``face_resnet18``, ``face_resnet26``, e.g.
+    ``face_resnet26.fer2013``) with its linear classifier on average-pooled features. The
+    ensemble runs the members' trunks side by side
+    (:class:`~glamor_zoo.components.encoders.FaceEnsembleEncoder`), and its one linear
+    classifier holds the members' classifiers scaled by ``weights``, so its logits are
     ``sum_i weights[i] * logits_i`` (up to float rounding) in every inference path.
 
     Args:
         members: The trained models, in the order of the ensemble's encoders. They must agree
-            on classes, label names, input channels, face size, test-time flipping and
-            preprocessing (their training augmentation may differ); the ensemble keeps the
+            on classes, label names, input channels, face size and preprocessing, test-time
+            flipping included (their training augmentation may differ); the ensemble keeps the
             first member's spec.
         weights: One non-negative weight per member, summing to 1 (default: equal weights).
 
@@ -68,21 +63,17 @@ def combine_face_models(
     first = members[0]
     spec = get_model_spec(first)
     for index, member in enumerate(members):
-        args = getattr(member, "model_args", {})
         problem = None
-        if not isinstance(member, GlamorNet) or args.get("backbone") not in FACE_RESNET_LAYERS:
-            problem = f"is not a model with a {' or '.join(FACE_RESNET_LAYERS)} encoder"
-        elif member.inputs != "face" or not isinstance(member.head.fc1, nn.Identity):
-            problem = "must be face-only with a linear classifier (inputs='face', hidden_dim=0)"
-        elif member.face_stn is not None:
-            problem = "has a face transform (face_stn), which the ensemble does not carry"
-        elif (member.num_classes, member.in_chans, member.face_size, member.test_flip) != (
+        if not isinstance(member, FaceResNet):
+            problem = "is not a face ResNet (face_resnet18, face_resnet26)"
+        elif not isinstance(member.fc, nn.Linear) or member.global_pool.pool_type != "avg":
+            problem = "must have a linear classifier on average-pooled features"
+        elif (member.num_classes, member.in_chans, member.img_size) != (
             first.num_classes,
             first.in_chans,
-            first.face_size,
-            first.test_flip,
+            first.img_size,
         ):
-            problem = "differs from member 0 in classes, channels, face size or test_flip"
+            problem = "differs from member 0 in classes, channels or face size"
         elif _inference_preprocessing(member) != _inference_preprocessing(first):
             problem = "preprocesses its input differently from member 0"
         if problem:
@@ -95,20 +86,20 @@ def combine_face_models(
         hidden_dim=0,
         num_classes=first.num_classes,
         in_chans=first.in_chans,
-        face_size=first.face_size,
-        test_flip=first.test_flip,
+        face_size=first.img_size,
         drop_rate=first.drop_rate,
         encoder_args={"members": [_member_encoder_args(m) for m in members]},
         spec=spec,
     )
     with torch.no_grad():
         for index, member in enumerate(members):
-            ensemble.face_encoder.members[index].load_state_dict(member.face_encoder.state_dict())
+            trunk = {k: v for k, v in member.state_dict().items() if not k.startswith("fc.")}
+            ensemble.face_encoder.members[index].model.load_state_dict(trunk)
         ensemble.head.fc.weight.copy_(
-            torch.cat([w * m.head.fc.weight for w, m in zip(weights, members, strict=True)], dim=1)
+            torch.cat([w * m.fc.weight for w, m in zip(weights, members, strict=True)], dim=1)
         )
         ensemble.head.fc.bias.copy_(
-            sum(w * m.head.fc.bias for w, m in zip(weights, members, strict=True))
+            sum(w * m.fc.bias for w, m in zip(weights, members, strict=True))
         )
     return ensemble
 
@@ -153,11 +144,15 @@ def average_model_weights(
     return soup
 
 
-def _member_encoder_args(member: GlamorNet) -> dict:
-    """``member``'s face encoder as a :class:`FaceEnsembleEncoder` member: its depth, then its
-    own ``encoder_args`` (``stem_stride``, ``widths``…)."""
-    args = member.model_args
-    return {"layers": FACE_RESNET_LAYERS[args["backbone"]], **(args.get("encoder_args") or {})}
+def _member_encoder_args(member: FaceResNet) -> dict:
+    """``member``'s trunk as a :class:`FaceEnsembleEncoder` member: its blocks per stage, the
+    stride of its stem and the widths of its stages."""
+    stages = [getattr(member, f"layer{i}") for i in range(1, 5)]
+    return {
+        "layers": tuple(len(stage) for stage in stages),
+        "stem_stride": member.stem_stride,
+        "widths": tuple(int(stage[-1].conv2.out_channels) for stage in stages),
+    }
 
 
 def _inference_preprocessing(model: nn.Module) -> dict:

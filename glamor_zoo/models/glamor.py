@@ -23,7 +23,6 @@ from glamor_zoo.components.attention import ATTENTION
 from glamor_zoo.components.encoders import (
     ENCODERS,
     PAPER_WIDTHS,
-    FaceResNetEncoder,
     TimmEncoder,
     create_encoder,
 )
@@ -39,15 +38,11 @@ from glamor_zoo.models._factory import (
     deprecated_preprocess_cfg,
     raise_if_unpublished,
     register_model,
+    saved_spec,
     with_factory_kwargs,
 )
 from glamor_zoo.models._official import official_weights_kwargs
-from glamor_zoo.models._released import (
-    check_released_weights,
-    plain_pretrained_cfg,
-    released_cfg,
-)
-from glamor_zoo.models.deep_emotion import FER2013_LABELS
+from glamor_zoo.models._released import check_released_weights, plain_pretrained_cfg
 from glamor_zoo.spec import InputSetting, ModelSpec, default_labels
 
 __all__ = ["GlamorFeatures", "GlamorNet", "InputSetting"]
@@ -451,7 +446,7 @@ def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> Gla
             "it and call model.forward_features(face, context): its face_map and context_map are "
             "the encoders' feature maps"
         )
-    spec = kwargs.pop("spec", None)
+    spec = kwargs.pop("spec", None) or saved_spec(kwargs)
     model_kwargs = constructor_args(kwargs)
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
     overlay.setdefault("first_conv", _first_convs(model_kwargs))
@@ -508,13 +503,6 @@ _MNV2_STEMS = ("face_encoder.model.conv_stem", "context_encoder.model.conv_stem"
 _R18_STEMS = ("face_encoder.model.conv1", "context_encoder.model.conv1")
 
 
-def _fer_note(recipe: str) -> str:
-    return (
-        f"Trained by glamor_zoo on FER-2013 train ({recipe}). FER-2013 is for research use only, "
-        "and so are these weights."
-    )
-
-
 _OFFICIAL_NOTE = (
     "The authors' TF2 checkpoint (glamor-net repository at commit c12e1b97aa73, "
     "weights/glamor-net/Model, MIT), downloaded, verified and converted on first load "
@@ -554,37 +542,6 @@ default_cfgs = default_cfgs_of(
         "glamor_fusion_add.ncaer_s": _hub_cfg("glamor_fusion_add.ncaer_s"),
         "glamor_fusion_max.ncaer_s": _hub_cfg("glamor_fusion_max.ncaer_s"),
         "glamor_fusion_concat.ncaer_s": _hub_cfg("glamor_fusion_concat.ncaer_s"),
-        # Face-only models for 48-px grey FER-2013 faces (released weights).
-        **{
-            tag: released_cfg(
-                tag,
-                sha256=sha256,
-                **_cfg(
-                    input_size=(1, 48, 48),
-                    mean=FaceResNetEncoder.mean,
-                    std=FaceResNetEncoder.std,
-                    label_names=FER2013_LABELS,
-                    paper_ids="",
-                    paper_name="",
-                    first_conv="face_encoder.model.conv1.0",
-                    license="other",
-                    description=_fer_note(recipe),
-                    family="face_only",
-                ),
-            )
-            for tag, recipe, sha256 in (
-                (
-                    "face_resnet18.fer2013",
-                    "recipes/face_resnet18_fer2013_phase8.yaml",
-                    "5e855b8580caac2041a810d76443b892ba123360d16d9f2c8cf4baa17fde942a",
-                ),
-                (
-                    "face_resnet26.fer2013",
-                    "recipes/face_resnet18_fer2013_phase10.yaml",
-                    "8ad24f822840b2cfa7f323351e6eafd9fda1511ed224e7e4e1d58838a355ebd5",
-                ),
-            )
-        },
         "glamor": _cfg(),
         "glamor_test": _cfg(),
     }
@@ -686,38 +643,6 @@ def glamor_fusion_concat(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
     return _create_glamor(
         "glamor_fusion_concat", pretrained=pretrained, **dict(model_args, **kwargs)
     )
-
-
-def _face_model_args(backbone: str) -> dict[str, Any]:
-    """The zoo's FER-2013 face models: a face-only GLAMOR-Net on 48-px grey faces, a ``backbone``
-    face encoder at full resolution, a linear classifier, test-time flip averaging."""
-    return {
-        "backbone": backbone,
-        "encoder_args": {"stem_stride": 1},
-        "inputs": "face",
-        "in_chans": 1,
-        "face_size": (48, 48),
-        "hidden_dim": 0,
-        "drop_rate": 0.2,
-        "test_flip": True,
-    }
-
-
-@register_model
-def face_resnet18(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
-    """Face-only classifier for 48-px grey faces: the compact ResNet-18 face encoder
-    (``face_resnet18``) at full resolution (``stem_stride`` 1), a linear classifier, test-time
-    flip averaging."""
-    model_args = _face_model_args("face_resnet18")
-    return _create_glamor("face_resnet18", pretrained=pretrained, **dict(model_args, **kwargs))
-
-
-@register_model
-def face_resnet26(pretrained: bool = False, **kwargs: Any) -> GlamorNet:
-    """``face_resnet18`` one block deeper per stage (the ``face_resnet26`` encoder, 3-3-3-3):
-    the zoo's default FER-2013 model (``face_resnet26.fer2013``)."""
-    model_args = _face_model_args("face_resnet26")
-    return _create_glamor("face_resnet26", pretrained=pretrained, **dict(model_args, **kwargs))
 
 
 @register_model

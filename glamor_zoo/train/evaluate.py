@@ -28,6 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from glamor_zoo.csv_cells import neutralize_row
+from glamor_zoo.models.face_resnet import flip_averaged_logits
 from glamor_zoo.serialization import atomic_write_text
 from glamor_zoo.spec import get_model_spec
 from glamor_zoo.train.metrics import classification_metrics
@@ -88,15 +89,24 @@ class Predictions:
         return out
 
 
-def forward_batch(model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+def forward_batch(model: nn.Module, batch: dict[str, Any], test_flip: bool = False) -> torch.Tensor:
     """Logits for a dataset batch: ``model(face, context)`` when the model's spec reads a
-    context, else ``model(face)`` (face-only models: GLAMOR ``inputs='face'``, Deep-Emotion)."""
+    context, else ``model(face)`` (face-only models: the face ResNets, Deep-Emotion).
+
+    Args:
+        model: The model (possibly wrapped by accelerate / DDP).
+        batch: ``{"face", "context"?}`` tensors.
+        test_flip: Average the logits of the faces and of their mirror images (face-only
+            models; the spec's ``test_flip`` says whether the model was meant to be run so).
+    """
     core = getattr(model, "module", model)
     face = batch.get("face")
     if not get_model_spec(core).uses_context:
         if face is None:
             raise ValueError("this model needs face images but the batch has no 'face'")
-        return model(face)
+        return flip_averaged_logits(model, face) if test_flip else model(face)
+    if test_flip:
+        raise ValueError("test_flip averages face-only models' logits; this model reads a context")
     return model(face, batch.get("context"))
 
 
@@ -132,6 +142,7 @@ def predict(
     accelerator: Any = None,
     progress: bool = True,
     description: str = "eval",
+    test_flip: bool | None = None,
 ) -> Predictions:
     """Run ``model`` over ``dataset`` (samples ``{"face", "context"?, "label", "path"}``).
 
@@ -147,8 +158,13 @@ def predict(
             the results (every process receives all of them) and applies mixed precision.
         progress: Show a progress bar (main process only).
         description: Progress-bar label.
+        test_flip: Average the logits of each face and of its mirror image (default: the
+            model's spec's ``test_flip``).
     """
     from tqdm.auto import tqdm
+
+    if test_flip is None:
+        test_flip = get_model_spec(getattr(model, "module", model)).test_flip
 
     missing = set(getattr(dataset, "missing_faces", list)())
     scored_indices = [i for i in range(len(dataset)) if i not in missing]  # type: ignore[arg-type]
@@ -174,9 +190,9 @@ def predict(
             }
             if accelerator is not None:
                 with accelerator.autocast():
-                    logits = forward_batch(model, batch)
+                    logits = forward_batch(model, batch, test_flip)
             else:
-                logits = forward_batch(model, batch)
+                logits = forward_batch(model, batch, test_flip)
             logits = logits.float()
             labels = batch["label"]
             loss = nn.functional.cross_entropy(logits, labels, reduction="none")
@@ -369,6 +385,7 @@ def evaluate_model(
     progress: bool = True,
     title: str | None = None,
     headline: str = "top1",
+    test_flip: bool | None = None,
 ) -> dict[str, Any]:
     """Predict over ``dataset`` and return (and with ``output_dir``, write) the metrics
     (:func:`evaluation_metrics`).
@@ -383,6 +400,7 @@ def evaluate_model(
         progress: Show a progress bar.
         title: Title of the confusion-matrix figure.
         headline: ``"top1"`` (every labelled image) or ``"top1_detected"`` (scored images).
+        test_flip: Test-time flip averaging (default: the model's spec's ``test_flip``).
     """
     pred = predict(
         model,
@@ -391,6 +409,7 @@ def evaluate_model(
         num_workers=num_workers,
         accelerator=accelerator,
         progress=progress,
+        test_flip=test_flip,
     )
     main = accelerator is None or accelerator.is_main_process
     if output_dir is not None and main:

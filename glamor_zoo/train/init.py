@@ -6,6 +6,12 @@ convolutions whose channel count differs the way timm adapts pretrained stems
 one by repeating its stem kernels over the three channels, scaled by 1/3, so a grey image
 repeated to RGB gives the same features. Convolutions do not depend on the image size, so a
 48-px face encoder initialises a 96-px face branch as it is.
+
+A face ResNet's parts are named as in the face-only GLAMOR-Net it was saved from before it was a
+timm model: ``face_encoder`` (the trunk) and ``head`` (the classifier). Its weights, from either
+side, are copied in that layout (:func:`glamor_zoo.models.face_resnet.to_glamor_layout`), so
+``init_from: {face_resnet18.fer2013: [face_encoder]}`` starts a GLAMOR-Net's face branch, and
+``[face_encoder, head]`` a face ResNet.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from torch import nn
 from glamor_zoo.train.config import ConfigError
 
 __all__ = ["copy_weights", "init_from_pretrained"]
+
+_FACE_RESNET_STEM = "conv1.0.weight"  # a face ResNet's first stem convolution, by its own name
 
 
 def _fit(target: torch.Tensor, source: torch.Tensor) -> torch.Tensor | None:
@@ -46,7 +54,12 @@ def copy_weights(
         ConfigError: a prefix matches nothing, or a tensor fits no tensor of the model; the
             message starts with ``where`` (the recipe key).
     """
-    own = model.state_dict()
+    from glamor_zoo.models.face_resnet import FaceResNet, checkpoint_filter_fn, to_glamor_layout
+
+    if _FACE_RESNET_STEM in weights:  # a face ResNet's own names
+        weights = to_glamor_layout(weights)
+    face_resnet = isinstance(model, FaceResNet)
+    own = to_glamor_layout(model.state_dict()) if face_resnet else model.state_dict()
     copied: dict[str, int] = {}
     for prefix in prefixes:
         keys = [k for k in weights if k.startswith(prefix + ".")]
@@ -62,7 +75,7 @@ def copy_weights(
                 )
             own[key] = fitted.to(own[key].dtype)
         copied[prefix] = len(keys)
-    model.load_state_dict(own)
+    model.load_state_dict(checkpoint_filter_fn(own, model) if face_resnet else own)
     return copied
 
 

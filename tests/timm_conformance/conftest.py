@@ -28,19 +28,8 @@ VENDORED_TESTS = Path(__file__).resolve().parent / "test_models.py"
 _TWO_INPUTS = (
     "two inputs (face, context); tests/test_timm_two_input.py runs this check with both inputs"
 )
-_FACE_GLAMOR = (
-    "a GlamorNet in its face-only setting: forward_features returns GlamorFeatures (v_f, the face "
-    "map…) and features_only is refused, as for every GLAMOR model; TorchScript is the GLAMOR "
-    "family's known limit (test_timm_two_input.py::test_torchscript_is_a_known_limit); "
-    "tests/test_timm_two_input.py runs the family's checks on it"
-)
 # (vendored test name, zoo model pattern) -> why the zoo model does not run that test.
 EXCLUDED: dict[tuple[str, str], str] = {
-    ("test_model_default_cfgs", "face_resnet*"): _FACE_GLAMOR,
-    ("test_model_forward_features", "face_resnet*"): _FACE_GLAMOR,
-    ("test_model_features_pretrained", "face_resnet*"): _FACE_GLAMOR,
-    ("test_model_forward_torchscript", "face_resnet*"): _FACE_GLAMOR,
-    ("test_model_forward_fx_torchscript", "face_resnet*"): _FACE_GLAMOR,
     ("test_model_forward", "glamor*"): _TWO_INPUTS,
     ("test_model_forward", "caer_net_s*"): _TWO_INPUTS,
     ("test_model_backward", "glamor*"): _TWO_INPUTS,
