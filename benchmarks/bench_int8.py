@@ -55,8 +55,8 @@ CHOICES: dict[str, list[tuple[str, list[str]]]] = {
     ],
     "face_resnet18": [
         ("all int8", []),
-        ("image-reading conv float", ["face_encoder.model.conv1.0"]),
-        ("+ classifier float", ["head"]),
+        ("image-reading conv float", ["conv1.0"]),
+        ("+ classifier float", ["fc"]),
     ],
     "deep_emotion": [("all int8", [])],
 }

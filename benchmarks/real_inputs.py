@@ -227,7 +227,7 @@ def train_standin(
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FACE_ENCODER = REPO / "runs" / "glamor_face_only_fer2013" / "model"
-STANDIN_CACHE = Path(__file__).resolve().parent / "results" / "standins"
+STANDIN_CACHE = Path(__file__).resolve().parent / "standins"
 
 
 def standin_model(
@@ -258,7 +258,7 @@ def standin_model(
     contexts = None if contexts is None else contexts.to(device)
     calibration = list(batches(faces.to(device), contexts, 32))
     if face_encoder_from is not None:
-        # The committed stand-in (benchmarks/results/standins/, force-added: the agreement set
+        # The committed stand-in (benchmarks/standins/, force-added: the agreement set
         # is fixed), also where the donor run no longer exists.
         cached = STANDIN_CACHE / f"{name}-{face_encoder_from.parent.name}-{steps}.safetensors"
         what = (

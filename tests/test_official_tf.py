@@ -1,6 +1,7 @@
-"""The official TensorFlow 2 model used by benchmarks/bench_vs_tf.py is the official computation.
+"""The official TensorFlow 2 model (tools/tf_official.py, used by benchmarks/bench_vs_tf.py) is
+the official computation.
 
-benchmarks/tf_official.py rebuilds the authors' model.py; here it loads the checkpoint the
+tools/tf_official.py rebuilds the authors' model.py; here it loads the checkpoint the
 official code wrote and must reproduce the outputs recorded with it. TensorFlow is not a
 dependency of the zoo: the test runs when GLAMOR_ZOO_TF_PYTHON (or ~/tfvenv/bin/python) names a
 Python with TensorFlow, and is skipped otherwise (as in CI).
@@ -26,7 +27,7 @@ TF_PYTHON = Path(os.environ.get("GLAMOR_ZOO_TF_PYTHON", Path.home() / "tfvenv" /
 )
 def test_official_port_reproduces_the_official_outputs() -> None:
     result = subprocess.run(
-        [str(TF_PYTHON), str(ROOT / "benchmarks" / "tf_official.py"), "--verify", str(FIXTURE)],
+        [str(TF_PYTHON), str(ROOT / "tools" / "tf_official.py"), "--verify", str(FIXTURE)],
         capture_output=True,
         text=True,
         timeout=300,

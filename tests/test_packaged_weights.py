@@ -2,7 +2,7 @@
 
 ``glamor_zoo/weights/<tag>.json`` records each model's top-1 on a fixed subset of
 FER-2013 validation (512 files, named by their rule: size and seed) and the `fer` package's top-1 on the same
-files (``benchmarks/fer2013_weights.py``); this test recomputes the model's through the shipped
+files (``tools/fer2013_weights.py``); this test recomputes the model's through the shipped
 loading and preprocessing. The images are research-only and not in the
 repository: that part reads ../shared/data and skips where it is absent; a missing weights file
 is always a failure.
@@ -104,7 +104,7 @@ def test_config_records_what_the_issue_asks() -> None:
     # Phase 7's teacher was the soup of phases 5 and 6: its command sits between their
     # training and phase 7's; phase 8 (taught by phase 7) follows, then phase 10 (from phase 8).
     lines = CONFIG["command"].splitlines()
-    assert "benchmarks/fer2013_ensemble.py" in lines[6] and "--soup" in lines[6]
+    assert "tools/fer2013_ensemble.py" in lines[6] and "--soup" in lines[6]
     assert lines[5].endswith("face_resnet18_fer2013_distilled.yaml")
     assert lines[7].endswith("face_resnet18_fer2013_phase7.yaml")
     assert lines[8].endswith("face_resnet18_fer2013_phase8.yaml")

@@ -21,9 +21,7 @@ __all__ = [
     "BN_EPS",
     "BN_MOMENTUM",
     "ENCODERS",
-    "FACE_ENSEMBLE_MEMBERS",
     "EncodingBlock",
-    "FaceEnsembleEncoder",
     "FaceResNet26Encoder",
     "FaceResNetEncoder",
     "GlamorEncoder",
@@ -244,70 +242,6 @@ class FaceResNet26Encoder(FaceResNetEncoder):
         stem_stride: int = 1,
     ) -> None:
         super().__init__(in_chans, widths, layers, drop_path_rate, stem_stride)
-
-
-# The default members of a face ensemble: the full-resolution face_resnet18 and a cheaper,
-# narrower one (stride-2 stem, last stage 192 wide): the pair measured in docs/weights.md.
-FACE_ENSEMBLE_MEMBERS: tuple[dict[str, Any], ...] = (
-    {"stem_stride": 1},
-    {"stem_stride": 2, "widths": (32, 64, 128, 192)},
-)
-
-
-@ENCODERS.register("face_ensemble")
-class FaceEnsembleEncoder(nn.Module):
-    """Several :class:`FaceResNetEncoder` members side by side, for an ensemble of face models.
-
-    The members' maps are concatenated along the channels at the finest member's resolution
-    (a coarser map is repeated, nearest, onto it: a stride-2 member's 3×3 map becomes 6×6), so
-    the mean-pooled face vector is the members' own pooled vectors, one after the other. A
-    linear classifier on that vector is then a weighted sum of per-member linear classifiers:
-    the logits of an ensemble (``glamor_zoo.models.ensemble.combine_face_models``).
-
-    Args:
-        in_chans: Input channels of every member.
-        members: Each member's :class:`FaceResNetEncoder` arguments (``widths``, ``layers``,
-            ``stem_stride``, ``drop_path_rate``); default :data:`FACE_ENSEMBLE_MEMBERS`.
-    """
-
-    mean: tuple[float, ...] = FaceResNetEncoder.mean
-    std: tuple[float, ...] = FaceResNetEncoder.std
-
-    def __init__(
-        self, in_chans: int = 1, members: Sequence[dict[str, Any]] = FACE_ENSEMBLE_MEMBERS
-    ) -> None:
-        super().__init__()
-        if not members:
-            raise ValueError("face_ensemble: members must name at least one encoder's arguments")
-        self.members = nn.ModuleList(
-            FaceResNetEncoder(in_chans=in_chans, **dict(member)) for member in members
-        )
-        self.out_channels = sum(int(member.out_channels) for member in self.members)
-        self.reduction = min(int(member.reduction) for member in self.members)
-
-    @staticmethod
-    def stems(members: Sequence[dict[str, Any]] = ()) -> tuple[str, ...]:
-        """The members' first convolutions (timm's ``first_conv``, for channel adaptation)."""
-        return tuple(f"members.{i}.{FaceResNetEncoder.first_conv}" for i in range(len(members)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        maps = [member(x) for member in self.members]
-        finest = maps[0]
-        for feature_map in maps[1:]:
-            if feature_map.shape[-1] > finest.shape[-1]:
-                finest = feature_map
-        size = (finest.shape[-2], finest.shape[-1])
-        return torch.cat(
-            [
-                m if m.shape[-2:] == finest.shape[-2:] else nn.functional.interpolate(m, size=size)
-                for m in maps
-            ],
-            dim=1,
-        )
-
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for member in self.members:
-            member.set_grad_checkpointing(enable)
 
 
 # A shape check that torch.fx keeps as a call (timm's notrace registry; fx wraps public names).

@@ -1,6 +1,6 @@
 """Release one of the zoo's FER-2013 face models under a new tag and measure it beside its peers.
 
-    python benchmarks/fer2013_weights.py runs/face_resnet26_fer2013_sfew \
+    python tools/fer2013_weights.py runs/face_resnet26_fer2013_sfew \
         --model face_resnet26.sfew_fer2013 \
         --earlier-config glamor_zoo/weights/face_resnet26_fer2013.json \
         --peer benchmarks/results/fer_peer_validation.json

@@ -4,7 +4,7 @@ Runs in a *separate* environment with TensorFlow (it imports nothing from glamor
 torch), driven by ``bench_vs_tf.py``::
 
     python -m venv ~/tfvenv && ~/tfvenv/bin/pip install tensorflow-cpu numpy
-    ~/tfvenv/bin/python benchmarks/tf_official.py --verify ../shared/fixtures/tf_official_tiny
+    ~/tfvenv/bin/python tools/tf_official.py --verify ../shared/fixtures/tf_official_tiny
 
 The model is written from ARCHITECTURE.md with the official object layout (attribute names are
 the checkpoint's variable paths: ``FaceEncodingNet/blocks/0/conv/kernel``, ``attention_fc1``…)

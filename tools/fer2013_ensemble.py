@@ -1,10 +1,10 @@
 """Would averaging FER-2013 face models beat the packaged one? Measured on the hold-out only.
 
-    python benchmarks/fer2013_ensemble.py face_resnet18.fer2013 \
+    python tools/fer2013_ensemble.py face_resnet18.fer2013 \
         local-dir:runs/face_resnet18_fer2013_member/model --weights 0.5 0.6 0.7
-    python benchmarks/fer2013_ensemble.py local-dir:A local-dir:B local-dir:C --soup
+    python tools/fer2013_ensemble.py local-dir:A local-dir:B local-dir:C --soup
 
-Scores each model, then ``glamor_zoo.models.ensemble.combine_face_models(models, weights)``
+Scores each model, then ``face_ensemble.combine_face_models(models, weights)`` (``tools/``)
 (the weighted mean of their logits) and, with ``--soup``, ``average_model_weights(models,
 weights)`` (the weighted mean of their weights; with ``--bn-refresh N`` its BatchNorm statistics
 re-estimated on N augmented training faces), on the stratified 10 % hold-out of FER-2013 train
@@ -26,13 +26,16 @@ from pathlib import Path
 import torch
 
 import glamor_zoo
-from glamor_zoo.models.ensemble import average_model_weights, combine_face_models
 from glamor_zoo.serialization import save_pretrained
 from glamor_zoo.spec import get_model_spec
 from glamor_zoo.train.config import load_config
 from glamor_zoo.train.data import HOLDOUT_SPLIT, build_split
+from glamor_zoo.train.evaluate import forward_batch
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+
+from face_ensemble import average_model_weights, combine_face_models  # noqa: E402
 
 
 def holdout_scores(model: torch.nn.Module, recipe: Path) -> tuple[float, float, int]:
@@ -45,7 +48,8 @@ def holdout_scores(model: torch.nn.Module, recipe: Path) -> tuple[float, float, 
     truth, predicted = [], []
     with torch.inference_mode():
         for batch in torch.utils.data.DataLoader(dataset, batch_size=256):
-            predicted.append(model(batch["face"]).argmax(1))
+            # as the recogniser and eval run it (test-time flip averaging if the spec says so)
+            predicted.append(forward_batch(model, batch, get_model_spec(model).test_flip).argmax(1))
             truth.append(batch["label"])
     true, pred = torch.cat(truth), torch.cat(predicted)
     per_class = [float((pred[true == c] == c).float().mean()) for c in true.unique()]
@@ -164,7 +168,7 @@ def main() -> None:
         soup = average_model_weights(members, mixture)
         if args.bn_refresh:
             soup = refresh_batchnorm(soup, args.recipe, args.bn_refresh)
-        command = " ".join(["python benchmarks/fer2013_ensemble.py", *sys.argv[1:]])
+        command = " ".join(["python tools/fer2013_ensemble.py", *sys.argv[1:]])
         record = {
             "members": args.models,
             "weights": mixture,

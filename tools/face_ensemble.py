@@ -1,20 +1,96 @@
 """Averaging trained face models into one model: their predictions (a ``glamor`` model with the
-``face_ensemble`` encoder) or their weights (a "model soup" of one architecture)."""
+``face_ensemble`` encoder) or their weights (a "model soup" of one architecture).
+
+Release tooling, not the library: ``tools/fer2013_ensemble.py`` measures ensembles and builds the
+soups some released weights came from. Importing this module registers the ``face_ensemble``
+encoder, which a saved ensemble's folder needs to load (``import face_ensemble`` with ``tools/``
+on ``sys.path``, then ``glamor_zoo.create_model("local-dir:…")``).
+"""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
+from glamor_zoo.components.encoders import ENCODERS, FaceResNetEncoder
 from glamor_zoo.models._factory import create_model
 from glamor_zoo.models.face_resnet import FaceResNet
 from glamor_zoo.models.glamor import GlamorNet
 from glamor_zoo.spec import get_model_spec
 
-__all__ = ["average_model_weights", "combine_face_models"]
+__all__ = [
+    "FACE_ENSEMBLE_MEMBERS",
+    "FaceEnsembleEncoder",
+    "average_model_weights",
+    "combine_face_models",
+]
+
+# The default members of a face ensemble: the full-resolution face_resnet18 and a cheaper,
+# narrower one (stride-2 stem, last stage 192 wide): the pair measured in docs/weights.md.
+FACE_ENSEMBLE_MEMBERS: tuple[dict[str, Any], ...] = (
+    {"stem_stride": 1},
+    {"stem_stride": 2, "widths": (32, 64, 128, 192)},
+)
+
+
+@ENCODERS.register("face_ensemble")
+class FaceEnsembleEncoder(nn.Module):
+    """Several :class:`FaceResNetEncoder` members side by side, for an ensemble of face models.
+
+    The members' maps are concatenated along the channels at the finest member's resolution
+    (a coarser map is repeated, nearest, onto it: a stride-2 member's 3×3 map becomes 6×6), so
+    the mean-pooled face vector is the members' own pooled vectors, one after the other. A
+    linear classifier on that vector is then a weighted sum of per-member linear classifiers:
+    the logits of an ensemble (:func:`combine_face_models`).
+
+    Args:
+        in_chans: Input channels of every member.
+        members: Each member's :class:`FaceResNetEncoder` arguments (``widths``, ``layers``,
+            ``stem_stride``, ``drop_path_rate``); default :data:`FACE_ENSEMBLE_MEMBERS`.
+    """
+
+    mean: tuple[float, ...] = FaceResNetEncoder.mean
+    std: tuple[float, ...] = FaceResNetEncoder.std
+
+    def __init__(
+        self, in_chans: int = 1, members: Sequence[dict[str, Any]] = FACE_ENSEMBLE_MEMBERS
+    ) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("face_ensemble: members must name at least one encoder's arguments")
+        self.members = nn.ModuleList(
+            FaceResNetEncoder(in_chans=in_chans, **dict(member)) for member in members
+        )
+        self.out_channels = sum(int(member.out_channels) for member in self.members)
+        self.reduction = min(int(member.reduction) for member in self.members)
+
+    @staticmethod
+    def stems(members: Sequence[dict[str, Any]] = ()) -> tuple[str, ...]:
+        """The members' first convolutions (timm's ``first_conv``, for channel adaptation)."""
+        return tuple(f"members.{i}.{FaceResNetEncoder.first_conv}" for i in range(len(members)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        maps = [member(x) for member in self.members]
+        finest = maps[0]
+        for feature_map in maps[1:]:
+            if feature_map.shape[-1] > finest.shape[-1]:
+                finest = feature_map
+        size = (finest.shape[-2], finest.shape[-1])
+        return torch.cat(
+            [
+                m if m.shape[-2:] == finest.shape[-2:] else nn.functional.interpolate(m, size=size)
+                for m in maps
+            ],
+            dim=1,
+        )
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        for member in self.members:
+            member.set_grad_checkpointing(enable)
 
 
 def _member_weights(
@@ -45,7 +121,7 @@ def combine_face_models(
     Each member is a face ResNet (``face_resnet18``, ``face_resnet26``, e.g.
     ``face_resnet26.fer2013``) with its linear classifier on average-pooled features. The
     ensemble runs the members' trunks side by side
-    (:class:`~glamor_zoo.components.encoders.FaceEnsembleEncoder`), and its one linear
+    (:class:`FaceEnsembleEncoder`), and its one linear
     classifier holds the members' classifiers scaled by ``weights``, so its logits are
     ``sum_i weights[i] * logits_i`` (up to float rounding) in every inference path.
 
