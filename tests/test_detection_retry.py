@@ -48,9 +48,10 @@ def test_mtcnn_retries_by_default_and_the_others_do_not() -> None:
     assert not isinstance(create_detector("mtcnn", retry=False), RetryingDetector)
     assert not isinstance(create_detector("none"), RetryingDetector)
     settings = create_detector("mtcnn").settings()
-    assert settings["name"] == "mtcnn" and settings["retry_pad"] == 0.25
+    assert settings["name"] == "mtcnn" and settings["retry_pads"] == [0.25, 0.1]
+    assert settings["retry_with"]["stage_thresholds"] == [0.4, 0.5, 0.7]
     with pytest.raises(ValueError, match="retry pad"):
-        RetryingDetector(create_detector("none"), pad=0)
+        RetryingDetector(create_detector("none"), pads=[0])
 
 
 def test_generated_tight_crops_are_found(group: Image.Image, plain, retrying) -> None:

@@ -35,7 +35,7 @@ from glamor_zoo.data.detection.base import Face, FaceDetector, best_face
 from glamor_zoo.data.detection.dlib_backend import DlibHogDetector, DlibMMODDetector
 from glamor_zoo.data.detection.mtcnn import MTCNNDetector
 from glamor_zoo.data.detection.retinaface_backend import RetinaFaceDetector
-from glamor_zoo.data.detection.retry import DEFAULT_RETRY_PAD, RetryingDetector
+from glamor_zoo.data.detection.retry import RetryingDetector
 from glamor_zoo.data.detection.whole import WholeImageDetector
 from glamor_zoo.registry import new_registry
 
@@ -63,6 +63,9 @@ DEFAULT_DETECTOR = "mtcnn"
 #: (:class:`RetryingDetector`): MTCNN misses faces that fill the frame. The paper's MMOD and the
 #: others keep their own behaviour unless asked (``retry=True``).
 RETRY_BY_DEFAULT = frozenset({"mtcnn"})
+#: MTCNN's candidate-stage thresholds (P-Net, R-Net; its own defaults 0.6, 0.7) on the retries:
+#: more candidates reach O-Net, whose score must still reach the detector's threshold.
+RETRY_MTCNN_STAGE_THRESHOLDS = (0.4, 0.5)
 
 DETECTORS = new_registry("detector")
 DETECTORS.add("mtcnn", MTCNNDetector)
@@ -103,16 +106,36 @@ def create_detector(
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    detector = DETECTORS.create(name, **kwargs)
-    if max_side is None and channel_order == "rgb":
-        detector.workers = workers
-    else:
-        detector = AdaptedDetector(
-            detector, max_side=max_side, channel_order=channel_order, workers=workers
-        )
+    detector = _adapted(DETECTORS.create(name, **kwargs), max_side, channel_order, workers)
     if retry is None:
         retry = name in RETRY_BY_DEFAULT
-    return RetryingDetector(detector, DEFAULT_RETRY_PAD) if retry else detector
+    if not retry:
+        return detector
+    again = None
+    if isinstance(detector, MTCNNDetector) or (
+        isinstance(detector, AdaptedDetector) and isinstance(detector.detector, MTCNNDetector)
+    ):
+        last = float(kwargs.get("stage_thresholds", (0.6, 0.7, 0.7))[2])
+        stages = (*RETRY_MTCNN_STAGE_THRESHOLDS, last)
+        again = _adapted(
+            DETECTORS.create(name, **{**kwargs, "stage_thresholds": stages}),
+            max_side,
+            channel_order,
+            workers,
+        )
+    return RetryingDetector(detector, again=again)
+
+
+def _adapted(
+    detector: FaceDetector, max_side: int | None, channel_order: ChannelOrder, workers: int
+) -> FaceDetector:
+    """``detector`` with its threads, on bounded / channel-swapped copies where asked."""
+    if max_side is None and channel_order == "rgb":
+        detector.workers = workers
+        return detector
+    return AdaptedDetector(
+        detector, max_side=max_side, channel_order=channel_order, workers=workers
+    )
 
 
 def list_detectors() -> list[str]:

@@ -5,23 +5,26 @@ A detector trained on faces with some of the scene around them (MTCNN: its P-Net
 that fills the frame: a selfie crop, a video frame zoomed on a face, an aligned-face dataset.
 On SFEW 2.0 (aligned faces from movie stills) MTCNN alone finds a face in about half of the
 images. :class:`RetryingDetector` runs its detector as usual and, only where it finds nothing at
-its threshold, on copies of the image that give the face back its surroundings, one after the
-other until one holds a face:
-
-1. the image inside a black border of ``pad`` times its longer side on every side;
-2. the same, after histogram equalisation of each channel (a dark or washed-out frame).
+its threshold, looks again on copies of the image that give the face back its surroundings, one
+after the other until one holds a face: the image inside a black border of 25 % of its longer
+side, the same after histogram equalisation of each channel (a dark or washed-out frame), then
+both again with a 10 % border (:data:`DEFAULT_RETRY_PADS`). The retries may use a second
+detector (``again``): for MTCNN, the same networks with lower thresholds for the two
+candidate stages (P-Net, R-Net), so that more candidates reach the last stage; the last stage's
+score must still reach the detector's threshold.
 
 Boxes and landmarks are mapped back into the original image's pixels (they may reach outside
-it, as a face cut by the border does). A face still counts only if the detector scored it at or
-above its own threshold: nothing here lowers a threshold, and an image where no copy holds a
-face keeps zero faces. Images where the first pass finds a face are untouched, so photos of
-people in scenes give exactly the faces they gave before (the retry costs time only on images
-with no face found).
+it, as a face cut by the border does). A face counts only if it scored at or above the
+detector's threshold: an image where no copy holds such a face keeps zero faces. Images where
+the first pass finds a face are untouched, so photos of people in scenes give exactly the faces
+they gave before (the retries cost time only on images with no face found).
 
-NOTE: measured on SFEW 2.0 Train (benchmarks/detector_coverage.py): MTCNN at its default
-threshold 0.9 found a face in 51.6 % of the 860 images; with a 25 % black border 91.0 %
-(a border of the image's mean colour 91.3 %, 50 % border fewer); equalised copies found 20 of
-the 49 faces still missed, rotated copies (±20°) 4–6 and a 2× upscale 7.
+NOTE: measured on SFEW 2.0 Train (860 aligned faces from movie stills, threshold 0.9;
+benchmarks/detector_coverage.py has the full table): MTCNN alone found a face in 51.6 % of the
+images; with a 25 % black border 91.0 % (a border of the image's mean colour 91.3 %, a 50 %
+border fewer); an equalised copy found 20 of the 49 faces still missed; the second MTCNN with
+candidate-stage thresholds 0.4/0.5 (instead of 0.6/0.7) and 10 % borders 32 of the 76 faces the
+first two copies missed; rotated copies (±15–20°) and a 2× upscale found fewer than 8 each.
 """
 
 from __future__ import annotations
@@ -33,10 +36,11 @@ from PIL import Image, ImageOps
 
 from glamor_zoo.data.detection.base import Face, FaceDetector
 
-__all__ = ["DEFAULT_RETRY_PAD", "RetryingDetector"]
+__all__ = ["DEFAULT_RETRY_PADS", "RetryingDetector"]
 
-#: The black border of a retry copy, as a fraction of the image's longer side (each side).
-DEFAULT_RETRY_PAD = 0.25
+#: The black borders of the retry copies, as fractions of the image's longer side (each side),
+#: in the order they are tried.
+DEFAULT_RETRY_PADS = (0.25, 0.10)
 
 
 def padded(image: Image.Image, pad: float) -> tuple[Image.Image, int]:
@@ -61,59 +65,76 @@ def _shifted_back(face: Face, border: int) -> Face:
 
 
 class RetryingDetector(FaceDetector):
-    """``detector``, and where it finds no face, the same detector on padded copies.
+    """``detector``, and where it finds no face, a detector on padded copies of the image.
 
     Args:
         detector: The detector doing the work (its threshold applies to every pass).
-        pad: Border of the retry copies, a fraction of the image's longer side (0 < pad ≤ 1).
-        equalize: Also try an equalised padded copy when the padded one holds no face.
+        pads: Borders of the retry copies, fractions of the image's longer side (each in
+            (0, 1]), tried in order.
+        equalize: After each padded copy, also try it histogram-equalised.
+        again: The detector of the retries (default: ``detector``); its faces are kept only at
+            or above ``detector``'s threshold.
     """
 
     def __init__(
-        self, detector: FaceDetector, pad: float = DEFAULT_RETRY_PAD, equalize: bool = True
+        self,
+        detector: FaceDetector,
+        pads: Sequence[float] = DEFAULT_RETRY_PADS,
+        equalize: bool = True,
+        again: FaceDetector | None = None,
     ) -> None:
-        if not 0 < pad <= 1:
-            raise ValueError(f"retry pad must be a fraction in (0, 1], got {pad!r}")
+        if not pads or not all(0 < pad <= 1 for pad in pads):
+            raise ValueError(f"retry pads must be fractions in (0, 1], got {list(pads)!r}")
         super().__init__(detector.threshold, detector.batch_size)
         self.detector = detector
+        self.again = again if again is not None else detector
         self.name = detector.name
         self.thread_safe = detector.thread_safe
         self.workers = detector.workers
-        self.pad = float(pad)
+        self.pads = tuple(float(pad) for pad in pads)
         self.equalize = bool(equalize)
 
     def settings(self) -> dict[str, Any]:
-        return {**self.detector.settings(), "retry_pad": self.pad, "retry_equalize": self.equalize}
+        retry: dict[str, Any] = {"retry_pads": list(self.pads), "retry_equalize": self.equalize}
+        if self.again is not self.detector:
+            retry["retry_with"] = self.again.settings()
+        return {**self.detector.settings(), **retry}
 
     def searching_faces_from(self, pixels: float) -> FaceDetector:
-        return RetryingDetector(self.detector.searching_faces_from(pixels), self.pad, self.equalize)
+        first, again = (d.searching_faces_from(pixels) for d in (self.detector, self.again))
+        if first is self.detector and again is self.again:
+            return self
+        return RetryingDetector(first, self.pads, self.equalize, again)
 
-    def _copies(self, image: Image.Image) -> list[tuple[Image.Image, int]]:
-        first = padded(image, self.pad)
-        return [first, (equalized(first[0]), first[1])] if self.equalize else [first]
+    def _copies(self) -> list[tuple[float, bool]]:
+        """(border, equalised) of each retry copy, in order."""
+        return [
+            (pad, eq) for pad in self.pads for eq in ((False, True) if self.equalize else (False,))
+        ]
 
     def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
-        # The wrapped detector applies its own threshold and threads (and its own batches).
-        results = self.detector.detect(images)
+        # The wrapped detectors apply their own threads and batches.
+        results = [self._kept(faces) for faces in self.detector.detect(images)]
         missing = [i for i, faces in enumerate(results) if not faces]
-        for attempt in range(2 if self.equalize else 1):
+        for pad, eq in self._copies():
             if not missing:
                 break
-            copies = [self._copies(images[i])[attempt] for i in missing]
-            found = self.detector.detect([copy for copy, _ in copies])
+            copies = [padded(images[i], pad) for i in missing]
+            found = self.again.detect([equalized(c) if eq else c for c, _ in copies])
             still = []
             for index, (_, border), faces in zip(missing, copies, found, strict=True):
-                if faces:
-                    results[index] = [_shifted_back(f, border) for f in faces]
+                kept = self._kept(faces)
+                if kept:
+                    results[index] = [_shifted_back(f, border) for f in kept]
                 else:
                     still.append(index)
             missing = still
         return results
 
+    def _kept(self, faces: list[Face]) -> list[Face]:
+        return [f for f in faces if f.score >= self.threshold]
+
     def detect(self, images: Sequence[Image.Image]) -> list[list[Face]]:
         images = [im if im.mode == "RGB" else im.convert("RGB") for im in images]
-        # Not batched again here: the wrapped detector batches (and threads) each pass itself.
-        return [
-            sorted((f for f in faces if f.score >= self.threshold), key=lambda f: -f.score)
-            for faces in self._detect_batch(images)
-        ]
+        # Not batched again here: the wrapped detectors batch (and thread) each pass.
+        return [sorted(faces, key=lambda f: -f.score) for faces in self._detect_batch(images)]
