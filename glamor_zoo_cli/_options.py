@@ -12,6 +12,7 @@ __all__ = [
     "add_preprocessing_option",
     "detector_arg",
     "positive_int",
+    "probability",
 ]
 
 PREPROCESSING_CHOICES = ("zoo", "official")
@@ -35,6 +36,17 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """An integer >= 0 (argparse type)."""
     return _whole_number_at_least(text, 0)
+
+
+def probability(text: str) -> float:
+    """A number in [0, 1] (argparse type; ``nan`` refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text}")
+    return value
 
 
 def detector_arg(text: str) -> tuple[str, Any]:

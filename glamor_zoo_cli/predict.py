@@ -12,6 +12,7 @@ from glamor_zoo_cli._options import (
     add_preprocessing_option,
     add_random_weights_option,
     positive_int,
+    probability,
 )
 
 
@@ -118,6 +119,13 @@ def register(subparsers: Any) -> None:
         type=float,
         metavar="SECONDS",
         help="tracks seen for less are flagged short and left out of summaries (default 1)",
+    )
+    parser.add_argument(
+        "--min-confidence",
+        type=probability,
+        metavar="P",
+        help="mark faces whose confidence is below P as uncertain (the label stays the most "
+        "probable class; records get uncertain: true, pictures a '?', CSV an uncertain column)",
     )
     parser.add_argument(
         "--batch-size", type=positive_int, default=32, help="faces per forward pass"

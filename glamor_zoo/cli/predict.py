@@ -110,6 +110,7 @@ def _build_recognizer(
             detector_args=detector_options(args),
             max_side="auto" if args.max_side is None else (args.max_side or None),
             preprocessing=args.preprocessing,
+            min_confidence=args.min_confidence,
         )
     except (ModelLoadError, UnknownComponentError) as exc:
         raise CliError(str(exc)) from None

@@ -11,6 +11,7 @@ win back the set-up of :func:`~glamor_zoo.fast_inference` (:mod:`glamor_zoo.fast
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,7 +26,7 @@ from torch import nn
 
 from glamor_zoo.data.detection.adapted import ChannelOrder
 from glamor_zoo.data.images import load_image
-from glamor_zoo.data.transforms import GlamorTransform, clip_box, to_uint8_tensor
+from glamor_zoo.data.transforms import GlamorTransform, clip_box, face_region, to_uint8_tensor
 from glamor_zoo.inference.loading import LoadedModel, load_model
 from glamor_zoo.inference.results import FaceRecord, ImageResult
 from glamor_zoo.inference.shared_context import mask_faces, shared_context_features
@@ -200,6 +201,11 @@ class EmotionRecognizer:
         test_flip: Face-only models: average the logits of each face and of its mirror image
             (test-time flip averaging). ``None``: what the model's spec says (the face ResNets:
             on).
+        temperature: Divides the logits before the softmax of the reported probabilities
+            (calibration; the label, the argmax, is unchanged). ``None``: the spec's
+            ``temperature`` (fitted on held-out data for models that have one, else 1).
+        min_confidence: Faces whose reported confidence is below it are marked
+            ``uncertain`` (the label stays the most probable class). ``None``: no face is.
 
     Calling the recogniser with one image (a path, a PIL image or an (H, W, 3) uint8 array)
     returns an :class:`ImageResult`; with a list, a list of them in the same order.
@@ -221,6 +227,8 @@ class EmotionRecognizer:
         max_side: int | Literal["auto"] | None = "auto",
         preprocessing: Preprocessing | None = None,
         test_flip: bool | None = None,
+        temperature: float | None = None,
+        min_confidence: float | None = None,
     ) -> None:
         if mode not in ("exact", "shared"):
             raise ValueError(f"mode must be 'exact' or 'shared', got {mode!r}")
@@ -245,6 +253,12 @@ class EmotionRecognizer:
                 f"test_flip averages face-only models' logits; {self.loaded.name} reads a context"
             )
         self.test_flip = self.spec.test_flip
+        if temperature is not None:
+            self.spec = self.spec.replace(temperature=float(temperature))
+        self.temperature = self.spec.temperature
+        if min_confidence is not None and not 0 <= min_confidence <= 1:
+            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
+        self.min_confidence = min_confidence
         self.labels = list(self.spec.label_names)
         self.preprocessing: Preprocessing = self.spec.pipeline
         if max_side == "auto":
@@ -485,18 +499,18 @@ class EmotionRecognizer:
             self._observe(len(items), 0.0)
             return records
         start = time.perf_counter()
-        probs, attention, weights = self._run(faces, contexts, owners)
+        logits, attention, weights = self._run(faces, contexts, owners)
         self._observe(len(items), time.perf_counter() - start)
         for row, (index, face) in enumerate(detections):
             records.setdefault(index, []).append(
-                self._record(face, probs[row], attention, weights, row)
+                self._record(face, logits[row], attention, weights, row)
             )
         return records
 
     def _run(
         self, faces: list[torch.Tensor], contexts: list[torch.Tensor], owners: list[int]
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        probs, attention, weights = [], [], []
+        logits_out, attention, weights = [], [], []
         for start, stop, ctx_start, ctx_stop in self._batches(owners):
             face = torch.stack(faces[start:stop]).to(self.device)
             context = local = None
@@ -506,13 +520,13 @@ class EmotionRecognizer:
                     local = torch.tensor(owners[start:stop], device=self.device) - ctx_start
             with torch.inference_mode():
                 logits, feats = self._forward(face, context, local)
-                probs.append(torch.softmax(logits.float(), dim=1).cpu())
+                logits_out.append(logits.float().cpu())
                 if feats is not None and feats.attention is not None:
                     attention.append(feats.attention.float().cpu())
                 if feats is not None and feats.fusion_weights is not None:
                     weights.append(feats.fusion_weights.float().cpu())
         return (
-            torch.cat(probs).numpy(),
+            torch.cat(logits_out).numpy(),
             torch.cat(attention).numpy() if attention else None,
             torch.cat(weights).numpy() if weights else None,
         )
@@ -563,12 +577,13 @@ class EmotionRecognizer:
     def _record(
         self,
         face: Any,
-        probs: np.ndarray,
+        logits: np.ndarray,
         attention: np.ndarray | None,
         weights: np.ndarray | None,
         row: int,
     ) -> FaceRecord:
-        best = int(probs.argmax())
+        probs = torch.softmax(torch.from_numpy(logits) / self.temperature, dim=0).numpy()
+        best = int(logits.argmax())
         landmarks = getattr(face, "landmarks", None)
         score = getattr(face, "score", None)
         return FaceRecord(
@@ -577,6 +592,10 @@ class EmotionRecognizer:
             label=self.labels[best],
             confidence=float(probs[best]),
             probabilities={name: float(p) for name, p in zip(self.labels, probs, strict=True)},
+            logits={name: float(v) for name, v in zip(self.labels, logits, strict=True)},
+            uncertain=(
+                None if self.min_confidence is None else float(probs[best]) < self.min_confidence
+            ),
             fusion_weights=(
                 {"face": float(weights[row, 0]), "context": float(weights[row, 1])}
                 if weights is not None
@@ -594,17 +613,21 @@ class EmotionRecognizer:
 def _face_from_region(
     transform: GlamorTransform, image: Image.Image, box: tuple[float, ...]
 ) -> torch.Tensor:
-    """``transform.face`` of ``box`` in ``image``, converting only the box's pixels.
+    """``transform.face`` of ``box`` in ``image``, converting only the pixels it crops.
 
-    Equal to ``transform.face(to_uint8_tensor(image), box)``: the box is rounded and clipped as
-    :func:`clip_box` does, cut from the PIL image, and given whole to the transform. A 64 MP
-    photo would otherwise become two more 192 MB copies per chunk.
+    Equal to ``transform.face(to_uint8_tensor(image), box)``: the region the crop rule cuts
+    (the box, or :func:`face_region` of it) is clipped to the image, cut from the PIL image,
+    and given to the transform with the box in its pixels. A 64 MP photo would otherwise become
+    two more 192 MB copies per chunk.
     """
-    clipped = clip_box(box, image.width, image.height)
-    if clipped is None:
+    if clip_box(box, image.width, image.height) is None:
         return transform.face(to_uint8_tensor(Image.new("RGB", (1, 1))), None)
-    region = to_uint8_tensor(image.crop(clipped))
-    return transform.face(region, (0.0, 0.0, float(region.shape[2]), float(region.shape[1])))
+    x1, y1, x2, y2 = face_region(box, transform.face_margin, transform.face_square)
+    left, top = max(0, math.floor(x1)), max(0, math.floor(y1))
+    right, bottom = min(image.width, math.ceil(x2)), min(image.height, math.ceil(y2))
+    region = to_uint8_tensor(image.crop((left, top, right, bottom)))
+    shifted = (box[0] - left, box[1] - top, box[2] - left, box[3] - top)
+    return transform.face(region, shifted)
 
 
 def _logits_and_features(

@@ -36,6 +36,10 @@ class FaceRecord:
             time (:mod:`glamor_zoo.inference.smoothing`; a face with no track: its own);
             ``probabilities`` stay per frame.
         smoothed_label: The most probable class of ``smoothed_probabilities``.
+        logits: The model's raw output per class (before the spec's temperature); ``None``
+            where the record was not made by a model run (e.g. read back from JSON).
+        uncertain: With a ``min_confidence`` rule: whether ``confidence`` is below it (the
+            label is still the most probable class); ``None``: no rule was given.
     """
 
     box: tuple[float, float, float, float]
@@ -49,6 +53,8 @@ class FaceRecord:
     track: int | None = None
     smoothed_probabilities: dict[str, float] | None = None
     smoothed_label: str | None = None
+    logits: dict[str, float] | None = None
+    uncertain: bool | None = None
 
     def to_dict(self, attention: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; ``attention=False`` leaves the attention map out.
@@ -63,6 +69,8 @@ class FaceRecord:
             "confidence": float(self.confidence),
             "probabilities": {k: float(v) for k, v in self.probabilities.items()},
         }
+        if self.uncertain is not None:
+            out["uncertain"] = bool(self.uncertain)
         if self.fusion_weights is not None:
             out["fusion_weights"] = {k: float(v) for k, v in self.fusion_weights.items()}
         if attention and self.attention is not None:

@@ -34,11 +34,13 @@ def records_to_csv(records: Iterable[Mapping[str, Any]], labels: Sequence[str]) 
     still gets one row (empty face fields; the error in ``error``). Formula-leading text
     (a file or class named ``=…``) is neutralised (:mod:`glamor_zoo.csv_cells`). Records of
     tracked videos add ``shot``, ``track``, ``smoothed_label`` and ``smoothed_confidence``
-    before ``error``.
+    before ``error``; records made with a ``min_confidence`` rule add ``uncertain`` (1 or 0).
     """
     records = list(records)
     tracked = any("track" in f for r in records for f in r.get("faces") or [])
     extra = ["shot", "track", "smoothed_label", "smoothed_confidence"] if tracked else []
+    if any("uncertain" in f for r in records for f in r.get("faces") or []):
+        extra.append("uncertain")
     fields = [
         *CSV_FIELDS,
         *(f"p_{label}" for label in labels),
@@ -66,6 +68,8 @@ def records_to_csv(records: Iterable[Mapping[str, Any]], labels: Sequence[str]) 
             writer.writerow(_safe(base))
         for number, face in enumerate(faces, start=1):
             row = dict(base, face=number, label=face["label"], confidence=face["confidence"])
+            if "uncertain" in face:
+                row["uncertain"] = int(bool(face["uncertain"]))
             row.update(zip(("x1", "y1", "x2", "y2"), face["box"], strict=True))
             row["score"] = "" if face.get("score") is None else face["score"]
             for label, p in face["probabilities"].items():
@@ -98,6 +102,8 @@ def summarize_record(record: Mapping[str, Any], top: int = 3) -> str:
         probs = "  ".join(f"{label} {p:.2f}" for label, p in ranked)
         box = ", ".join(f"{v:.0f}" for v in face["box"])
         line = f"  face {index}: {probs}   box [{box}]"
+        if face.get("uncertain"):
+            line += "   uncertain"
         weights = face.get("fusion_weights")
         if weights:
             line += f"   fusion face {weights['face']:.2f} / context {weights['context']:.2f}"

@@ -73,7 +73,7 @@ def draw_faces(
         color = label_color(face.label)
         x1, y1, x2, y2 = face.box
         draw.rectangle([x1, y1, x2, y2], outline=color, width=width)
-        text = f"{face.label} {face.confidence:.2f}"
+        text = f"{face.label}{'?' if face.uncertain else ''} {face.confidence:.2f}"
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         tw, th = right - left, bottom - top
         pad = max(2, th // 5)
