@@ -50,6 +50,7 @@ def test_mtcnn_retries_by_default_and_the_others_do_not() -> None:
     settings = create_detector("mtcnn").settings()
     assert settings["name"] == "mtcnn" and settings["retry_pads"] == [0.25, 0.1]
     assert settings["retry_with"]["stage_thresholds"] == [0.4, 0.5, 0.7]
+    assert settings["retry_rotations"] == [15.0, -15.0]
     with pytest.raises(ValueError, match="retry pad"):
         RetryingDetector(create_detector("none"), pads=[0])
 
@@ -98,3 +99,18 @@ def test_retry_copies() -> None:
     dark = Image.fromarray(rng.integers(0, 40, (64, 64, 3), dtype=np.uint8))
     spread = np.asarray(equalized(dark))
     assert spread.max() > 200 and spread.min() < 10
+
+
+def test_a_face_found_on_a_rotated_copy_comes_back_in_the_original_pixels() -> None:
+    from glamor_zoo.data.detection import Face
+    from glamor_zoo.data.detection.retry import _mapped_back
+
+    image = Image.new("L", (200, 120), 0)
+    image.putpixel((150, 30), 255)
+    copy, border = padded(image.convert("RGB"), 0.1)
+    rotated = copy.rotate(15, fillcolor=(0, 0, 0))
+    y, x = np.unravel_index(np.argmax(np.asarray(rotated.convert("L"))), rotated.size[::-1])
+    face = Face((x - 1.0, y - 1.0, x + 1.0, y + 1.0), 0.99, ((float(x), float(y)),) * 5)
+    back = _mapped_back(face, border, 15, rotated.size)
+    assert back.landmarks[0] == pytest.approx((150, 30), abs=1.0)
+    assert back.box[0] < 150 < back.box[2] and back.box[1] < 30 < back.box[3]

@@ -31,6 +31,7 @@ from glamor_zoo.csv_cells import neutralize_row
 from glamor_zoo.models.face_resnet import flip_averaged_logits
 from glamor_zoo.serialization import atomic_write_text
 from glamor_zoo.spec import get_model_spec
+from glamor_zoo.train.calibration import expected_calibration_error
 from glamor_zoo.train.metrics import classification_metrics
 
 __all__ = [
@@ -316,6 +317,8 @@ def evaluation_metrics(pred: Predictions, headline: str = "top1") -> dict[str, A
             "mean_class_accuracy": float(np.mean(present)) if present else 0.0,
             "num_samples": total,
             "num_scored": num_scored,
+            # Over the scored images (probabilities as the model gives them).
+            "ece": expected_calibration_error(pred.probs[scored], pred.targets[scored]),
             "skipped": {
                 NO_FACE: {
                     "count": int((~scored).sum()),
