@@ -19,9 +19,10 @@ def register(subparsers: Any) -> None:
         help="evaluate a model on a dataset: top-1, per-class accuracy, confusion matrix, predictions",
         description="Evaluate MODEL on DATA and write metrics.json, confusion_matrix.{json,png}, "
         "predictions.csv and skipped.csv to --output. An image whose face the detector misses, "
-        "or whose class the model does not know, is never run through the model: it counts as "
-        "wrong in top1 (over all labelled images), is left out of top1_detected, and is listed "
-        "in skipped.csv; coverage is the share of images that were scored.",
+        "whose class the model does not know, or whose file cannot be read, is never run through "
+        "the model: it counts as wrong in top1 (over all labelled images), is left out of "
+        "top1_detected, and is listed in skipped.csv; coverage is the share of images that were "
+        "scored. Exit status 1 when some files could not be read (the results are written).",
     )
     parser.add_argument(
         "model", help="model folder, local-dir:DIR, hf-hub:ORG/NAME or a zoo name with a tag"

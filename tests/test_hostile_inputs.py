@@ -498,3 +498,39 @@ def test_an_output_folder_that_cannot_be_written_is_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "cannot be written: Not a directory" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------- eval's honest counts
+
+
+def test_eval_counts_unreadable_images_as_wrong(face_model: Path, tmp_path: Path, capsys) -> None:
+    import csv
+    import json
+
+    data = tmp_path / "data"
+    (data / "test" / "happy").mkdir(parents=True)
+    (data / "test" / "sad").mkdir(parents=True)
+    shutil.copy(FACE, data / "test" / "happy" / "ok.png")
+    shutil.copy(FACE, data / "test" / "sad" / "ok.png")
+    for name in ("happy/bad0.png", "happy/bad1.jpg", "sad/bad2.png"):
+        (data / "test" / name).write_bytes(b"not an image")
+    out = tmp_path / "eval"
+    argv = ["eval", f"local-dir:{face_model}", str(data), "--detector", "none", "-o", str(out)]
+    assert main([*argv, *QUICK]) == 1  # written, but some inputs failed
+    captured = capsys.readouterr()
+    assert "3 unreadable image(s), counted as wrong" in captured.err
+    assert "not scored, unreadable: 3 (Happy 2, Sad 1)" in captured.out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_samples"] == 5 and metrics["num_scored"] == 2
+    assert metrics["coverage"] == pytest.approx(0.4)
+    assert metrics["top1"] <= 40.0  # at most the 2 readable images right, over all 5
+    assert metrics["skipped"]["unreadable"]["count"] == 3
+    assert metrics["skipped"]["unreadable"]["per_class"] == {"Happy": 2, "Sad": 1}
+    assert metrics["support"]["Happy"] == 3 and metrics["support"]["Sad"] == 2
+    with (out / "skipped.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted((Path(r["path"]).name, r["target"], r["reason"]) for r in rows) == [
+        ("bad0.png", "Happy", "unreadable"),
+        ("bad1.jpg", "Happy", "unreadable"),
+        ("bad2.png", "Sad", "unreadable"),
+    ]

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     failures = getattr(dataset, "failures", {})
     if failures:
         print(
-            f"glamor-zoo eval: {len(failures)} unreadable image(s) left out: "
+            f"glamor-zoo eval: {len(failures)} unreadable image(s), counted as wrong: "
             f"{name_failures(failures)}",
             file=sys.stderr,
         )
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print(json.dumps({"confusion_matrix": metrics["confusion_matrix"]}))
-    return 0
+    return 1 if failures else 0
 
 
 def _print_summary(metrics: dict[str, Any]) -> None:

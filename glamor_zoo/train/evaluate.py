@@ -8,7 +8,8 @@ image: path, true class, predicted class, confidence, one probability column per
 
 No image is scored on a face that was not found: an image without a face box (the detector
 found none) never goes through the model and counts as wrong (``no_face``); so does an image
-of a class the model does not know (``unknown_class``, from the dataset's ``left_out``).
+of a class the model does not know (``unknown_class``, from the dataset's ``left_out``), and
+so does an image that could not be read (``unreadable``, from the dataset's ``unreadable``).
 ``top1`` is over every labelled image, ``top1_detected`` over the scored ones, and
 ``coverage`` is the share scored.
 """
@@ -46,9 +47,11 @@ __all__ = [
 
 NO_FACE = "no_face"
 UNKNOWN_CLASS = "unknown_class"
+UNREADABLE = "unreadable"
 _WHY = {
     NO_FACE: "the detector found no face: never scored on a blank face, counted as wrong",
     UNKNOWN_CLASS: "the model has no such class: counted as wrong",
+    UNREADABLE: "the file could not be read as an image: counted as wrong",
 }
 
 
@@ -65,6 +68,7 @@ class Predictions:
         scored: Per image, whether it went through the model (``False``: no face was found);
             ``None``: all did.
         left_out: Path → class of the images whose class the model does not know.
+        unreadable: Path → true class index of the labelled images that could not be read.
     """
 
     paths: list[str]
@@ -74,6 +78,7 @@ class Predictions:
     loss: float = float("nan")
     scored: np.ndarray | None = None
     left_out: dict[str, str] = field(default_factory=dict)
+    unreadable: dict[str, int] = field(default_factory=dict)
 
     @property
     def scored_mask(self) -> np.ndarray:
@@ -148,7 +153,8 @@ def predict(
     """Run ``model`` over ``dataset`` (samples ``{"face", "context"?, "label", "path"}``).
 
     Images without a face (``dataset.missing_faces()``) are not run: their rows are NaN and
-    ``scored`` is ``False`` for them; ``dataset.left_out`` is passed on as ``left_out``.
+    ``scored`` is ``False`` for them; ``dataset.left_out`` and ``dataset.unreadable`` are passed
+    on as ``left_out`` and ``unreadable``.
 
     Args:
         model: A zoo model; with ``accelerator``, the prepared (possibly wrapped) model.
@@ -211,6 +217,7 @@ def predict(
         model.train(was_training)
     core = accelerator.unwrap_model(model) if accelerator is not None else model
     left_out = dict(getattr(dataset, "left_out", {}))
+    unreadable = {path: int(label) for path, label in getattr(dataset, "unreadable", {}).items()}
     if not probs and not missing:
         raise ValueError("the evaluation dataset is empty")
     names = _class_names(dataset, core)
@@ -222,6 +229,7 @@ def predict(
             class_names=names,
             loss=float(torch.cat(losses).mean()),
             left_out=left_out,
+            unreadable=unreadable,
         )
     samples = dataset.samples  # type: ignore[attr-defined]
     scored = np.zeros(len(samples), dtype=bool)
@@ -238,6 +246,7 @@ def predict(
         loss=float(torch.cat(losses).mean()) if losses else float("nan"),
         scored=scored,
         left_out=left_out,
+        unreadable=unreadable,
     )
 
 
@@ -274,14 +283,15 @@ def skipped_images(pred: Predictions) -> list[tuple[str, str, str]]:
         for path, target, scored in zip(pred.paths, pred.targets, pred.scored_mask, strict=True)
         if not scored
     ]
+    rows += [(path, pred.class_names[t], UNREADABLE) for path, t in pred.unreadable.items()]
     return rows + [(path, name, UNKNOWN_CLASS) for path, name in pred.left_out.items()]
 
 
 def evaluation_metrics(pred: Predictions, headline: str = "top1") -> dict[str, Any]:
     """Metrics of ``pred``: :func:`classification_metrics` of the scored images, then ``top1``
-    over every labelled image (images not scored count as wrong; per-class accuracies alike),
-    ``top1_detected`` over the scored ones, ``coverage``, and the counts of ``skipped`` images
-    by reason.
+    over every labelled image (images not scored or not read count as wrong; per-class
+    accuracies alike), ``top1_detected`` over the scored ones, ``coverage``, and the counts of
+    ``skipped`` images by reason.
 
     Args:
         pred: The predictions.
@@ -293,13 +303,17 @@ def evaluation_metrics(pred: Predictions, headline: str = "top1") -> dict[str, A
     metrics = classification_metrics(
         pred.targets[scored], pred.predictions[scored], pred.class_names
     )
-    missed = np.bincount(pred.targets[~scored], minlength=len(pred.class_names))
+    width = len(pred.class_names)
+    missed = np.bincount(pred.targets[~scored], minlength=width)
+    unread = np.bincount(
+        np.asarray(list(pred.unreadable.values()), dtype=np.int64), minlength=width
+    )
     correct = int(np.trace(np.asarray(metrics["confusion_matrix"])))
     num_scored = int(scored.sum())
-    total = len(pred.targets) + len(pred.left_out)
+    total = len(pred.targets) + len(pred.left_out) + len(pred.unreadable)
     per_class: dict[str, float | None] = {}
     for i, name in enumerate(pred.class_names):
-        support = metrics["support"][name] + int(missed[i])
+        support = metrics["support"][name] + int(missed[i]) + int(unread[i])
         hits = metrics["confusion_matrix"][i][i]
         per_class[name] = 100.0 * hits / support if support else None
         metrics["support"][name] = support
@@ -326,6 +340,13 @@ def evaluation_metrics(pred: Predictions, headline: str = "top1") -> dict[str, A
                         n: int(missed[i]) for i, n in enumerate(pred.class_names) if missed[i]
                     },
                     "why": _WHY[NO_FACE],
+                },
+                UNREADABLE: {
+                    "count": len(pred.unreadable),
+                    "per_class": {
+                        n: int(unread[i]) for i, n in enumerate(pred.class_names) if unread[i]
+                    },
+                    "why": _WHY[UNREADABLE],
                 },
                 UNKNOWN_CLASS: {
                     "count": len(pred.left_out),

@@ -100,8 +100,9 @@ class EmotionDataset(Dataset):
 
     Items are dicts ``{"face", "context", "label", "path"}`` (no ``"context"`` for face-only
     preprocessing configs). :attr:`left_out` maps each image of a class outside ``classes``
-    (left out of the samples) to its class; :meth:`missing_faces` lists the samples whose
-    image has no face box. Training randomness comes from :func:`sample_generator` with
+    (left out of the samples) to its class; :attr:`unreadable` maps each image of a known
+    class that could not be read (left out of the samples too) to its label index;
+    :meth:`missing_faces` lists the samples whose image has no face box. Training randomness comes from :func:`sample_generator` with
     ``(seed, epoch, index)``; call :meth:`set_epoch` at the start of every epoch.
 
     Args:
@@ -136,6 +137,7 @@ class EmotionDataset(Dataset):
         self.on_error = on_error
         self.failed: set[str] = set()
         self.left_out: dict[str, str] = {}
+        self.unreadable: dict[str, int] = {}
 
     #: Whether every image already is one face, cropped by the dataset's makers: a model's
     #: face crop rule (``face_margin``, ``face_square``: how much around a *detector's* box it

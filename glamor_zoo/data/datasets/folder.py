@@ -55,7 +55,8 @@ class FolderDataset(EmotionDataset):
             ``False`` to detect without caching.
         progress: Show a progress bar while detecting.
         on_error: See :class:`EmotionDataset`. Unreadable files are found while detecting and
-            left out (listed in :attr:`failures`) whatever this says.
+            left out whatever this says: :attr:`failures` gives why, :attr:`unreadable` their
+            labels (an evaluation counts them as wrong).
     """
 
     def __init__(
@@ -103,9 +104,11 @@ class FolderDataset(EmotionDataset):
                 store.close()
         samples: list[Sample] = []
         self.failures: dict[str, str] = {}
+        unreadable: dict[str, int] = {}
         for (path, label), result in zip(files, results, strict=True):
             if result.error is not None:
                 self.failures[str(path)] = result.error.reason
+                unreadable[str(path)] = label
                 continue
             face = best_face(result.faces)
             samples.append(Sample(str(path), label, face.box if face else None))
@@ -120,6 +123,7 @@ class FolderDataset(EmotionDataset):
             raise FileNotFoundError(f"no readable images under {str(folder)!r}")
         super().__init__(samples, vocab, preprocess_cfg, train=train, seed=seed, on_error=on_error)
         self.left_out = files_outside(folders, index)
+        self.unreadable = unreadable
         self.root = root
         self.split = split
         self.detector_settings = detector.settings()

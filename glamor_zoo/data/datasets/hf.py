@@ -43,7 +43,8 @@ class HFDataset(EmotionDataset):
         detector_kwargs: Options for a detector given by name.
         progress: Show a progress bar while detecting.
         on_error: See :class:`EmotionDataset`. Unreadable images are found while detecting
-            and left out (listed in :attr:`failures`) whatever this says.
+            and left out whatever this says: :attr:`failures` gives why, :attr:`unreadable`
+            their labels (an evaluation counts them as wrong).
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class HFDataset(EmotionDataset):
         samples: list[Sample] = []
         self.rows: list[int] = []
         self.failures: dict[str, str] = {}
+        unreadable: dict[str, int] = {}
         left_out: dict[str, str] = {}
         wanted = []
         for row, name in enumerate(names):
@@ -91,6 +93,7 @@ class HFDataset(EmotionDataset):
                     chunk.append((row, path, label))
                 except ImageLoadError as exc:
                     self.failures[path] = exc.reason
+                    unreadable[path] = label
             for (row, path, label), faces in zip(chunk, detector.detect(images), strict=True):
                 face = best_face(faces)
                 samples.append(Sample(path, label, face.box if face else None))
@@ -101,6 +104,7 @@ class HFDataset(EmotionDataset):
             raise FileNotFoundError(f"no readable images of known classes in dataset {root!r}")
         super().__init__(samples, vocab, preprocess_cfg, train=train, seed=seed, on_error=on_error)
         self.left_out = left_out
+        self.unreadable = unreadable
         self.detector_settings = detector.settings()
 
     def _label_names(self, root: str, column: str, classes: Sequence[str] | None) -> list[str]:
