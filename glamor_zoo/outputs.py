@@ -7,23 +7,34 @@
   kernel drops the lock when its process ends, however it ends, so a run killed with ``kill -9``
   never blocks its resume. The processes of one multi-process job share their main process's
   lock: only the main process takes it.
+- :func:`claim_outputs` keeps a user's files safe: before a command writes names into a folder,
+  any of them that already exists and that no command of the zoo wrote there (the folder's
+  manifest, ``<folder>/.glamor-zoo-manifest.json``, lists what they wrote) is refused unless
+  the caller says to overwrite; the names are then added to the manifest (written atomically).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
 __all__ = [
     "LOCK_NAME",
+    "MANIFEST_NAME",
     "OutputFolderError",
     "OutputLock",
     "OutputLockedError",
+    "OverwriteRefusedError",
     "check_writable",
+    "claim_outputs",
+    "written_names",
 ]
 
 LOCK_NAME = ".glamor-zoo.lock"
+MANIFEST_NAME = ".glamor-zoo-manifest.json"
 
 
 class OutputFolderError(OSError):
@@ -32,6 +43,65 @@ class OutputFolderError(OSError):
 
 class OutputLockedError(OutputFolderError):
     """Another process is writing into the output folder; the message names its PID."""
+
+
+class OverwriteRefusedError(OutputFolderError):
+    """An output folder holds files the zoo did not write that a command would replace."""
+
+
+def written_names(folder: str | Path) -> set[str]:
+    """The names (relative to ``folder``, ``/``-separated) that the zoo's commands recorded as
+    written in ``folder``'s manifest; empty when there is none or it cannot be read."""
+    try:
+        data = json.loads((Path(folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    files = data.get("files") if isinstance(data, dict) else None
+    return {name for name in files if isinstance(name, str)} if isinstance(files, list) else set()
+
+
+def claim_outputs(
+    folder: str | Path, names: Iterable[str], overwrite: bool = False, option: str = "--overwrite"
+) -> Path:
+    """Make ``folder`` and claim ``names`` in it for the zoo before a command writes them.
+
+    A name that already exists in ``folder`` (a file or a folder) and that the manifest does not
+    list was put there by someone else: it is refused unless ``overwrite``. The names are then
+    recorded in the manifest, so the command may write them again later.
+
+    Args:
+        folder: The output folder (made with its parents).
+        names: What the command writes there, relative to ``folder`` (``model``, ``eval/val``…).
+        overwrite: Replace such files anyway.
+        option: How the caller's user says ``overwrite`` (named in the message).
+
+    Raises:
+        OverwriteRefusedError: one line naming the folder and the files it would replace.
+        OutputFolderError: the folder or its manifest cannot be written.
+    """
+    from glamor_zoo.serialization import atomic_write_text
+
+    folder = check_writable(folder)
+    names = sorted({Path(name).as_posix() for name in names})
+    known = written_names(folder)
+    foreign = [n for n in names if n not in known and os.path.lexists(folder / n)]
+    if foreign and not overwrite:
+        shown = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
+        raise OverwriteRefusedError(
+            f"output folder {str(folder)!r} holds {shown}, which glamor-zoo did not write: "
+            f"pass {option} to replace them, or choose another folder"
+        )
+    if not set(names) <= known:
+        manifest = {"written_by": "glamor-zoo", "files": sorted(known | set(names))}
+        try:
+            atomic_write_text(folder / MANIFEST_NAME, json.dumps(manifest, indent=1) + "\n")
+        except OSError as exc:
+            raise OutputFolderError(
+                f"output folder {str(folder)!r} cannot be written: {exc.strerror or exc}"
+            ) from None
+    return folder
 
 
 def check_writable(folder: str | Path) -> Path:

@@ -14,6 +14,7 @@ stays fixed. :func:`save_saliency_png` writes the map over the face as a PNG.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ __all__ = [
     "check_render_size",
     "occlusion_saliency",
     "render_saliency",
+    "saliency_file_names",
     "save_saliency_png",
 ]
 
@@ -275,6 +277,22 @@ def render_saliency(
             Image.fromarray(out).resize((out.shape[1] * scale, out.shape[0] * scale), Image.NEAREST)
         )
     return out
+
+
+def saliency_file_names(images: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """One PNG name per image, in order, never two alike: ``<stem>_saliency.png``, and for
+    later images of a stem already taken ``<stem>-2_saliency.png``, ``<stem>-3_saliency.png``…"""
+    taken: set[str] = set()
+    names = []
+    for image in images:
+        stem = os.path.splitext(os.path.basename(os.fspath(image)))[0]
+        name, number = f"{stem}_saliency.png", 1
+        while name in taken:
+            number += 1
+            name = f"{stem}-{number}_saliency.png"
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def save_saliency_png(

@@ -50,4 +50,10 @@ def register(subparsers: Any) -> None:
         help="Hub repository it will be published as, for the card (default: the architecture's "
         "pretrained repository, glamor-zoo/glamor_original.ncaer_s for glamor_original)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace model.safetensors, config.json and README.md in OUT_DIR even when "
+        "glamor-zoo did not write them (by default such files are refused)",
+    )
     parser.set_defaults(run_module="glamor_zoo.cli.convert_tf")

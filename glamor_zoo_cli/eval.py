@@ -48,6 +48,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--output", "-o", default=None, help="folder for the result files (default: none written)"
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace result files in --output even when glamor-zoo did not write them (by "
+        "default such files are refused)",
+    )
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--num-workers", type=int, default=0)
     parser.add_argument(

@@ -45,6 +45,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--dry-run",
         metavar="OUT_DIR",
-        help="write the config.json and README.md that would be pushed to OUT_DIR; upload nothing",
+        help="write the config.json and README.md that would be pushed to OUT_DIR (not "
+        "MODEL_DIR, nor a folder inside it); upload nothing",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="--dry-run: replace config.json and README.md in OUT_DIR even when glamor-zoo did "
+        "not write them (by default such files are refused)",
     )
     parser.set_defaults(run_module="glamor_zoo.cli.push")

@@ -18,7 +18,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Slide a zeroed square over each face and record where the prediction changes "
             "(Deep-Emotion §IV-C). Each IMAGE is a face crop, or a scene with --box. Writes "
-            "<out-dir>/<image stem>_saliency.png: the face, and the map over it."
+            "<out-dir>/<image stem>_saliency.png: the face, and the map over it (images with the "
+            "same stem: <stem>-2_saliency.png, <stem>-3_saliency.png…)."
         ),
     )
     parser.add_argument("images", nargs="+", type=Path, help="face crops (or scenes with --box)")
@@ -52,6 +53,12 @@ def register(subparsers: Any) -> None:
         "drop of the target class probability",
     )
     parser.add_argument("--out-dir", type=Path, default=Path("."), help="folder for the PNG files")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace PNG files of the same names that glamor-zoo did not write (by default "
+        "such files are refused)",
+    )
     parser.add_argument(
         "--scale",
         type=int,

@@ -39,6 +39,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "reuse the finished folds, resume the unfinished one)",
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start even when run.output_dir holds files of a run's names (model/, metrics.json, "
+        "config.yaml…) that no run wrote (by default such files are refused, never replaced)",
+    )
+    parser.add_argument(
         "--push-to-hub",
         metavar="ORG/NAME",
         default=None,

@@ -389,7 +389,9 @@ def test_cli_writes_a_folder_that_glamor_zoo_and_timm_load_with_parity(tmp_path:
         ]
     )
     assert rc == 0
-    assert {p.name for p in out.iterdir()} == {"model.safetensors", "config.json", "README.md"}
+    written = {"model.safetensors", "config.json", "README.md"}
+    assert {p.name for p in out.iterdir()} == {*written, ".glamor-zoo-manifest.json"}
+    assert json.loads((out / ".glamor-zoo-manifest.json").read_text())["files"] == sorted(written)
     config = json.loads((out / "config.json").read_text())
     assert config["architecture"] == "glamor_original"
     assert config["label_names"] == list(glamor_zoo.PAPER_LABELS)

@@ -534,3 +534,123 @@ def test_eval_counts_unreadable_images_as_wrong(face_model: Path, tmp_path: Path
         ("bad1.jpg", "Happy", "unreadable"),
         ("bad2.png", "Sad", "unreadable"),
     ]
+
+
+# ----------------------------------------------------------------- a user's files are never replaced
+
+TF_CHECKPOINT = Path(__file__).parent / "fixtures" / "tf_official_tiny" / "Model"
+
+
+def _users_files(folder: Path, *names: str) -> dict[str, bytes]:
+    """Put a user's own files ``names`` into ``folder``; returns their bytes."""
+    written = {}
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        written[name] = f"the user's own {name}\n".encode()
+        (folder / name).write_bytes(written[name])
+    return written
+
+
+def _unchanged(folder: Path, files: dict[str, bytes]) -> bool:
+    return all((folder / name).read_bytes() == data for name, data in files.items())
+
+
+OVERWRITE_CASES = {
+    "convert-tf": (
+        ("README.md", "config.json"),
+        lambda t, m, out: ["convert-tf", str(TF_CHECKPOINT), str(out)],
+    ),
+    "train": (
+        ("model/config.json", "metrics.json"),
+        lambda t, m, out: _recipe(t, TINY_RECIPE, f"run.output_dir={out}"),
+    ),
+    "eval": (
+        ("metrics.json",),
+        lambda t, m, out: [*_eval(t, m), "-o", str(out)],
+    ),
+    "saliency": (
+        ("face_saliency.png",),
+        lambda t, m, out: [
+            "saliency",
+            _face(t),
+            "--model",
+            f"local-dir:{m}",
+            "--out-dir",
+            str(out),
+        ],
+    ),
+    "push-dry-run": (
+        ("config.json", "README.md"),
+        lambda t, m, out: ["push", str(m), "org/x", "--dry-run", str(out)],
+    ),
+}
+
+
+def _eval(tmp: Path, model: Path) -> list[str]:
+    (tmp / "data" / "happy").mkdir(parents=True, exist_ok=True)
+    shutil.copy(FACE, tmp / "data" / "happy" / "a.png")
+    return [
+        "eval",
+        f"local-dir:{model}",
+        str(tmp / "data"),
+        "--split",
+        "all",
+        "--detector",
+        "none",
+        *QUICK,
+    ]
+
+
+@pytest.mark.parametrize("command", sorted(OVERWRITE_CASES))
+def test_a_writer_never_replaces_a_users_files(
+    command: str, face_model: Path, tmp_path: Path, capsys
+) -> None:
+    names, argv = OVERWRITE_CASES[command]
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = _users_files(out, *names)
+    assert main(argv(tmp_path, face_model, out)) == 2
+    err = capsys.readouterr().err
+    assert "which glamor-zoo did not write: pass --overwrite" in err and "Traceback" not in err
+    assert _unchanged(out, mine)
+
+
+@pytest.mark.parametrize("command", ["convert-tf", "eval", "saliency", "push-dry-run"])
+def test_a_writer_replaces_its_own_files_and_a_users_with_overwrite(
+    command: str, face_model: Path, tmp_path: Path, capsys
+) -> None:
+    names, argv = OVERWRITE_CASES[command]
+    out = tmp_path / "out"
+    assert main(argv(tmp_path, face_model, out)) == 0  # a new folder
+    assert main(argv(tmp_path, face_model, out)) == 0  # its own files, written again
+    (out / "other").mkdir()
+    mine = _users_files(out / "other", *names)
+    assert main(argv(tmp_path, face_model, out / "other")) == 2
+    assert main([*argv(tmp_path, face_model, out / "other"), "--overwrite"]) == 0
+    assert not _unchanged(out / "other", mine)
+
+
+def test_push_dry_run_writes_nothing_into_the_model_folder(
+    face_model: Path, tmp_path: Path, capsys
+) -> None:
+    model = Path(shutil.copytree(face_model, tmp_path / "model"))
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    for target in (model, model / "sub" / ".."):
+        assert main(["push", str(model), "org/x", "--dry-run", str(target), "--overwrite"]) == 2
+        err = capsys.readouterr().err
+        assert "--dry-run writes nothing into the model folder" in err
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+
+
+def test_saliency_of_two_inputs_with_one_stem_writes_two_files(
+    face_model: Path, tmp_path: Path, capsys
+) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        shutil.copy(FACE, tmp_path / name / "face.png")
+    out = tmp_path / "maps"
+    argv = ["saliency", str(tmp_path / "a" / "face.png"), str(tmp_path / "b" / "face.png")]
+    assert main([*argv, "--model", f"local-dir:{face_model}", "--out-dir", str(out)]) == 0
+    written = [line.split("\t")[-1] for line in capsys.readouterr().out.splitlines()]
+    assert len(set(written)) == 2 and all(Path(p).is_file() for p in written)
+    assert sorted(p.name for p in out.glob("*.png")) == ["face-2_saliency.png", "face_saliency.png"]

@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     from glamor_zoo.cli import CliError
     from glamor_zoo.convert import TFCheckpointError, convert_tf_checkpoint
+    from glamor_zoo.outputs import OutputFolderError
     from glamor_zoo.registry import UnknownComponentError
 
     try:
@@ -37,8 +38,15 @@ def run(args: argparse.Namespace) -> int:
             tolerance=args.tolerance,
             hub_id=args.hub_id,
             command=_command_line(args),
+            overwrite=args.overwrite,
         )
-    except (TFCheckpointError, FileNotFoundError, UnknownComponentError, ValueError) as exc:
+    except (
+        TFCheckpointError,
+        FileNotFoundError,
+        UnknownComponentError,
+        ValueError,
+        OutputFolderError,
+    ) as exc:
         raise CliError(str(exc)) from None
     logging.getLogger("glamor_zoo.cli").info(
         "wrote %s (model.safetensors, config.json, README.md)", out

@@ -82,10 +82,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--data-arg: {exc}") from None
     device = check_device(args.device)
     if args.output:
-        from glamor_zoo.outputs import OutputFolderError, check_writable
+        from glamor_zoo.outputs import OutputFolderError, claim_outputs
+        from glamor_zoo.train.evaluate import EVALUATION_FILES
 
-        try:
-            check_writable(args.output)  # before the evaluation, not after it
+        try:  # before the evaluation, not after it
+            claim_outputs(args.output, EVALUATION_FILES, args.overwrite)
         except OutputFolderError as exc:
             raise CliError(str(exc)) from None
     if args.no_progress:

@@ -22,6 +22,23 @@ def _metrics(value: str | None) -> Any:
         ) from exc
 
 
+def _preview_folder(out_dir: str, model_dir: str, overwrite: bool) -> Path:
+    """``--dry-run``'s folder, claimed for config.json and README.md; never the model folder
+    or a folder inside it (the source is never modified)."""
+    from glamor_zoo.outputs import OutputFolderError, claim_outputs
+
+    out, source = Path(out_dir).resolve(), Path(model_dir).resolve()
+    if out == source or source in out.parents:
+        raise CliError(
+            f"--dry-run {out_dir!r} is the model folder {model_dir!r} or inside it: --dry-run "
+            "writes nothing into the model folder; give another folder"
+        )
+    try:
+        return claim_outputs(out, ("config.json", "README.md"), overwrite)
+    except OutputFolderError as exc:
+        raise CliError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from huggingface_hub.errors import HfHubHTTPError
 
@@ -39,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.dry_run:
             config, card = prepare_push(args.model_dir, args.repo_id, **options)
-            out = Path(args.dry_run)
+            out = _preview_folder(args.dry_run, args.model_dir, args.overwrite)
             atomic_write_text(out / "config.json", json.dumps(config, indent=2) + "\n")
             atomic_write_text(out / "README.md", card)
             print(f"wrote {out / 'config.json'} and {out / 'README.md'}; nothing was uploaded")

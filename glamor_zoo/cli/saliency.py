@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from glamor_zoo.cli._common import load_cli_model
     from glamor_zoo.data import ImageLoadError, load_image
     from glamor_zoo.inference.saliency import face_saliency
-    from glamor_zoo.saliency import check_render_size, save_saliency_png
+    from glamor_zoo.outputs import OutputFolderError, claim_outputs
+    from glamor_zoo.saliency import check_render_size, saliency_file_names, save_saliency_png
 
     if args.scale < 1:
         raise CliError(f"--scale must be a whole number >= 1, got {args.scale}")
@@ -45,9 +46,14 @@ def run(args: argparse.Namespace) -> int:
         )
     labels = loaded.labels
     target = _target_index(args.target, labels)
+    names = saliency_file_names(args.images)
+    try:
+        claim_outputs(args.out_dir, names, args.overwrite)
+    except OutputFolderError as exc:
+        raise CliError(str(exc)) from None
 
     failures = 0
-    for path in args.images:
+    for path, name in zip(args.images, names, strict=True):
         try:
             result = face_saliency(
                 loaded.model,
@@ -58,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 stride=args.stride,
                 target=target,
             )
-            out = args.out_dir / f"{path.stem}_saliency.png"
+            out = args.out_dir / name
             save_saliency_png(
                 str(out), getattr(result.saliency, args.map), result.face, scale=args.scale
             )

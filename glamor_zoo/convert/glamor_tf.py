@@ -349,6 +349,7 @@ def convert_tf_checkpoint(
     command: str | None = None,
     source: Mapping[str, Any] | None = None,
     card_template: str | Path | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Convert a GLAMOR-Net TF2 checkpoint into a glamor_zoo model folder.
 
@@ -361,7 +362,8 @@ def convert_tf_checkpoint(
 
     Args:
         prefix: The checkpoint (``.../Model``, ``.../Model.index``, or its folder).
-        out_dir: The model folder to write (created; existing files replaced whole).
+        out_dir: The model folder to write (created). Its three files, when there, are replaced
+            whole only if glamor-zoo wrote them (see :func:`glamor_zoo.outputs.claim_outputs`).
         model_name: The zoo architecture (default: the published GLAMOR-Net).
         label_names: Class names in output order (default: the paper's 7 when there are 7).
         reference: An ``.npz`` of the official code's outputs (see :func:`compare_with_reference`);
@@ -376,6 +378,7 @@ def convert_tf_checkpoint(
             recorded as ``conversion["source"]`` in ``config.json``.
         card_template: The model card's template (a file or a shipped template's name;
             default: the architecture's, see :func:`glamor_zoo.hub.card.find_template`).
+        overwrite: Replace those files even when glamor-zoo did not write them.
 
     Returns:
         ``out_dir`` as a Path.
@@ -384,12 +387,21 @@ def convert_tf_checkpoint(
         TFCheckpointError / NotGlamorCheckpointError: see :func:`convert_checkpoint`.
         ValueError: the outputs differ from ``reference`` by more than ``tolerance``, or the
             label names do not match the number of classes.
+        OutputFolderError: ``out_dir`` holds such files of someone else's (without
+            ``overwrite``), or cannot be written.
     """
     from glamor_zoo import __version__
     from glamor_zoo.hub.card import render_model_card
     from glamor_zoo.labels import PAPER_LABELS
     from glamor_zoo.models._factory import HUB_ORG
-    from glamor_zoo.serialization import atomic_write_text, file_sha256, save_pretrained
+    from glamor_zoo.outputs import claim_outputs
+    from glamor_zoo.serialization import (
+        CONFIG_NAME,
+        WEIGHTS_NAME,
+        atomic_write_text,
+        file_sha256,
+        save_pretrained,
+    )
     from glamor_zoo.spec import get_model_spec, set_model_spec
 
     bundle = TensorBundle(prefix, verify=True)
@@ -444,6 +456,7 @@ def convert_tf_checkpoint(
     extra: dict[str, Any] = {"conversion": conversion}
     if command:
         extra["command"] = command
+    claim_outputs(out_dir, (WEIGHTS_NAME, CONFIG_NAME, "README.md"), overwrite)
     out = save_pretrained(model, out_dir, label_names=label_names, **extra)
     config = json.loads((out / "config.json").read_text())
     repo_id = hub_id or model.pretrained_cfg.get("hf_hub_id") or f"{HUB_ORG}/{model_name}"

@@ -36,6 +36,7 @@ from glamor_zoo.train.calibration import expected_calibration_error
 from glamor_zoo.train.metrics import classification_metrics
 
 __all__ = [
+    "EVALUATION_FILES",
     "Predictions",
     "collate_samples",
     "evaluate_model",
@@ -45,6 +46,14 @@ __all__ = [
     "write_evaluation",
 ]
 
+#: The files :func:`write_evaluation` writes into its folder.
+EVALUATION_FILES = (
+    "metrics.json",
+    "skipped.csv",
+    "confusion_matrix.json",
+    "predictions.csv",
+    "confusion_matrix.png",
+)
 NO_FACE = "no_face"
 UNKNOWN_CLASS = "unknown_class"
 UNREADABLE = "unreadable"

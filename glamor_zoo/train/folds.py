@@ -118,7 +118,7 @@ def _summary(
 
 
 def train_folds(
-    config: TrainConfig, resume: bool = False, command: str | None = None
+    config: TrainConfig, resume: bool = False, command: str | None = None, overwrite: bool = False
 ) -> FoldsResult:
     """Train and score every fold of ``config.data.folds`` (see the module docs).
 
@@ -129,6 +129,8 @@ def train_folds(
         config: The resolved recipe, with ``data.folds`` set.
         resume: Reuse finished folds and resume the unfinished one from its checkpoints.
         command: The command line that started the run (recorded in the summary).
+        overwrite: Replace files of the run's names that no run wrote (see
+            :func:`~glamor_zoo.train.train`).
 
     Returns:
         The parent run directory and the summary (on every process).
@@ -158,7 +160,13 @@ def train_folds(
     # PartialState() would not, and each process would then train every fold on all the data.
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     if state.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        from glamor_zoo.outputs import OutputFolderError, claim_outputs
+
+        names = ["config.yaml", SUMMARY_NAME, *(f"fold_{k}" for k in folds)]
+        try:  # a resumed run's files are its own
+            claim_outputs(run_dir, names, overwrite or resume)
+        except OutputFolderError as exc:
+            raise ConfigError(f"run.output_dir: {exc}") from None
         atomic_write_text(
             run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False)
         )
@@ -176,6 +184,7 @@ def train_folds(
                 resume=resume and (fold_dir / "config.yaml").is_file(),
                 command=command,
                 keep_process_group=True,
+                overwrite=overwrite,
             )
             state.wait_for_everyone()
             metrics = json.loads((fold_dir / "metrics.json").read_text(encoding="utf-8"))

@@ -156,10 +156,16 @@ def run_from_args(args: argparse.Namespace, argv: Sequence[str] | None = None) -
                 "--push-to-hub with data.folds: a k-fold run makes one model per fold; push the "
                 "one you want with glamor-zoo push RUN_DIR/fold_K/model ORG/NAME"
             )
-        folds = train_folds(config, resume=args.resume, command=command)
+        folds = train_folds(config, resume=args.resume, command=command, overwrite=args.overwrite)
         lines = folds_summary_lines(folds, config.paper_accuracy)
     else:
-        result = train(config, resume=args.resume, push_to_hub=args.push_to_hub, command=command)
+        result = train(
+            config,
+            resume=args.resume,
+            push_to_hub=args.push_to_hub,
+            command=command,
+            overwrite=args.overwrite,
+        )
         lines = summary_lines(result, config.paper_accuracy)
     from accelerate import PartialState
 

@@ -76,6 +76,8 @@ __all__ = ["TrainResult", "train"]
 # Logs once, from the main process (accelerate's adapter over the ``logging`` logger).
 _LOGGER = get_logger(__name__)
 RESULT_NAME = "result.json"
+#: What a run writes into its run directory (claimed in its manifest before it starts).
+RUN_OUTPUTS = ("config.yaml", "metrics.json", "stages", "model", "eval", "plots", "logs")
 _clock = time.monotonic  # the time budget's clock (tests replace it)
 
 
@@ -881,7 +883,9 @@ def _make_accelerator(config: TrainConfig, run_dir: Path) -> Any:
     )
 
 
-def _prepare_run_dir(config: TrainConfig, run_dir: Path, resume: bool) -> None:
+def _prepare_run_dir(config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool) -> None:
+    from glamor_zoo.outputs import OutputFolderError, claim_outputs
+
     config_path = run_dir / "config.yaml"
     if resume:
         if not config_path.is_file():
@@ -898,7 +902,10 @@ def _prepare_run_dir(config: TrainConfig, run_dir: Path, resume: bool) -> None:
             f"run directory {str(run_dir)!r} already holds a run: pass --resume to continue it, or "
             "choose another run.output_dir"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:  # a resumed run's files are its own
+        claim_outputs(run_dir, RUN_OUTPUTS, overwrite or resume)
+    except OutputFolderError as exc:
+        raise ConfigError(f"run.output_dir: {exc}") from None
     atomic_write_text(config_path, yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
@@ -908,6 +915,7 @@ def train(
     push_to_hub: str | None = None,
     command: str | None = None,
     keep_process_group: bool = False,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train every stage of ``config``, select the final weights, evaluate and save them.
 
@@ -921,18 +929,21 @@ def train(
         command: The command line that started the run (recorded in metrics and the model card).
         keep_process_group: Leave the distributed process group up for more runs in this
             process (the k-fold driver); by default the run ends it (``end_training``).
+        overwrite: Start even when ``run.output_dir`` holds files of a run's names (``model/``,
+            ``metrics.json``…) that no run wrote; by default they are refused, never replaced.
 
     Returns:
         Where the run lives and its final metrics (on every process).
 
     Raises:
-        ConfigError: bad recipe values, a run directory clash, or a resume that does not match.
+        ConfigError: bad recipe values, a run directory clash (an earlier run, someone else's
+            files), a run directory that cannot be written, or a resume that does not match.
     """
     start = time.perf_counter()
     run_dir = Path(config.run.output_dir).expanduser().resolve()
     accelerator = _make_accelerator(config, run_dir)
     if accelerator.is_main_process:
-        _prepare_run_dir(config, run_dir, resume)
+        _prepare_run_dir(config, run_dir, resume, overwrite)
     accelerator.wait_for_everyone()
     if config.run.log_with:
         accelerator.init_trackers(config.name.replace("/", "_"), config=_hparams(config))
