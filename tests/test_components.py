@@ -174,12 +174,12 @@ def test_cli_models_table() -> None:
     assert "caer_net_s" not in out.stdout
 
 
-def test_readme_models_table_is_current() -> None:
+def test_models_doc_table_is_current() -> None:
     from glamor_zoo.cli._table import model_table
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text(encoding="utf-8")
     start, end = "<!-- models-table:start -->\n", "\n<!-- models-table:end -->"
-    table = readme[readme.index(start) + len(start) : readme.index(end)]
+    table = doc[doc.index(start) + len(start) : doc.index(end)]
     assert table == model_table(glamor_zoo.list_models()), (
-        "README's model table is stale: paste the output of `glamor-zoo models` between its markers"
+        "docs/models.md's model table is stale: paste `glamor-zoo models` between its markers"
     )
