@@ -11,12 +11,16 @@
   any of them that already exists and that no command of the zoo wrote there (the folder's
   manifest, ``<folder>/.glamor-zoo-manifest.json``, lists what they wrote) is refused unless
   the caller says to overwrite; the names are then added to the manifest (written atomically).
+- :func:`full_or_read_only` tells a write that failed because the disk is full or read-only
+  (which the user can fix, then resume) from other errors, so commands report it in one line.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +34,7 @@ __all__ = [
     "OverwriteRefusedError",
     "check_writable",
     "claim_outputs",
+    "full_or_read_only",
     "written_names",
 ]
 
@@ -43,6 +48,22 @@ class OutputFolderError(OSError):
 
 class OutputLockedError(OutputFolderError):
     """Another process is writing into the output folder; the message names its PID."""
+
+
+_FULL_OR_READ_ONLY = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def full_or_read_only(exc: BaseException) -> str | None:
+    """The system's reason (``No space left on device``…) when ``exc`` is a write that failed
+    because the disk is full, over quota or read-only; ``None`` for any other error.
+
+    ``exc`` is an :class:`OSError`, or safetensors' error, which names the OS error in its text.
+    """
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is None and type(exc).__name__ == "SafetensorError":
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        code = int(found.group(1)) if found else None
+    return os.strerror(code) if code in _FULL_OR_READ_ONLY else None
 
 
 class OverwriteRefusedError(OutputFolderError):

@@ -147,6 +147,18 @@ CASES: list[Case] = [
         2,
         "cannot be written: Not a directory",
     ),
+    Case(
+        "train-output-not-writable",
+        lambda t, m: _recipe(t, TINY_RECIPE, f"run.output_dir={_file(t)}/out"),
+        2,
+        "cannot be written: Not a directory",
+    ),
+    Case(
+        "detect-output-not-writable",
+        lambda t, m: ["detect", str(t), "--out", _file(t) + "/out", "--detector", "none", *QUICK],
+        2,
+        "cannot be written: Not a directory",
+    ),
     # item 2: sizes a user gives are bounded
     Case(
         "saliency-scale-2000",
@@ -654,3 +666,50 @@ def test_saliency_of_two_inputs_with_one_stem_writes_two_files(
     written = [line.split("\t")[-1] for line in capsys.readouterr().out.splitlines()]
     assert len(set(written)) == 2 and all(Path(p).is_file() for p in written)
     assert sorted(p.name for p in out.glob("*.png")) == ["face-2_saliency.png", "face_saliency.png"]
+
+
+# ----------------------------------------------------------------- a full disk
+
+
+def _disk_full_error(kind: str) -> Exception:
+    """What a write into a full disk raises: Python's error, or safetensors' (its message as
+    seen on a full tmpfs)."""
+    import errno
+    import os
+
+    if kind == "safetensors":
+        from safetensors import SafetensorError
+
+        return SafetensorError(
+            "Error while serializing: I/O error: No space left on device (os error 28)"
+        )
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("kind", ["os", "safetensors"])
+def test_a_full_disk_while_training_is_one_line(kind: str, monkeypatch, tmp_path: Path, capsys):
+    from glamor_zoo.train import trainer
+
+    def full(*args, **kwargs):
+        raise _disk_full_error(kind)
+
+    monkeypatch.setattr(trainer, "train", full)
+    assert main(_recipe(tmp_path, TINY_RECIPE, f"run.output_dir={tmp_path / 'run'}")) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "--resume" in err and "Traceback" not in err
+
+
+def test_a_full_disk_while_detecting_is_one_line(monkeypatch, tmp_path: Path, capsys) -> None:
+    from glamor_zoo.data.detection import crops
+
+    def full(path, text):
+        raise _disk_full_error("os")
+
+    (tmp_path / "photos").mkdir()
+    shutil.copy(FACE, tmp_path / "photos" / "a.png")
+    monkeypatch.setattr(crops, "atomic_write_text", full)
+    argv = ["detect", str(tmp_path / "photos"), "--out", str(tmp_path / "crop")]
+    assert main([*argv, "--detector", "none", *QUICK]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written: No space left on device" in err and "Traceback" not in err
+    assert "run the same command again" in err

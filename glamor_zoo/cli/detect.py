@@ -3,24 +3,43 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from glamor_zoo.cli import CliError
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from glamor_zoo.cli import CliError
-    from glamor_zoo.cli._common import build_detector
-    from glamor_zoo.data.detection.crops import write_crop_files
-    from glamor_zoo.serialization import atomic_write_text
+    from glamor_zoo.outputs import OutputFolderError, check_writable, full_or_read_only
 
     images_root, out = Path(args.images_root), Path(args.out)
     if not images_root.is_dir():
         raise CliError(f"image folder {str(images_root)!r} does not exist")
-    detector = build_detector(args)
+    try:
+        check_writable(out)  # before the detection, not after it
+    except OutputFolderError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        return _detect(args, images_root, out)
+    except OSError as exc:
+        reason = full_or_read_only(exc)
+        if reason is None:
+            raise
+        raise CliError(
+            f"crop folder {str(out)!r} cannot be written: {reason}; the crop files written so "
+            "far are kept: make room (or make it writable) and run the same command again to "
+            "go on"
+        ) from None
+
+
+def _detect(args: argparse.Namespace, images_root: Path, out: Path) -> int:
+    from glamor_zoo.cli._common import build_detector
+    from glamor_zoo.data.detection.crops import write_crop_files
+    from glamor_zoo.serialization import atomic_write_text
+
     report = write_crop_files(
         images_root,
         out,
-        detector,
+        build_detector(args),
         batch_size=args.batch_size,
         overwrite=args.overwrite,
         progress=not args.no_progress,
