@@ -57,7 +57,9 @@ def _config(tag: str) -> dict[str, Any]:
 def _input(config: Mapping[str, Any]) -> str:
     channels, height, width = config["pretrained_cfg"]["input_size"]
     colour = "grey" if channels == 1 else "RGB"
-    inputs = config.get("model_args", {}).get("inputs", "face")
+    model_args = config.get("model_args", {})
+    spec = config.get("spec") or model_args.get("spec") or {}
+    inputs = spec.get("inputs") or model_args.get("inputs") or "face"
     what = {"face": "face", "context": "scene", "both": "face + scene"}.get(inputs, inputs)
     return f"{what}, {height}×{width} {colour}"
 
