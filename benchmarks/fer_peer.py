@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+# Other datasets' spellings of those classes (CK+: anger, sadness; SFEW: capitalised).
+ALIASES = {"anger": "angry", "sadness": "sad"}
 
 
 def main() -> None:
@@ -47,7 +49,7 @@ def main() -> None:
     faces = ((faces / 255.0) - 0.5) * 2.0
     probs = model.predict(faces[..., None], batch_size=args.batch_size, verbose=0)
     predicted = [FER_CLASSES[i] for i in probs.argmax(axis=1)]
-    truth = [p.parent.name.lower() for p in paths]
+    truth = [ALIASES.get(p.parent.name.lower(), p.parent.name.lower()) for p in paths]
     top1 = 100.0 * float(np.mean([a == b for a, b in zip(predicted, truth, strict=True)]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(

@@ -36,7 +36,11 @@ FROZEN = {
     "face_resnet18.fer2013": "5e855b8580caac2041a810d76443b892ba123360d16d9f2c8cf4baa17fde942a",
     "face_resnet26.fer2013": "8ad24f822840b2cfa7f323351e6eafd9fda1511ed224e7e4e1d58838a355ebd5",
 }
-IN_THE_WHEEL = ("face_resnet26.fer2013", "deep_emotion.fer2013")  # the default and Deep-Emotion
+IN_THE_WHEEL = (
+    "face_resnet26.fer2013_sfew",  # the default
+    "face_resnet26.fer2013",  # the previous default (the distillation teacher of the new one)
+    "deep_emotion.fer2013",
+)
 WHEEL_LIMIT = 25 * 10**6
 
 

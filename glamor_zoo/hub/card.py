@@ -462,6 +462,21 @@ def _preprocessing(config: Mapping[str, Any], pre: Mapping[str, Any]) -> str:
             "detected on BGR images, the masked context through a JPEG round trip); the zoo "
             "repeats it by default for this model."
         )
+    if pre.get("face_square") or pre.get("face_margin"):
+        lines.append(
+            "- **Crop rule**: the detector's box made square around its centre"
+            if pre.get("face_square")
+            else "- **Crop rule**: the detector's box"
+        )
+        lines[-1] += (
+            f", grown by {float(pre.get('face_margin') or 0):g} of its size on each side; "
+            "what falls outside the photo is black (training saw faces cut the same way)."
+        )
+    if pre.get("temperature", 1.0) != 1.0:
+        lines.append(
+            f"- **Temperature**: reported probabilities are softmax(logits / "
+            f"{float(pre['temperature']):g}) (fitted on held-out data)."
+        )
     if pre.get("face_augment"):
         augment = ", ".join(f"{k} {v}" for k, v in pre["face_augment"].items())
         lines.append(f"- **Training augmentation** (face): {augment}.")
@@ -577,7 +592,82 @@ def _results(config: Mapping[str, Any], metrics: list[CardMetric]) -> str:
         "\n\nThe metrics are also in this repository's card metadata (`model-index`) and in "
         "`config.json` under `metrics`."
     )
-    return header + "\n".join(rows) + note
+    return header + "\n".join(rows) + note + _cross_dataset(config) + _calibration(config)
+
+
+def _cross_dataset(config: Mapping[str, Any]) -> str:
+    """Figures beyond the training set (``config["cross_dataset"]``): this model, the previous
+    default and the `fer` package on the same images, then per-class recall and the confusion
+    matrix of the first set."""
+    table = config.get("cross_dataset")
+    if not isinstance(table, Mapping):
+        return ""
+    names = {
+        "sfew_holdout": "SFEW 2.0 movie-disjoint hold-out",
+        "ckplus48": "CK+48 (never trained on)",
+    }
+    rows, first = [], None
+    for key, label in names.items():
+        row = table.get(key)
+        if not isinstance(row, Mapping):
+            continue
+        first = first or (key, row)
+        cells = [
+            f"{row[who]['top1']:.2f}" if isinstance(row.get(who), Mapping) else "—"
+            for who in ("model", "previous_default", "fer_package")
+        ]
+        how = _text(str((table.get("scored") or {}).get(key, "")))
+        rows.append(f"| {label} | {' | '.join(cells)} | {how} |")
+    if not rows:
+        return ""
+    previous = _code(str(next(iter(table.values()))["previous_default"]["tag"]))
+    out = (
+        "\n\n### Beyond the training distribution\n\n"
+        f"| Set | This model | Previous default ({previous}) | `fer` package | How scored |\n"
+        "|---|---:|---:|---:|---|\n" + "\n".join(rows)
+    )
+    if first is not None:
+        key, row = first
+        model = row["model"]
+        recall = model.get("per_class_recall") or {}
+        out += (
+            f"\n\nPer-class recall on the {names[key]} (%): "
+            + ", ".join(
+                f"{_text(str(c))} {v:.1f}" if v is not None else f"{_text(str(c))} —"
+                for c, v in recall.items()
+            )
+            + "."
+        )
+        matrix = model.get("confusion_matrix")
+        classes = list(recall)
+        if matrix and len(matrix) == len(classes):
+            head = "| true \\ predicted | " + " | ".join(_text(str(c)) for c in classes) + " |"
+            sep = "|---|" + "---:|" * len(classes)
+            body = [
+                f"| {_text(str(c))} | " + " | ".join(str(int(v)) for v in line) + " |"
+                for c, line in zip(classes, matrix, strict=True)
+            ]
+            out += f"\n\nConfusion matrix ({names[key]}):\n\n" + "\n".join([head, sep, *body])
+    return out
+
+
+def _calibration(config: Mapping[str, Any]) -> str:
+    """The temperature and the expected calibration error per hold-out (``calibration``)."""
+    table = config.get("calibration")
+    if not isinstance(table, Mapping) or not isinstance(table.get("sets"), Mapping):
+        return ""
+    rows = [
+        f"| {_text(str(name))} | {int(s['images'])} | {float(s['ece_before']):.2f} | "
+        f"{float(s['ece_after']):.2f} |"
+        for name, s in table["sets"].items()
+    ]
+    return (
+        "\n\n### Calibration\n\n"
+        f"Temperature {float(table['temperature']):.4g} ({_text(str(table.get('rule', '')))}). "
+        "Expected calibration error (%, 15 bins) on each hold-out:\n\n"
+        "| Hold-out | Images | ECE at T = 1 | ECE at the stored temperature |\n"
+        "|---|---:|---:|---:|\n" + "\n".join(rows)
+    )
 
 
 def _citation(config: Mapping[str, Any]) -> str:

@@ -212,12 +212,13 @@ def checkpoint_filter_fn(state_dict: dict[str, Any], model: nn.Module) -> dict[s
 
 
 def packaged_training_settings(model: nn.Module) -> dict[str, Any]:
-    """The training-only settings (``face_augment``) recorded with a released tag's weights:
+    """The settings recorded with a released tag's weights beyond its entrypoint (the
+    augmentation, the face crop rule and the temperature: ``_PACKAGED_SPEC_KEYS``), from
     ``glamor_zoo/weights/<arch>_<tag>.json``, the tag's config, shipped inside the package.
 
-    A released tag's structure and pixels come from its entrypoint, but the augmentation its
-    recipe trained with does not: fine-tuning from the tag starts from these (a recipe's
-    ``data.preprocess`` still overrides them).
+    A released tag's structure and pixels come from its entrypoint, but these do not: inference
+    cuts faces as training did, and fine-tuning from the tag starts from its augmentation (a
+    recipe's ``data.preprocess`` still overrides them).
     """
     cfg = getattr(model, "pretrained_cfg", None) or {}
     tag = f"{cfg.get('architecture')}.{cfg.get('tag')}"
@@ -228,7 +229,13 @@ def packaged_training_settings(model: nn.Module) -> dict[str, Any]:
         return {}
     config = json.loads(record.read_text())
     spec = config.get("spec") or config.get("model_args", {}).get("spec") or {}
-    return {key: spec[key] for key in ("face_augment",) if spec.get(key) is not None}
+    return {key: spec[key] for key in _PACKAGED_SPEC_KEYS if spec.get(key) is not None}
+
+
+# What a released tag's packaged config decides beyond its entrypoint: the augmentation its
+# recipe trained with, how its faces are cut around a detector's box (the crop it was trained
+# on) and the temperature of its probabilities (fitted on its hold-outs).
+_PACKAGED_SPEC_KEYS = ("face_augment", "face_margin", "face_square", "temperature")
 
 
 def saved_spec(kwargs: Mapping[str, Any]) -> dict[str, Any] | None:

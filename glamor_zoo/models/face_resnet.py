@@ -247,7 +247,7 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
     }
 
 
-def _released(tag: str, recipe: str, sha256: str) -> Any:
+def _released(tag: str, recipe: str, sha256: str, data: str = "FER-2013 train") -> Any:
     from glamor_zoo.models.deep_emotion import FER2013_LABELS
 
     return released_cfg(
@@ -256,8 +256,8 @@ def _released(tag: str, recipe: str, sha256: str) -> Any:
         **_cfg(
             label_names=FER2013_LABELS,
             license="other",
-            description=f"Trained by glamor_zoo on FER-2013 train ({recipe}). FER-2013 is for "
-            "research use only, and so are these weights.",
+            description=f"Trained by glamor_zoo on {data} ({recipe}). The data are for research "
+            "use only, and so are these weights.",
         ),
     )
 
@@ -273,6 +273,12 @@ default_cfgs = default_cfgs_of(
             "face_resnet26.fer2013",
             "recipes/face_resnet18_fer2013_phase10.yaml",
             "8ad24f822840b2cfa7f323351e6eafd9fda1511ed224e7e4e1d58838a355ebd5",
+        ),
+        "face_resnet26.fer2013_sfew": _released(
+            "face_resnet26.fer2013_sfew",
+            "recipes/face_resnet26_fer2013_sfew.yaml",
+            "f155d98ed12dc5048fd0e6c438a939e203684abf35fc604874735399535db5be",
+            data="FER-2013 train and SFEW 2.0 Train (faces from movie stills)",
         ),
     }
 )

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["ECE_BINS", "expected_calibration_error", "fit_temperature", "scaled_probabilities"]
+__all__ = [
+    "ECE_BINS",
+    "expected_calibration_error",
+    "fit_temperature",
+    "mean_nll",
+    "scaled_probabilities",
+]
 
 #: Confidence bins of the expected calibration error (Guo et al. 2017).
 ECE_BINS = 15
@@ -60,15 +66,9 @@ def _nll(log_probs: np.ndarray, targets: np.ndarray, temperature: float) -> floa
     return float(-np.log(np.clip(p[np.arange(len(targets)), targets], 1e-12, None)).mean())
 
 
-def fit_temperature(log_probs: Sequence[np.ndarray], targets: Sequence[Sequence[int]]) -> float:
-    """The temperature minimising the mean over the given sets of each set's negative
-    log-likelihood (each set counts once, whatever its size: a small hold-out is not drowned
-    by a large one). Rows with NaN (images not scored) are left out.
-
-    Args:
-        log_probs: One (N_i, C) array of logits or log-probabilities per held-out set.
-        targets: The true classes of each set.
-    """
+def _scored_sets(
+    log_probs: Sequence[np.ndarray], targets: Sequence[Sequence[int]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
     sets = []
     for logits, labels in zip(log_probs, targets, strict=True):
         logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels)
@@ -77,11 +77,48 @@ def fit_temperature(log_probs: Sequence[np.ndarray], targets: Sequence[Sequence[
             sets.append((logits[keep], labels[keep]))
     if not sets:
         raise ValueError("no scored images to fit a temperature on")
+    return sets
+
+
+def mean_nll(
+    log_probs: Sequence[np.ndarray], targets: Sequence[Sequence[int]], temperature: float
+) -> float:
+    """The mean over the sets of each set's negative log-likelihood at ``temperature``."""
+    sets = _scored_sets(log_probs, targets)
+    return float(np.mean([_nll(x, y, temperature) for x, y in sets]))
+
+
+def fit_temperature(
+    log_probs: Sequence[np.ndarray],
+    targets: Sequence[Sequence[int]],
+    keep_each_ece: bool = False,
+) -> float:
+    """The temperature minimising :func:`mean_nll`: each set counts once, whatever its size
+    (a small hold-out is not drowned by a large one). Rows with NaN (images not scored) are
+    left out.
+
+    Args:
+        log_probs: One (N_i, C) array of logits or log-probabilities per held-out set.
+        targets: The true classes of each set.
+        keep_each_ece: Only temperatures that leave no set's expected calibration error above
+            its value at T = 1 are candidates (1 itself always is): a temperature never trades
+            one set's calibration for another's.
+    """
+    sets = _scored_sets(log_probs, targets)
 
     def loss(t: float) -> float:
         return float(np.mean([_nll(x, y, t) for x, y in sets]))
 
+    def allowed(t: float) -> bool:
+        if not keep_each_ece or t == 1.0:
+            return True
+        return all(
+            expected_calibration_error(scaled_probabilities(x, t), y)
+            <= expected_calibration_error(scaled_probabilities(x, 1.0), y)
+            for x, y in sets
+        )
+
     grid = np.exp(np.linspace(np.log(_T_RANGE[0]), np.log(_T_RANGE[1]), 61))
-    best = float(grid[int(np.argmin([loss(t) for t in grid]))])
+    best = min([1.0, *(float(t) for t in grid if allowed(float(t)))], key=loss)
     fine = np.exp(np.linspace(np.log(best / 1.06), np.log(best * 1.06), 41))
-    return float(fine[int(np.argmin([loss(t) for t in fine]))])
+    return min([best, *(float(t) for t in fine if allowed(float(t)))], key=loss)
