@@ -5,7 +5,8 @@ torchvision: about 4 s on the project's 2-core machines (``benchmarks/bench_star
 small top-level package imports only the standard library, so ``glamor-zoo --help``, each
 ``glamor-zoo COMMAND --help`` and every usage error answer at once. Each command's parser is
 ``register(subparsers)`` in a module here; its work is ``run(args)`` in
-``glamor_zoo.cli.<command>``, imported only once the arguments have parsed.
+``glamor_zoo_cli.commands.<command>``, imported only once the arguments have parsed. The
+library never imports this package.
 
 Logging is quiet by default: the zoo's own messages at INFO, every library's (timm, httpx,
 onnxscript, torch…) from WARNING up; ``-v`` shows every library's INFO and the zoo's DEBUG.
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
+        if not info.name.startswith("_") and not info.ispkg:
             import_module(f"{__name__}.{info.name}").register(subparsers)
     return parser
 
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run_module", None):
         parser.print_help()
         return 2
-    from glamor_zoo.cli import execute
+    from glamor_zoo_cli.commands import execute
 
     return execute(args)
 

@@ -1,5 +1,5 @@
 """``glamor-zoo build-ncaer``: rebuild NCAER-S from the CAER video clips (paper §4.1):
-the arguments (the work is ``glamor_zoo.cli.build_ncaer``)."""
+the arguments (the work is ``glamor_zoo_cli.commands.build_ncaer``)."""
 
 from __future__ import annotations
 
@@ -38,4 +38,4 @@ def register(subparsers: Any) -> None:
     )
     add_detector_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    parser.set_defaults(run_module="glamor_zoo.cli.build_ncaer")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.build_ncaer")

@@ -1,5 +1,5 @@
 """``glamor-zoo compare``: the Stuart–Maxwell test between two models' predictions (paper Table 5):
-the arguments (the work is ``glamor_zoo.cli.compare``)."""
+the arguments (the work is ``glamor_zoo_cli.commands.compare``)."""
 
 from __future__ import annotations
 
@@ -18,4 +18,4 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--output", "-o", default=None, help="write the results as JSON to this file"
     )
-    parser.set_defaults(run_module="glamor_zoo.cli.compare")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.compare")

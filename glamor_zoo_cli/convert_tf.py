@@ -1,5 +1,5 @@
 """``glamor-zoo convert-tf``: the official GLAMOR-Net TF2 checkpoint → a glamor_zoo model folder:
-the arguments (the work is ``glamor_zoo.cli.convert_tf``)."""
+the arguments (the work is ``glamor_zoo_cli.commands.convert_tf``)."""
 
 from __future__ import annotations
 
@@ -56,4 +56,4 @@ def register(subparsers: Any) -> None:
         help="replace model.safetensors, config.json and README.md in OUT_DIR even when "
         "glamor-zoo did not write them (by default such files are refused)",
     )
-    parser.set_defaults(run_module="glamor_zoo.cli.convert_tf")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.convert_tf")

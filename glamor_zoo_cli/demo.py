@@ -1,5 +1,5 @@
 """``glamor-zoo demo``: the web demo (Gradio, the ``demo`` extra): the arguments
-(the work is ``glamor_zoo.cli.demo``)."""
+(the work is ``glamor_zoo_cli.commands.demo``)."""
 
 from __future__ import annotations
 
@@ -76,4 +76,4 @@ def register(subparsers: Any) -> None:
         metavar="MB",
         help="largest photo accepted (default 20)",
     )
-    parser.set_defaults(run_module="glamor_zoo.cli.demo")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.demo")

@@ -1,5 +1,5 @@
 """``glamor-zoo detect``: write the official ``crop/`` layout (one box file per image):
-the arguments (the work is ``glamor_zoo.cli.detect``)."""
+the arguments (the work is ``glamor_zoo_cli.commands.detect``)."""
 
 from __future__ import annotations
 
@@ -28,4 +28,4 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="re-detect existing crop files")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.set_defaults(run_module="glamor_zoo.cli.detect")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.detect")

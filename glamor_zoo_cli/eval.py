@@ -1,5 +1,5 @@
 """``glamor-zoo eval``: accuracy, per-class accuracy, confusion matrix and predictions of a model:
-the arguments (the work is ``glamor_zoo.cli.eval``)."""
+the arguments (the work is ``glamor_zoo_cli.commands.eval``)."""
 
 from __future__ import annotations
 
@@ -78,4 +78,4 @@ def register(subparsers: Any) -> None:
         "images that were scored)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    parser.set_defaults(run_module="glamor_zoo.cli.eval")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.eval")

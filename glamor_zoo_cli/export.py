@@ -1,5 +1,5 @@
 """``glamor-zoo export MODEL out.onnx``: an ONNX file with a dynamic batch, checked by onnxruntime:
-the arguments (the work is ``glamor_zoo.cli.export``)."""
+the arguments (the work is ``glamor_zoo_cli.commands.export``)."""
 
 from __future__ import annotations
 
@@ -27,4 +27,4 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--tolerance", type=float, default=1e-4, help="max |onnx - torch| logit difference"
     )
-    parser.set_defaults(run_module="glamor_zoo.cli.export")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.export")

@@ -1,5 +1,5 @@
 """``glamor-zoo models``: the registered models with parameter counts and pretrained tags:
-the arguments (the work is ``glamor_zoo.cli.models``)."""
+the arguments (the work is ``glamor_zoo_cli.commands.models``)."""
 
 from __future__ import annotations
 
@@ -12,4 +12,4 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("pattern", nargs="?", default="", help="wildcard filter, e.g. 'glamor_*'")
     parser.add_argument("--num-classes", type=int, default=7, help="classes used for the counts")
-    parser.set_defaults(run_module="glamor_zoo.cli.models")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.models")

@@ -1,5 +1,5 @@
 """``glamor-zoo predict``: faces and emotions in photos, folders, videos and 🤗 datasets:
-the arguments (the work is ``glamor_zoo.cli.predict``)."""
+the arguments (the work is ``glamor_zoo_cli.commands.predict``)."""
 
 from __future__ import annotations
 
@@ -142,4 +142,4 @@ def register(subparsers: Any) -> None:
         "--overwrite", action="store_true", help="discard earlier results in --output"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(run_module="glamor_zoo.cli.predict")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.predict")

@@ -1,5 +1,5 @@
 """``glamor-zoo push``: publish a model folder to the Hugging Face Hub (weights, config, card):
-the arguments (the work is ``glamor_zoo.cli.push``)."""
+the arguments (the work is ``glamor_zoo_cli.commands.push``)."""
 
 from __future__ import annotations
 
@@ -54,4 +54,4 @@ def register(subparsers: Any) -> None:
         help="--dry-run: replace config.json and README.md in OUT_DIR even when glamor-zoo did "
         "not write them (by default such files are refused)",
     )
-    parser.set_defaults(run_module="glamor_zoo.cli.push")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.push")

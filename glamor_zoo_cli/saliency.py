@@ -1,5 +1,5 @@
 """``glamor-zoo saliency``: occlusion saliency maps (Deep-Emotion §IV-C) as PNG files:
-the arguments (the work is ``glamor_zoo.cli.saliency``)."""
+the arguments (the work is ``glamor_zoo_cli.commands.saliency``)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def register(subparsers: Any) -> None:
         default=4,
         help="upscaling of the PNG (default 4; at most 4096 x 4096 pixels are drawn)",
     )
-    parser.set_defaults(run_module="glamor_zoo.cli.saliency")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.saliency")
 
 
 def _box(text: str) -> tuple[float, float, float, float]:

@@ -1,5 +1,5 @@
 """``glamor-zoo train``: train a recipe (same as ``accelerate launch recipes/train.py``):
-the arguments (the work is ``glamor_zoo.cli.train``)."""
+the arguments (the work is ``glamor_zoo_cli.commands.train``)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
         "`accelerate launch -m glamor_zoo train ...` (or use recipes/train.py).",
     )
     add_train_arguments(parser)
-    parser.set_defaults(run_module="glamor_zoo.cli.train")
+    parser.set_defaults(run_module="glamor_zoo_cli.commands.train")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ and ``key=value`` overrides of the recipe.
 
 import sys
 
-from glamor_zoo.train.launch import main
+from glamor_zoo_cli.commands.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

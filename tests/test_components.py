@@ -175,7 +175,7 @@ def test_cli_models_table() -> None:
 
 
 def test_models_doc_table_is_current() -> None:
-    from glamor_zoo.cli._table import model_table
+    from glamor_zoo_cli.commands._table import model_table
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text(encoding="utf-8")
     start, end = "<!-- models-table:start -->\n", "\n<!-- models-table:end -->"

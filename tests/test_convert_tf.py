@@ -18,7 +18,6 @@ import pytest
 import torch
 
 import glamor_zoo
-from glamor_zoo.cli import main as cli_main
 from glamor_zoo.convert import (
     ChecksumError,
     MissingShardError,
@@ -38,6 +37,7 @@ from glamor_zoo.convert import (
 from glamor_zoo.convert.crc32c import _update, crc32c, mask, unmask
 from glamor_zoo.convert.sstable import TABLE_MAGIC
 from glamor_zoo.convert.tensor_bundle import _DTYPES, OBJECT_GRAPH_KEY
+from glamor_zoo_cli import main as cli_main
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tf_official_tiny"
 # `tf.train.list_variables` of the full-width official model (fixtures README: 2,158,602 weights)

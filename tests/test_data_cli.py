@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from glamor_zoo.cli import main
 from glamor_zoo.data.datasets import CaerDataset
 from glamor_zoo.data.detection import DETECTORS, Face, FaceDetector
+from glamor_zoo_cli import main
 
 SCENES = Path(__file__).parent / "data" / "scenes"
 

@@ -324,7 +324,7 @@ def test_packaged_model_accuracy_on_fer2013_validation() -> None:
 def test_cli_saliency_writes_pngs_and_reports_failures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from glamor_zoo.cli import main
+    from glamor_zoo_cli import main
 
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
@@ -353,8 +353,8 @@ def test_cli_saliency_writes_pngs_and_reports_failures(
 def test_cli_saliency_of_a_glamor_model_needs_a_box(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from glamor_zoo.cli import main
     from glamor_zoo.serialization import save_pretrained
+    from glamor_zoo_cli import main
 
     torch.manual_seed(0)
     save_pretrained(glamor_zoo.create_model("glamor_test", face_size=(32, 32)), tmp_path / "m")

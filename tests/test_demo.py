@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from glamor_zoo.cli import main
+from glamor_zoo_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -50,7 +50,7 @@ def test_without_gradio_the_command_names_the_extra(monkeypatch, capsys) -> None
 
 
 def test_flags_do_not_clash_with_predict_demo() -> None:
-    from glamor_zoo.cli import build_parser
+    from glamor_zoo_cli import build_parser
 
     args = build_parser().parse_args(["demo"])
     assert (args.host, args.port, args.share) == ("127.0.0.1", 7860, False)

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glamor_zoo.cli import main as cli_main
 from glamor_zoo.train.compare import compare_predictions, load_predictions
 from glamor_zoo.train.evaluate import Predictions, write_evaluation
 from glamor_zoo.train.metrics import classification_metrics, confusion_matrix
 from glamor_zoo.train.stats import stuart_maxwell, stuart_maxwell_table
+from glamor_zoo_cli import main as cli_main
 
 # Stuart (1955), unaided distance vision of 7,477 women (right eye rows, left eye columns), the
 # classic worked example of the test (Agresti, Categorical Data Analysis): statistic 11.96, df 3.

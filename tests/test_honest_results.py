@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 import glamor_zoo
-from glamor_zoo.cli import main
 from glamor_zoo.data.detection import AdaptedDetector, Face, FaceDetector, create_detector
 from glamor_zoo.serialization import save_pretrained
 from glamor_zoo.spec import get_model_spec
+from glamor_zoo_cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = sorted((ROOT / "tests" / "data").glob("deep_emotion_face_*.png"))

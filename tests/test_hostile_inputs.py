@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from glamor_zoo.cli import main
+from glamor_zoo_cli import main
 
 DATA = Path(__file__).parent / "data"
 FACE = DATA / "deep_emotion_face_happy.png"

@@ -24,10 +24,10 @@ from safetensors.torch import load_file, save_file
 from timm.models import load_model_config_from_hf
 
 import glamor_zoo
-from glamor_zoo.cli import main as cli_main
 from glamor_zoo.hub import CheckpointError, card_metrics, render_model_card
 from glamor_zoo.serialization import model_config, save_pretrained
 from glamor_zoo.spec import ModelSpec, get_model_spec
+from glamor_zoo_cli import main as cli_main
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hub_server import HubServer

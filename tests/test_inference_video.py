@@ -13,10 +13,10 @@ pytest.importorskip("av", reason="video support needs PyAV (the 'video' extra)")
 
 from middle_detector import MiddleDetector
 
-from glamor_zoo.cli import main
 from glamor_zoo.inference.batch import expand_inputs
 from glamor_zoo.inference.recognizer import job_size
 from glamor_zoo.inference.video import iter_frames, sampled_frame_count, video_fps, write_video
+from glamor_zoo_cli import main
 
 PHOTO = Path(__file__).parent / "data" / "inference_two_people.jpg"
 OPTS = ["--model", "glamor_test", "--detector", MiddleDetector.name, "--no-fast", "--no-progress"]

@@ -38,3 +38,24 @@ def test_benchmark_results_are_tracked_on_purpose() -> None:
     probe = "benchmarks/results/any_result.json"
     ignored = subprocess.run(["git", "check-ignore", "-q", probe], cwd=REPO, check=False)
     assert ignored.returncode == 1, f"{probe} is git-ignored: results are tracked on purpose"
+
+
+def test_the_library_never_imports_the_command_line() -> None:
+    """One CLI package, ``glamor_zoo_cli``, on top of the library: no module of glamor_zoo
+    imports it (``python -m glamor_zoo``, the entry point, runs it), and its commands package
+    imports only the standard library until a command runs."""
+    import sys
+
+    assert not (REPO / "glamor_zoo" / "cli").exists()
+    into_cli = re.compile(r"^\s*(from|import)\s+glamor_zoo(_cli\b|\.cli\b)", re.MULTILINE)
+    for path in sorted((REPO / "glamor_zoo").rglob("*.py")):
+        if path.relative_to(REPO).as_posix() == "glamor_zoo/__main__.py":
+            continue
+        found = into_cli.search(path.read_text(encoding="utf-8"))
+        assert found is None, f"{path.relative_to(REPO)} imports the CLI: {found.group(0)!r}"
+    code = (
+        "import sys, glamor_zoo_cli.commands; "
+        "print(sorted(m for m in ('torch', 'glamor_zoo') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

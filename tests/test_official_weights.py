@@ -381,7 +381,7 @@ def test_other_glamor_tags_stay_unpublished_and_the_table_marks_the_authors_weig
         assert not glamor_zoo.is_published(tag), tag
         with pytest.raises(glamor_zoo.WeightsNotPublishedError):
             glamor_zoo.create_model(tag, pretrained=True)
-    from glamor_zoo.cli._table import model_table
+    from glamor_zoo_cli.commands._table import model_table
 
     table = model_table(["glamor_original"])
     assert "† = the authors' checkpoint" in table and "| caer_s*, ncaer_s† |" in table

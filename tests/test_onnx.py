@@ -16,10 +16,10 @@ import onnx
 from test_fast import REGISTERED, small_registered_model
 
 import glamor_zoo
-from glamor_zoo.cli import main
 from glamor_zoo.data.transforms import GlamorTransform
 from glamor_zoo.inference.onnx_export import check_onnx, example_inputs, export_onnx
 from glamor_zoo.spec import ModelSpec, get_model_spec
+from glamor_zoo_cli import main
 
 DATA = Path(__file__).parent / "data"
 PHOTO = DATA / "inference_two_people.jpg"

@@ -12,8 +12,8 @@ import pytest
 from middle_detector import MiddleDetector
 from PIL import Image
 
-from glamor_zoo.cli import main
 from glamor_zoo.inference.journal import JOURNAL_NAME
+from glamor_zoo_cli import main
 
 DATA = Path(__file__).parent / "data"
 PHOTO = DATA / "inference_two_people.jpg"

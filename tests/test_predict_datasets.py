@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from predict_spy import record_predicted_sources
 
-from glamor_zoo.cli import main
 from glamor_zoo.inference.journal import JOURNAL_NAME
+from glamor_zoo_cli import main
 
 datasets = pytest.importorskip("datasets")
 

@@ -21,10 +21,10 @@ from PIL import Image
 from predict_spy import record_predicted_sources
 from test_train_multiprocess import ACCELERATE_2CPU as ACCELERATE_LAUNCH_2CPU
 
-from glamor_zoo.cli import main
 from glamor_zoo.inference.journal import JOURNAL_NAME, PARTS_NAME, part_journal
 from glamor_zoo.inference.processes import Processes
 from glamor_zoo.inference.progress import JobProgress
+from glamor_zoo_cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 ACCELERATE_2CPU = [*ACCELERATE_LAUNCH_2CPU, "-m", "glamor_zoo"]

@@ -15,9 +15,9 @@ pytest.importorskip("av", reason="video support needs PyAV (the 'video' extra)")
 
 from tracking_clip import make_tracking_clip
 
-from glamor_zoo.cli import main
 from glamor_zoo.inference.timeline import TRACK_FILES
 from glamor_zoo.inference.video import iter_frames
+from glamor_zoo_cli import main
 
 OPTS = ["--detector", "mtcnn", "--no-fast", "--no-progress", "--device", "cpu"]
 

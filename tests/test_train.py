@@ -24,7 +24,6 @@ from safetensors.torch import load_file
 from torch.utils.data import Dataset
 
 import glamor_zoo
-from glamor_zoo.cli import main as cli_main
 from glamor_zoo.train import trainer
 from glamor_zoo.train.checkpoint import (
     latest_checkpoint,
@@ -38,6 +37,7 @@ from glamor_zoo.train.folds import fold_config, fold_indices, train_folds
 from glamor_zoo.train.regularization import L2Penalty
 from glamor_zoo.train.schedule import lr_at_epoch, lr_at_step
 from glamor_zoo.train.trainer import train
+from glamor_zoo_cli import main as cli_main
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from glamor_zoo.cli import main as cli_main
+from glamor_zoo_cli import main as cli_main
 
 SCENES = Path(__file__).resolve().parent / "data" / "caer_scenes"
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,5 @@
-"""The training command line, shared by ``recipes/train.py`` and ``glamor-zoo train``.
+"""Training a recipe from a command: what ``glamor-zoo train`` and ``recipes/train.py`` run once
+they have resolved the recipe (:func:`train_recipe`, which takes a plain config).
 
 Under a launcher (``accelerate launch``, ``torchrun``) each training process is a child of the
 launcher process. Two things are read from that parent (Linux ``/proc``; elsewhere neither
@@ -9,7 +10,6 @@ life: a worker exits when the launcher dies (``PR_SET_PDEATHSIG``), so killing t
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import logging
 import os
@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from glamor_zoo_cli.train import add_train_arguments
+from glamor_zoo.train.config import ConfigError, TrainConfig
 
-__all__ = ["add_train_arguments", "main", "run_from_args"]
+__all__ = ["command_line", "exit_with_launcher", "launcher_command", "train_recipe"]
 
 _LOGGER = logging.getLogger("glamor_zoo.train")
 _LAUNCHERS = ("accelerate", "torchrun")
@@ -125,69 +125,62 @@ def folds_summary_lines(result: Any, paper_accuracy: float | None) -> list[str]:
     return lines
 
 
-def run_from_args(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
-    """Load the recipe, train, and print the summary (main process). Returns an exit code."""
-    from glamor_zoo.train.config import ConfigError, load_config
+def command_line() -> str:
+    """The command that started this run, as it would be typed again: the launcher's own command
+    line with its flags (under ``accelerate launch`` or ``torchrun``), else this process's."""
+    launched = launcher_command()
+    if launched is not None:
+        return launched
+    program = os.path.basename(sys.argv[0])
+    if program == "glamor-zoo":
+        prefix = ["glamor-zoo"]
+    elif program == "__main__.py":
+        prefix = ["accelerate", "launch", "-m", "glamor_zoo"]
+    else:
+        prefix = ["accelerate", "launch", os.path.relpath(sys.argv[0])]
+    return shlex.join([*prefix, *sys.argv[1:]])
+
+
+def train_recipe(
+    config: TrainConfig,
+    resume: bool = False,
+    push_to_hub: str | None = None,
+    command: str | None = None,
+    overwrite: bool = False,
+) -> Any:
+    """Train ``config`` (every fold of ``data.folds`` when it names folds), then log the summary
+    from the main process. Returns :func:`~glamor_zoo.train.train`'s ``TrainResult``, or
+    :func:`~glamor_zoo.train.folds.train_folds`' ``FoldsResult``.
+
+    Args:
+        config: The resolved recipe (:func:`~glamor_zoo.train.config.load_config`).
+        resume: Continue the run in ``run.output_dir`` from its last checkpoints.
+        push_to_hub: ``org/name``: upload the final model folder (not with folds).
+        command: The command line that started the run (see :func:`command_line`).
+        overwrite: Replace files in ``run.output_dir`` that no run wrote.
+
+    Raises:
+        ConfigError: ``push_to_hub`` with folds, and :func:`~glamor_zoo.train.train`'s errors.
+    """
+    from accelerate import PartialState
+
     from glamor_zoo.train.folds import train_folds
     from glamor_zoo.train.trainer import train
 
-    exit_with_launcher()
-    overrides = list(args.overrides)
-    if args.output_dir:
-        overrides.append(f"run.output_dir={args.output_dir}")
-    config = load_config(args.config, overrides)
-    launched = launcher_command()
-    if launched is not None:
-        command = launched
-    elif argv is not None:
-        command = shlex.join(["accelerate", "launch", "recipes/train.py", *argv])
-    else:
-        program = os.path.basename(sys.argv[0])
-        if program == "glamor-zoo":
-            prefix = ["glamor-zoo"]
-        elif program == "__main__.py":
-            prefix = ["accelerate", "launch", "-m", "glamor_zoo"]
-        else:
-            prefix = ["accelerate", "launch", os.path.relpath(sys.argv[0])]
-        command = shlex.join([*prefix, *sys.argv[1:]])
     if config.data.folds is not None:
-        if args.push_to_hub:
+        if push_to_hub:
             raise ConfigError(
                 "--push-to-hub with data.folds: a k-fold run makes one model per fold; push the "
                 "one you want with glamor-zoo push RUN_DIR/fold_K/model ORG/NAME"
             )
-        folds = train_folds(config, resume=args.resume, command=command, overwrite=args.overwrite)
-        lines = folds_summary_lines(folds, config.paper_accuracy)
+        result = train_folds(config, resume=resume, command=command, overwrite=overwrite)
+        lines = folds_summary_lines(result, config.paper_accuracy)
     else:
         result = train(
-            config,
-            resume=args.resume,
-            push_to_hub=args.push_to_hub,
-            command=command,
-            overwrite=args.overwrite,
+            config, resume=resume, push_to_hub=push_to_hub, command=command, overwrite=overwrite
         )
         lines = summary_lines(result, config.paper_accuracy)
-    from accelerate import PartialState
-
     if PartialState().is_main_process:
         for line in lines:
             _LOGGER.info(line)
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``recipes/train.py``: parse, train, report errors in one line."""
-    from glamor_zoo.train.config import ConfigError
-
-    parser = add_train_arguments(
-        argparse.ArgumentParser(description="Train a glamor_zoo recipe with accelerate.")
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        return run_from_args(args)
-    except ConfigError as exc:
-        print(f"train: error: {exc}", file=sys.stderr)
-        return 2
+    return result

@@ -6,9 +6,9 @@ import argparse
 
 
 def run(args: argparse.Namespace) -> int:
-    from glamor_zoo.cli import CliError
-    from glamor_zoo.cli._common import build_detector
     from glamor_zoo.data.ncaer import build_ncaer
+    from glamor_zoo_cli.commands import CliError
+    from glamor_zoo_cli.commands._common import build_detector
 
     detector = build_detector(args)
     splits = [s for s in args.balance_splits.split(",") if s]

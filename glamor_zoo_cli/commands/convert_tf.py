@@ -23,10 +23,10 @@ def _command_line(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     import logging
 
-    from glamor_zoo.cli import CliError
     from glamor_zoo.convert import TFCheckpointError, convert_tf_checkpoint
     from glamor_zoo.outputs import OutputFolderError
     from glamor_zoo.registry import UnknownComponentError
+    from glamor_zoo_cli.commands import CliError
 
     try:
         out = convert_tf_checkpoint(
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         OutputFolderError,
     ) as exc:
         raise CliError(str(exc)) from None
-    logging.getLogger("glamor_zoo.cli").info(
+    logging.getLogger("glamor_zoo.convert").info(
         "wrote %s (model.safetensors, config.json, README.md)", out
     )
     print(out)

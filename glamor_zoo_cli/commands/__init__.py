@@ -1,8 +1,9 @@
-"""The work of the ``glamor-zoo`` command: a thin shell over the Python API.
+"""The work of the ``glamor-zoo`` commands: a thin shell over the Python API.
 
-The arguments are parsed by the top-level package :mod:`glamor_zoo_cli` (standard library only,
-so ``--help`` never waits for torch); each subcommand's work is ``run(args)`` in a module of
-this package, which returns an exit code. Heavy imports stay inside ``run``.
+:mod:`glamor_zoo_cli` parses the arguments (standard library only, so ``--help`` never waits
+for torch); each command's work is ``run(args)`` in a module of this package, which returns an
+exit code. This package imports only the standard library too; each ``run`` imports glamor_zoo
+(and torch) when it starts.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ import argparse
 import sys
 from importlib import import_module
 
-from glamor_zoo_cli import build_parser, main
-
-__all__ = ["CliError", "build_parser", "execute", "main"]
+__all__ = ["CliError", "execute"]
 
 
 class CliError(Exception):
@@ -21,7 +20,8 @@ class CliError(Exception):
 
 
 def execute(args: argparse.Namespace) -> int:
-    """Run the command that ``args`` (parsed by :func:`build_parser`) names; its exit code.
+    """Run the command that ``args`` (parsed by :func:`glamor_zoo_cli.build_parser`) names; its
+    exit code.
 
     A :class:`CliError` becomes one line on stderr and exit code 2; Ctrl-C exit code 130.
     """

@@ -8,9 +8,9 @@ import argparse
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from glamor_zoo.cli import CliError
     from glamor_zoo.serialization import atomic_write_text
     from glamor_zoo.train.compare import compare_predictions
+    from glamor_zoo_cli.commands import CliError
 
     try:
         result = compare_predictions(args.pred_a, args.pred_b)

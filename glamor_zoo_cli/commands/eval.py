@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from glamor_zoo.cli import CliError
+from glamor_zoo_cli.commands import CliError
 
 
 def _dataset_kind(args: argparse.Namespace) -> str:
@@ -32,7 +32,7 @@ def _dataset_options(args: argparse.Namespace, kind: str) -> dict[str, Any]:
     """The detector options of ``--detector``/``--threshold``/``--detector-arg``/``--max-side``/
     ``--preprocessing``, for the dataset kinds that detect faces (``folder``, ``hf``), and the
     columns of ``hf``."""
-    from glamor_zoo.cli._common import build_detector
+    from glamor_zoo_cli.commands._common import build_detector
 
     columns = {
         name: value
@@ -66,14 +66,14 @@ def _dataset_options(args: argparse.Namespace, kind: str) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from glamor_zoo.cli._common import (
+    from glamor_zoo.train.config import ConfigError, apply_overrides, cap_workers
+    from glamor_zoo.train.evaluate import evaluate_model
+    from glamor_zoo_cli.commands._common import (
         check_device,
         load_cli_model,
         name_failures,
         silence_hub_progress,
     )
-    from glamor_zoo.train.config import ConfigError, apply_overrides, cap_workers
-    from glamor_zoo.train.evaluate import evaluate_model
 
     kind = _dataset_kind(args)
     try:

@@ -15,7 +15,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from glamor_zoo.cli import CliError
+from glamor_zoo_cli.commands import CliError
 
 if TYPE_CHECKING:
     from glamor_zoo.inference import EmotionRecognizer
@@ -93,9 +93,9 @@ def _tracking_options(args: argparse.Namespace) -> TrackingOptions | None:
 def _build_recognizer(
     args: argparse.Namespace, device: Any, job_size: int | None
 ) -> EmotionRecognizer:
-    from glamor_zoo.cli._common import DETECTOR_ERRORS, detector_error, detector_options
     from glamor_zoo.inference import EmotionRecognizer, ModelLoadError
     from glamor_zoo.registry import UnknownComponentError
+    from glamor_zoo_cli.commands._common import DETECTOR_ERRORS, detector_error, detector_options
 
     try:
         return EmotionRecognizer(
@@ -119,9 +119,9 @@ def _build_recognizer(
 
 
 def _file_inputs(args: argparse.Namespace, say: Any) -> JobInputs:
-    from glamor_zoo.cli._common import name_failures
     from glamor_zoo.inference.batch import expand_inputs
     from glamor_zoo.inference.sources import FileInputs
+    from glamor_zoo_cli.commands._common import name_failures
 
     paths = list(args.paths)
     if args.demo:
@@ -163,8 +163,8 @@ def _dataset_inputs(args: argparse.Namespace) -> JobInputs:
 
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
-    from glamor_zoo.cli._common import check_device, name_failures, silence_hub_progress
     from glamor_zoo.inference.processes import current_processes
+    from glamor_zoo_cli.commands._common import check_device, name_failures, silence_hub_progress
 
     try:
         processes = current_processes(cpu=True if args.device == "cpu" else None)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from glamor_zoo.cli import CliError
+from glamor_zoo_cli.commands import CliError
 
 
 def _metrics(value: str | None) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from glamor_zoo.cli import CliError
+from glamor_zoo_cli.commands import CliError
 
 _logger = logging.getLogger(__name__)
 
@@ -27,11 +27,11 @@ def _target_index(target: str | None, labels: list[str]) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glamor_zoo.cli._common import load_cli_model
     from glamor_zoo.data import ImageLoadError, load_image
     from glamor_zoo.inference.saliency import face_saliency
     from glamor_zoo.outputs import OutputFolderError, claim_outputs
     from glamor_zoo.saliency import check_render_size, saliency_file_names, save_saliency_png
+    from glamor_zoo_cli.commands._common import load_cli_model
 
     if args.scale < 1:
         raise CliError(f"--scale must be a whole number >= 1, got {args.scale}")

@@ -7,7 +7,7 @@ import argparse
 
 def run(args: argparse.Namespace) -> int:
     import glamor_zoo
-    from glamor_zoo.cli._table import model_table
+    from glamor_zoo_cli.commands._table import model_table
 
     print(model_table(glamor_zoo.list_models(args.pattern), num_classes=args.num_classes))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glamor_zoo.cli import CliError
+from glamor_zoo_cli.commands import CliError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,9 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _detect(args: argparse.Namespace, images_root: Path, out: Path) -> int:
-    from glamor_zoo.cli._common import build_detector
     from glamor_zoo.data.detection.crops import write_crop_files
     from glamor_zoo.serialization import atomic_write_text
+    from glamor_zoo_cli.commands._common import build_detector
 
     report = write_crop_files(
         images_root,

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from glamor_zoo.cli import CliError
+from glamor_zoo_cli.commands import CliError
 
 __all__ = [
     "build_detector",

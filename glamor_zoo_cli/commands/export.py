@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from glamor_zoo.cli import CliError
+from glamor_zoo_cli.commands import CliError
 
 
 def run(args: argparse.Namespace) -> int:
-    from glamor_zoo.cli._common import load_cli_model
     from glamor_zoo.inference.onnx_export import check_onnx, example_inputs, export_onnx
+    from glamor_zoo_cli.commands._common import load_cli_model
 
     loaded = load_cli_model(args.model, pretrained=False if args.random_weights else None)
     if loaded.source == "random" and not args.random_weights:

@@ -6,16 +6,16 @@ import argparse
 import importlib.util
 import sys
 
-from glamor_zoo.cli import CliError
+from glamor_zoo_cli.commands import CliError
 from glamor_zoo_cli.demo import EXTRA
 
 
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("gradio") is None:
         raise CliError(f"the web demo needs Gradio: {EXTRA}")
-    from glamor_zoo.cli._common import check_device
     from glamor_zoo.demo import DemoInputError, DemoService
     from glamor_zoo.demo.page import launch_demo
+    from glamor_zoo_cli.commands._common import check_device
 
     device = check_device(args.device)
     try:
