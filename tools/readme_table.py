@@ -73,8 +73,14 @@ def _training_data(config: Mapping[str, Any]) -> str:
     return " + ".join(_dataset(name) for name in names)
 
 
-def _top1(value: Any) -> float:
-    return float(value["top1"] if isinstance(value, Mapping) else value)
+def _top1(value: Any) -> float | None:
+    """A cross-dataset figure: a number, ``{"top1": …}``, or the released model's entry of a
+    comparison (``{"model": {"top1": …}, "previous_default": …}``); ``None`` for an entry that
+    is not a figure (a note of what was scored)."""
+    if isinstance(value, Mapping):
+        value = value.get("model", value)
+        value = value.get("top1") if isinstance(value, Mapping) else None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _figures(config: Mapping[str, Any]) -> str:
@@ -85,7 +91,8 @@ def _figures(config: Mapping[str, Any]) -> str:
         validation = 100 * metrics["val_accuracy"]
     figures = [f"{_dataset(config['dataset'])} val **{validation:.2f}**"]
     for name, value in config.get("cross_dataset", {}).items():
-        figures.append(f"{_dataset(name)} {_top1(value):.2f}")
+        if (top1 := _top1(value)) is not None:
+            figures.append(f"{_dataset(name)} {top1:.2f}")
     return ", ".join(figures)
 
 
