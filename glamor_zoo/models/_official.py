@@ -77,6 +77,9 @@ def official_weights_kwargs(
     from glamor_zoo.serialization import CONFIG_NAME, WEIGHTS_NAME
 
     folder = ensure_official_weights(source, cache_dir=kwargs.get("cache_dir"))
-    saved = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")).get("model_args") or {}
+    config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    saved = dict(config.get("model_args") or {})
+    if isinstance(config.get("spec"), dict):  # written at the top level (where timm ignores it)
+        saved["spec"] = config["spec"]
     overlay["file"] = str(folder / WEIGHTS_NAME)
     return {**saved, **kwargs, "pretrained_cfg_overlay": overlay}
