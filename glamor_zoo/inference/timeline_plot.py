@@ -16,10 +16,10 @@ import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from glamor_zoo.inference.results import FaceRecord
-from glamor_zoo.inference.visualize import label_color
+from glamor_zoo.inference.visualize import default_font, draw_labelled_box, label_color
 
 if TYPE_CHECKING:
     from glamor_zoo.inference.timeline import TimelineRow
@@ -37,13 +37,6 @@ def track_color(track: int) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has one bitmap size only
-        return ImageFont.load_default()
-
-
 def draw_tracked_faces(image: Image.Image, faces: Sequence[FaceRecord]) -> Image.Image:
     """A copy of ``image`` with each face's box in its track's colour and ``#id Label 0.87``
     (the smoothed label and probability) above it; faces with no track in grey with their
@@ -52,7 +45,7 @@ def draw_tracked_faces(image: Image.Image, faces: Sequence[FaceRecord]) -> Image
     draw = ImageDraw.Draw(out)
     side = max(out.width, out.height)
     width = max(2, side // 300)
-    font = _font(max(12, side // 45))
+    font = default_font(max(12, side // 45))
     for face in faces:
         if face.track is None or face.smoothed_probabilities is None:
             color, text = _UNTRACKED, f"{face.label} {face.confidence:.2f}"
@@ -60,15 +53,7 @@ def draw_tracked_faces(image: Image.Image, faces: Sequence[FaceRecord]) -> Image
             label = face.smoothed_label or face.label
             color = track_color(face.track)
             text = f"#{face.track} {label} {face.smoothed_probabilities[label]:.2f}"
-        x1, y1, x2, y2 = face.box
-        draw.rectangle([x1, y1, x2, y2], outline=color, width=width)
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        tw, th = right - left, bottom - top
-        pad = max(2, th // 5)
-        ty = y1 - th - 2 * pad if y1 - th - 2 * pad >= 0 else y2
-        tx = min(max(0.0, x1), max(0.0, out.width - tw - 2 * pad))
-        draw.rectangle([tx, ty, tx + tw + 2 * pad, ty + th + 2 * pad], fill=color)
-        draw.text((tx + pad - left, ty + pad - top), text, fill=(0, 0, 0), font=font)
+        draw_labelled_box(draw, face.box, text, color, width, font, out.width)
     return out
 
 
@@ -90,7 +75,7 @@ def plot_timeline(
         width: The picture's width in pixels.
     """
     tracks = sorted({r.track for r in rows})
-    font = _font(13)
+    font = default_font(13)
     row_h, top, left, right, bottom = 26, 38, 110, 16, 34
     height = top + max(1, len(tracks)) * row_h + bottom
     out = Image.new("RGB", (width, height), (255, 255, 255))

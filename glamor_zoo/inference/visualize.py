@@ -43,11 +43,34 @@ def label_color(label: str) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def default_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Pillow's default font at ``size`` pixels (its one bitmap size on Pillow < 10.1)."""
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has one bitmap size only
         return ImageFont.load_default()
+
+
+def draw_labelled_box(
+    draw: ImageDraw.ImageDraw,
+    box: Sequence[float],
+    text: str,
+    color: tuple[int, int, int],
+    line_width: int,
+    text_font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+    image_width: int,
+) -> None:
+    """Draw ``box`` (x1, y1, x2, y2) outlined in ``color`` with ``text`` on a ``color`` tab above
+    it (below its bottom edge where there is no room above), kept inside ``image_width``."""
+    x1, y1, x2, y2 = box
+    draw.rectangle([x1, y1, x2, y2], outline=color, width=line_width)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=text_font)
+    tw, th = right - left, bottom - top
+    pad = max(2, th // 5)
+    ty = y1 - th - 2 * pad if y1 - th - 2 * pad >= 0 else y2
+    tx = min(max(0.0, x1), max(0.0, image_width - tw - 2 * pad))
+    draw.rectangle([tx, ty, tx + tw + 2 * pad, ty + th + 2 * pad], fill=color)
+    draw.text((tx + pad - left, ty + pad - top), text, fill=(0, 0, 0), font=text_font)
 
 
 def draw_faces(
@@ -68,19 +91,10 @@ def draw_faces(
     draw = ImageDraw.Draw(out)
     side = max(out.width, out.height)
     width = line_width or max(2, side // 300)
-    font = _font(font_size or max(12, side // 45))
+    font = default_font(font_size or max(12, side // 45))
     for face in faces:
-        color = label_color(face.label)
-        x1, y1, x2, y2 = face.box
-        draw.rectangle([x1, y1, x2, y2], outline=color, width=width)
         text = f"{face.label}{'?' if face.uncertain else ''} {face.confidence:.2f}"
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        tw, th = right - left, bottom - top
-        pad = max(2, th // 5)
-        ty = y1 - th - 2 * pad if y1 - th - 2 * pad >= 0 else y2
-        tx = min(max(0.0, x1), max(0.0, out.width - tw - 2 * pad))
-        draw.rectangle([tx, ty, tx + tw + 2 * pad, ty + th + 2 * pad], fill=color)
-        draw.text((tx + pad - left, ty + pad - top), text, fill=(0, 0, 0), font=font)
+        draw_labelled_box(draw, face.box, text, label_color(face.label), width, font, out.width)
     return out
 
 
