@@ -22,6 +22,7 @@ __all__ = [
     "OnError",
     "Sample",
     "WholeImageDataset",
+    "class_files",
     "class_folders",
     "class_vocabulary",
     "files_outside",
@@ -293,3 +294,34 @@ def class_folders(root: Path) -> list[Path]:
     if not folders:
         raise FileNotFoundError(f"dataset folder {str(root)!r} has no class sub-folders")
     return folders
+
+
+def class_files(
+    root: Path,
+    classes: Sequence[str] | None,
+    files: Callable[[Path], Iterable[Path]] | None = None,
+) -> tuple[list[str], list[tuple[Path, int]], dict[str, str]]:
+    """The images of ``root``'s class folders, labelled with :func:`select_classes`.
+
+    Args:
+        root: Folder of class folders (see :func:`class_folders`).
+        classes: Fixed class vocabulary (any spelling); ``None`` → the folders found.
+        files: How to list a folder's images (default: recursively, by extension).
+
+    Returns:
+        The vocabulary; (path, label) of every image of a class in it, folder by folder; and
+        :func:`files_outside`, image path → class name of the images of the other folders.
+    """
+    from glamor_zoo.data.images import list_images
+
+    lister = files or list_images
+    folders = class_folders(root)
+    vocab, index = select_classes([f.name for f in folders], classes)
+    labelled: list[tuple[Path, int]] = []
+    for folder in folders:
+        label = index.get(label_of(folder.name))
+        if label is None:
+            _logger.info("skipping class folder %s: not in classes %s", folder, vocab)
+            continue
+        labelled.extend((p, label) for p in lister(folder))
+    return vocab, labelled, files_outside(folders, index, lister)

@@ -11,20 +11,11 @@ any image folder; ``glamor-zoo build-ncaer`` writes both trees from the CAER vid
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from glamor_zoo.data.datasets.base import (
-    EmotionDataset,
-    OnError,
-    Sample,
-    class_folders,
-    files_outside,
-    label_of,
-    select_classes,
-)
+from glamor_zoo.data.datasets.base import EmotionDataset, OnError, Sample, class_files
 from glamor_zoo.data.images import is_image_file
 from glamor_zoo.data.transforms import Box
 
@@ -32,8 +23,6 @@ __all__ = ["SPLIT_ALIASES", "CaerDataset", "read_box"]
 
 # Names the same split goes by (CAER's videos use "validation", recipes say "val").
 SPLIT_ALIASES: tuple[tuple[str, ...], ...] = (("val", "validation", "valid"),)
-
-_logger = logging.getLogger(__name__)
 
 
 def read_box(path: str | Path) -> Box | None:
@@ -97,27 +86,23 @@ class CaerDataset(EmotionDataset):
             )
         image_root = root / "images" / split_dir
         crop_root = root / "crop" / split_dir
-        folders = class_folders(image_root)
-        vocab, index = select_classes([f.name for f in folders], classes)
+        vocab, files, left_out = class_files(
+            image_root,
+            classes,
+            lambda f: sorted(p for p in f.iterdir() if p.is_file() and is_image_file(p)),
+        )
         samples: list[Sample] = []
         missing: list[str] = []
-        for folder in folders:
-            label = index.get(label_of(folder.name))
-            if label is None:
-                _logger.info("skipping class folder %s: not in classes %s", folder, vocab)
+        for image_path, label in files:
+            crop_path = crop_root / image_path.parent.name / f"{image_path.stem}.txt"
+            if crop_path.is_file():
+                box = read_box(crop_path)
+            elif missing_box == "none":
+                box = None
+            else:
+                missing.append(str(crop_path))
                 continue
-            for image_path in sorted(
-                p for p in folder.iterdir() if p.is_file() and is_image_file(p)
-            ):
-                crop_path = crop_root / folder.name / f"{image_path.stem}.txt"
-                if crop_path.is_file():
-                    box = read_box(crop_path)
-                elif missing_box == "none":
-                    box = None
-                else:
-                    missing.append(str(crop_path))
-                    continue
-                samples.append(Sample(str(image_path), label, box))
+            samples.append(Sample(str(image_path), label, box))
         if missing:
             raise FileNotFoundError(
                 f"{len(missing)} frame(s) of {str(image_root)!r} have no crop file, e.g. {missing[0]!r}; "
@@ -126,10 +111,6 @@ class CaerDataset(EmotionDataset):
         if not samples:
             raise FileNotFoundError(f"no images found under {str(image_root)!r}")
         super().__init__(samples, vocab, preprocess_cfg, train=train, seed=seed, on_error=on_error)
-        self.left_out = files_outside(
-            folders,
-            index,
-            lambda f: sorted(p for p in f.iterdir() if p.is_file() and is_image_file(p)),
-        )
+        self.left_out = left_out
         self.root = root
         self.split = split

@@ -15,16 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from glamor_zoo.data.datasets.base import (
-    OnError,
-    Sample,
-    WholeImageDataset,
-    class_folders,
-    files_outside,
-    label_of,
-    select_classes,
-)
-from glamor_zoo.data.images import list_images
+from glamor_zoo.data.datasets.base import OnError, Sample, WholeImageDataset, class_files
 
 __all__ = ["CKPlusDataset", "subject_folds", "subject_of"]
 
@@ -88,17 +79,9 @@ class CKPlusDataset(WholeImageDataset):
         if not 0 <= fold < num_folds:
             raise ValueError(f"fold must be in 0..{num_folds - 1}, got {fold}")
         root = Path(root)
-        folders = class_folders(root)
-        vocab, index = select_classes([f.name for f in folders], classes)
-        files = [
-            (p, index[label_of(f.name)])
-            for f in folders
-            if label_of(f.name) in index
-            for p in list_images(f)
-        ]
+        vocab, files, outside = class_files(root, classes)
         if not files:
             raise FileNotFoundError(f"no images found under {str(root)!r}")
-        outside = files_outside(folders, index)
         subjects = [subject_of(p) for p, _ in files]
         # NOTE: the folds are cut from every subject of every class folder, so fold k holds the
         # same people whichever classes a model knows.

@@ -27,13 +27,12 @@ from glamor_zoo.data.datasets.base import (
     OnError,
     Sample,
     WholeImageDataset,
-    class_folders,
-    files_outside,
+    class_files,
     label_of,
     select_classes,
 )
 from glamor_zoo.data.datasets.folder import resolve_split_folder
-from glamor_zoo.data.images import list_images, load_image
+from glamor_zoo.data.images import load_image
 from glamor_zoo.data.transforms import Box
 
 __all__ = ["FER2013_CSV_LABELS", "FER2013_USAGE", "Fer2013Dataset"]
@@ -119,15 +118,9 @@ class Fer2013Dataset(WholeImageDataset):
         root: Path, split: str, classes: Sequence[str] | None, left_out: dict[str, str]
     ) -> tuple[list[Sample], list[str]]:
         folder = resolve_split_folder(root, split, _FOLDER_ALIASES.get(split.lower(), ()))
-        folders = class_folders(folder)
-        vocab, index = select_classes([f.name for f in folders], classes)
-        samples = [
-            Sample(str(p), index[label_of(f.name)])
-            for f in folders
-            if label_of(f.name) in index
-            for p in list_images(f)
-        ]
-        left_out.update(files_outside(folders, index))
+        vocab, files, outside = class_files(folder, classes)
+        samples = [Sample(str(p), label) for p, label in files]
+        left_out.update(outside)
         if not samples:
             raise FileNotFoundError(f"no images found under {str(folder)!r}")
         return samples, vocab

@@ -7,18 +7,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from glamor_zoo.data.datasets.base import (
-    EmotionDataset,
-    OnError,
-    Sample,
-    class_folders,
-    files_outside,
-    label_of,
-    select_classes,
-)
+from glamor_zoo.data.datasets.base import EmotionDataset, OnError, Sample, class_files
 from glamor_zoo.data.detection import DEFAULT_DETECTOR, FaceDetector, best_face, create_detector
 from glamor_zoo.data.detection.cache import DetectionCache, detect_files
-from glamor_zoo.data.images import list_images
 
 __all__ = ["FolderDataset", "resolve_split_folder"]
 
@@ -75,15 +66,7 @@ class FolderDataset(EmotionDataset):
     ) -> None:
         root = Path(root)
         folder = resolve_split_folder(root, split)
-        folders = class_folders(folder)
-        vocab, index = select_classes([f.name for f in folders], classes)
-        files: list[tuple[Path, int]] = []
-        for class_folder in folders:
-            label = index.get(label_of(class_folder.name))
-            if label is None:
-                _logger.info("skipping class folder %s: not in classes %s", class_folder, vocab)
-                continue
-            files.extend((p, label) for p in list_images(class_folder))
+        vocab, files, left_out = class_files(folder, classes)
         if not files:
             raise FileNotFoundError(f"no images found under {str(folder)!r}")
         if not isinstance(detector, FaceDetector):
@@ -122,7 +105,7 @@ class FolderDataset(EmotionDataset):
         if not samples:
             raise FileNotFoundError(f"no readable images under {str(folder)!r}")
         super().__init__(samples, vocab, preprocess_cfg, train=train, seed=seed, on_error=on_error)
-        self.left_out = files_outside(folders, index)
+        self.left_out = left_out
         self.unreadable = unreadable
         self.root = root
         self.split = split
