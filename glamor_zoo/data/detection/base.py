@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from abc import ABC, abstractmethod
 from collections import defaultdict
@@ -20,6 +21,7 @@ __all__ = [
     "best_face",
     "detection_threads",
     "group_by_size",
+    "import_backend",
     "largest_first",
 ]
 
@@ -63,6 +65,18 @@ class Face:
 def best_face(faces: Sequence[Face]) -> Face | None:
     """The highest-scoring face (the paper keeps one face per training image), or ``None``."""
     return max(faces, key=lambda f: f.score, default=None)
+
+
+def import_backend(module: str, needs: str) -> Any:
+    """Import a detector's optional dependency ``module``.
+
+    Raises:
+        ImportError: it is not installed: ``"{needs} ({the import error})"``.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"{needs} ({exc})") from exc
 
 
 def group_by_size(images: Sequence[Image.Image]) -> dict[tuple[int, int], list[int]]:

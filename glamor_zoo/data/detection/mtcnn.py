@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from glamor_zoo.data.detection.base import Face, FaceDetector, run_grouped
+from glamor_zoo.data.detection.base import Face, FaceDetector, import_backend, run_grouped
 from glamor_zoo.data.detection.mtcnn_cascade import detect_faces, with_exact_pools
 
 __all__ = ["MTCNNDetector"]
@@ -50,18 +50,16 @@ class MTCNNDetector(FaceDetector):
         batch_size: int = 8,
     ) -> None:
         super().__init__(threshold, batch_size)
-        try:
-            from facenet_pytorch.models.mtcnn import MTCNN
-        except ImportError as exc:
-            raise ImportError(
-                "the mtcnn detector needs facenet-pytorch: pip install facenet-pytorch==2.5.3 "
-                f"(and its dependency requests) ({exc})"
-            ) from exc
+        facenet_mtcnn = import_backend(
+            "facenet_pytorch.models.mtcnn",
+            "the mtcnn detector needs facenet-pytorch: pip install facenet-pytorch==2.5.3 "
+            "(and its dependency requests)",
+        )
         self.min_face_size: float = int(min_face_size)
         self.stage_thresholds = tuple(float(t) for t in stage_thresholds)
         self.factor = float(factor)
         self.device = str(device)
-        self._mtcnn = MTCNN(
+        self._mtcnn = facenet_mtcnn.MTCNN(
             min_face_size=self.min_face_size,
             thresholds=list(self.stage_thresholds),
             factor=self.factor,

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from glamor_zoo.data.detection.base import Face, FaceDetector, rgb_array
+from glamor_zoo.data.detection.base import Face, FaceDetector, import_backend, rgb_array
 
 __all__ = ["RetinaFaceDetector"]
 
@@ -64,13 +64,10 @@ class RetinaFaceDetector(FaceDetector):
         batch_size: int = 8,
     ) -> None:
         super().__init__(threshold, batch_size)
-        try:
-            from retinaface import pre_trained_models
-        except ImportError as exc:
-            raise ImportError(
-                "the retinaface detector needs retinaface-pytorch: "
-                f"pip install 'glamor-zoo[retinaface]' ({exc})"
-            ) from exc
+        pre_trained_models = import_backend(
+            "retinaface.pre_trained_models",
+            "the retinaface detector needs retinaface-pytorch: pip install 'glamor-zoo[retinaface]'",
+        )
         self.nms_threshold = float(nms_threshold)
         self.max_size = int(max_size)
         self.device = str(device)
