@@ -28,7 +28,12 @@ from glamor_zoo.models._checkpoint import (
     split_revision,
     verify_weights_digest,
 )
-from glamor_zoo.models._released import PACKAGE_WEIGHTS, ZooPretrainedCfg, released_ledger
+from glamor_zoo.models._released import (
+    PACKAGE_WEIGHTS,
+    ZooPretrainedCfg,
+    plain_pretrained_cfg,
+    released_ledger,
+)
 from glamor_zoo.models._untrusted import (
     check_finite_weights,
     check_source_config,
@@ -46,6 +51,7 @@ __all__ = [
     "create_model",
     "default_cfgs_of",
     "deprecated_preprocess_cfg",
+    "finish_model",
     "is_published",
     "is_zoo_model",
     "list_models",
@@ -56,6 +62,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=nn.Module)
 
 HUB_ORG = "glamor-zoo"  # the Hub organisation of the zoo's published weights
 
@@ -286,6 +293,22 @@ def attach_spec(model: nn.Module, spec: ModelSpec | Mapping[str, Any] | None) ->
     if isinstance(spec, ModelSpec):
         return set_model_spec(model, spec)
     return set_model_spec(model, base.replace(**dict(spec or {})))
+
+
+def finish_model(
+    model: M, model_kwargs: Mapping[str, Any], spec: ModelSpec | Mapping[str, Any] | None
+) -> M:
+    """The last steps of a zoo entrypoint on the model ``build_model_with_cfg`` returned.
+
+    Records the complete constructor arguments (entrypoint defaults + user overrides, without
+    ``num_classes``) as ``model.model_args``: what a saved ``config.json`` needs to rebuild
+    exactly this model (the spec is added when it is saved); makes its ``pretrained_cfg`` plain
+    and attaches ``spec`` (see :func:`attach_spec`).
+    """
+    model.model_args = {k: v for k, v in model_kwargs.items() if k != "num_classes"}
+    plain_pretrained_cfg(model)
+    attach_spec(model, spec)
+    return model
 
 
 def deprecated_preprocess_cfg(model: nn.Module) -> dict[str, Any]:

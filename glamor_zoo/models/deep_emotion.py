@@ -33,11 +33,11 @@ from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import canonical_label
 from glamor_zoo.models._factory import (
     HUB_ORG,
-    attach_spec,
     checkpoint_filter_fn,
     constructor_args,
     default_cfgs_of,
     deprecated_preprocess_cfg,
+    finish_model,
     raise_if_unpublished,
     register_model,
     saved_spec,
@@ -46,7 +46,6 @@ from glamor_zoo.models._factory import (
 from glamor_zoo.models._released import (
     PACKAGE_WEIGHTS,
     check_released_weights,
-    plain_pretrained_cfg,
     released_cfg,
 )
 from glamor_zoo.spec import ModelSpec, default_labels
@@ -368,10 +367,7 @@ def _create_deep_emotion(variant: str, pretrained: bool = False, **kwargs: Any) 
         feature_cfg={"flatten_sequential": True, "out_indices": (0, 1, 2)},
         **kwargs,
     )
-    model.model_args = {k: v for k, v in model_kwargs.items() if k != "num_classes"}
-    plain_pretrained_cfg(model)
-    attach_spec(model, spec)
-    return model
+    return finish_model(model, model_kwargs, spec)
 
 
 def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:

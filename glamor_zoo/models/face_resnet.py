@@ -31,15 +31,15 @@ from timm.models.resnet import BasicBlock, ResNet
 from torch import nn
 
 from glamor_zoo.models._factory import (
-    attach_spec,
     constructor_args,
     default_cfgs_of,
     deprecated_preprocess_cfg,
+    finish_model,
     raise_if_unpublished,
     register_model,
     saved_spec,
 )
-from glamor_zoo.models._released import check_released_weights, plain_pretrained_cfg, released_cfg
+from glamor_zoo.models._released import check_released_weights, released_cfg
 from glamor_zoo.spec import ModelSpec, default_labels
 
 __all__ = [
@@ -224,10 +224,7 @@ def _create_face_resnet(variant: str, pretrained: bool = False, **kwargs: Any) -
         pretrained_filter_fn=checkpoint_filter_fn,
         **kwargs,
     )
-    model.model_args = {k: v for k, v in model_kwargs.items() if k != "num_classes"}
-    plain_pretrained_cfg(model)
-    attach_spec(model, spec)
-    return model
+    return finish_model(model, model_kwargs, spec)
 
 
 def _cfg(**kwargs: Any) -> dict[str, Any]:

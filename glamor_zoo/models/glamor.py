@@ -31,18 +31,18 @@ from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import PAPER_LABELS
 from glamor_zoo.models._factory import (
     HUB_ORG,
-    attach_spec,
     checkpoint_filter_fn,
     constructor_args,
     default_cfgs_of,
     deprecated_preprocess_cfg,
+    finish_model,
     raise_if_unpublished,
     register_model,
     saved_spec,
     with_factory_kwargs,
 )
 from glamor_zoo.models._official import official_weights_kwargs
-from glamor_zoo.models._released import check_released_weights, plain_pretrained_cfg
+from glamor_zoo.models._released import check_released_weights
 from glamor_zoo.spec import InputSetting, ModelSpec, default_labels
 
 __all__ = ["GlamorFeatures", "GlamorNet", "InputSetting"]
@@ -458,12 +458,7 @@ def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> Gla
         pretrained_cfg_overlay=overlay,
         **kwargs,
     )
-    # The complete constructor arguments (entrypoint defaults + user overrides): what a saved
-    # config.json needs to rebuild exactly this model (the spec is added when it is saved).
-    model.model_args = {k: v for k, v in model_kwargs.items() if k != "num_classes"}
-    plain_pretrained_cfg(model)
-    attach_spec(model, spec)
-    return model
+    return finish_model(model, model_kwargs, spec)
 
 
 def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:
