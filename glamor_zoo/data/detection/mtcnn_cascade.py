@@ -204,6 +204,29 @@ def _crops(
     return crops, valid
 
 
+def _refine(
+    table: torch.Tensor,
+    boxes: torch.Tensor,
+    image_inds: torch.Tensor,
+    net: nn.Module,
+    size: int,
+    threshold: float,
+) -> tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One refining stage (R-Net, O-Net): ``net`` on the ``size``×``size`` crops of ``boxes``.
+
+    Returns:
+        The net's outputs (its face probabilities last) on the boxes that have a crop; which of
+        those score above ``threshold``; those boxes (x1, y1, x2, y2, score) and their images.
+    """
+    crops, valid = _crops(table, boxes, image_inds, size)
+    boxes, image_inds = boxes[valid], image_inds[valid]
+    out = _run_in_batches(net, _normalised(crops))
+    score = out[-1][:, 1]
+    keep = score > threshold
+    boxes = torch.cat((boxes[keep, :4], score[keep].unsqueeze(1)), dim=1)
+    return out, keep, boxes, image_inds[keep]
+
+
 def detect_faces(
     images: Sequence[object],
     min_size: float,
@@ -267,13 +290,8 @@ def detect_faces(
 
     # Second stage: R-Net on 24×24 crops.
     if len(boxes) > 0:
-        crops, valid = _crops(table, boxes, image_inds, 24)
-        boxes, image_inds = boxes[valid], image_inds[valid]
-        out = _run_in_batches(rnet, _normalised(crops))
-        score = out[1][:, 1]
-        keep = score > thresholds[1]
-        boxes = torch.cat((boxes[keep, :4], score[keep].unsqueeze(1)), dim=1)
-        image_inds, moves = image_inds[keep], out[0][keep]
+        out, keep, boxes, image_inds = _refine(table, boxes, image_inds, rnet, 24, thresholds[1])
+        moves = out[0][keep]
         pick = batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.7)
         boxes, image_inds, moves = boxes[pick], image_inds[pick], moves[pick]
         boxes = rerec(bbreg(boxes, moves))
@@ -281,14 +299,8 @@ def detect_faces(
     # Third stage: O-Net on 48×48 crops; landmarks; NMS with the "Min" overlap.
     points = torch.zeros(0, 5, 2)
     if len(boxes) > 0:
-        crops, valid = _crops(table, boxes, image_inds, 48)
-        boxes, image_inds = boxes[valid], image_inds[valid]
-        out = _run_in_batches(onet, _normalised(crops))
-        score = out[2][:, 1]
-        keep = score > thresholds[2]
-        points = out[1][keep].permute(1, 0)
-        boxes = torch.cat((boxes[keep, :4], score[keep].unsqueeze(1)), dim=1)
-        image_inds, moves = image_inds[keep], out[0][keep]
+        out, keep, boxes, image_inds = _refine(table, boxes, image_inds, onet, 48, thresholds[2])
+        points, moves = out[1][keep].permute(1, 0), out[0][keep]
         w_i = boxes[:, 2] - boxes[:, 0] + 1
         h_i = boxes[:, 3] - boxes[:, 1] + 1
         points_x = w_i.repeat(5, 1) * points[:5, :] + boxes[:, 0].repeat(5, 1) - 1
