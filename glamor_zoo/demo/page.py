@@ -58,6 +58,23 @@ def _table(analysis: Analysis) -> dict[str, Any]:
     return {"headers": analysis.headers or ["face"], "data": analysis.rows or [[""]]}
 
 
+def _wire(
+    button: gr.Button,
+    view: Any,
+    endpoint: Any,
+    api_name: str,
+    inputs: list[Any],
+    outputs: list[Any],
+) -> None:
+    """``button`` shows ``view``'s ``outputs`` (no API endpoint); a hidden button makes
+    ``endpoint`` (the records, into the last output) the API endpoint ``/api_name``."""
+    # NOTE: preprocess=False hands the upload over as Gradio stored it (path and name):
+    # Gradio never decodes it; the zoo's loader does, with the predict command's rules.
+    button.click(view, inputs, outputs, preprocess=False, api_visibility="private")
+    api = gr.Button(visible=False)
+    api.click(endpoint, inputs, outputs[-1], preprocess=False, api_name=api_name)
+
+
 def build_demo(service: DemoService, videos: VideoDemo | None = None) -> gr.Blocks:
     """The demo page over ``service``, with its ``/predict`` and ``/track`` API endpoints.
 
@@ -152,19 +169,15 @@ def build_demo(service: DemoService, videos: VideoDemo | None = None) -> gr.Bloc
                 )
                 with gr.Accordion("JSON record (as glamor-zoo predict --format json)", open=False):
                     records = gr.JSON(elem_id="records")
-        inputs = [photo, model, detector, mode, threshold]
-        # NOTE: preprocess=False hands the upload over as Gradio stored it (path and name):
-        # Gradio never decodes it; the zoo's loader does, with the predict command's rules.
-        run.click(
+        _wire(
+            run,
             page,
-            inputs,
+            predict,
+            "predict",
+            [photo, model, detector, mode, threshold],
             [summary, annotated, table, explanations, records],
-            preprocess=False,
-            api_visibility="private",
         )
         detector.change(service.default_threshold, detector, threshold, api_visibility="private")
-        api = gr.Button(visible=False)
-        api.click(predict, inputs, records, preprocess=False, api_name="predict")
         limits = videos.limits
         with gr.Accordion("Video: people over time", open=False, elem_id="video_section"):
             gr.Markdown(
@@ -191,16 +204,14 @@ def build_demo(service: DemoService, videos: VideoDemo | None = None) -> gr.Bloc
                     people = gr.Dataframe(label="per person", interactive=False, elem_id="people")
                     with gr.Accordion("JSON records", open=False):
                         video_records = gr.JSON(elem_id="video_records")
-        video_inputs = [clip, model, detector, threshold]
-        track_run.click(
+        _wire(
+            track_run,
             video_page,
-            video_inputs,
+            track,
+            "track",
+            [clip, model, detector, threshold],
             [video_summary, annotated_video, timeline, people, video_records],
-            preprocess=False,
-            api_visibility="private",
         )
-        api_video = gr.Button(visible=False)
-        api_video.click(track, video_inputs, video_records, preprocess=False, api_name="track")
     return demo
 
 
