@@ -13,24 +13,7 @@ Importing this package does not import Gradio.
 
 from __future__ import annotations
 
-from glamor_zoo.demo.service import (
-    DEFAULT_MAX_UPLOAD_BYTES,
-    RANDOM_MODEL,
-    Analysis,
-    DemoInputError,
-    DemoService,
-    ModelChoice,
-    available_detectors,
-    available_models,
-)
+from glamor_zoo.demo import service
+from glamor_zoo.demo.service import *  # noqa: F403 (the package re-exports the service's API)
 
-__all__ = [
-    "DEFAULT_MAX_UPLOAD_BYTES",
-    "RANDOM_MODEL",
-    "Analysis",
-    "DemoInputError",
-    "DemoService",
-    "ModelChoice",
-    "available_detectors",
-    "available_models",
-]
+__all__ = service.__all__
