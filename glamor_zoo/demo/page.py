@@ -169,14 +169,9 @@ def build_demo(service: DemoService, videos: VideoDemo | None = None) -> gr.Bloc
                 )
                 with gr.Accordion("JSON record (as glamor-zoo predict --format json)", open=False):
                     records = gr.JSON(elem_id="records")
-        _wire(
-            run,
-            page,
-            predict,
-            "predict",
-            [photo, model, detector, mode, threshold],
-            [summary, annotated, table, explanations, records],
-        )
+        inputs = [photo, model, detector, mode, threshold]
+        outputs = [summary, annotated, table, explanations, records]
+        _wire(run, page, predict, "predict", inputs, outputs)
         detector.change(service.default_threshold, detector, threshold, api_visibility="private")
         limits = videos.limits
         with gr.Accordion("Video: people over time", open=False, elem_id="video_section"):
@@ -204,14 +199,9 @@ def build_demo(service: DemoService, videos: VideoDemo | None = None) -> gr.Bloc
                     people = gr.Dataframe(label="per person", interactive=False, elem_id="people")
                     with gr.Accordion("JSON records", open=False):
                         video_records = gr.JSON(elem_id="video_records")
-        _wire(
-            track_run,
-            video_page,
-            track,
-            "track",
-            [clip, model, detector, threshold],
-            [video_summary, annotated_video, timeline, people, video_records],
-        )
+        video_inputs = [clip, model, detector, threshold]
+        video_outputs = [video_summary, annotated_video, timeline, people, video_records]
+        _wire(track_run, video_page, track, "track", video_inputs, video_outputs)
     return demo
 
 
