@@ -172,6 +172,18 @@ def _upload_name(name: str | None, path: str) -> str:
     return Path(str(name or path).replace("\\", "/")).name or "upload"
 
 
+def _size_refusal(path: str, limit: int) -> str | None:
+    """Why the upload at ``path`` is refused for its size (over ``limit`` bytes), or ``None``.
+
+    Raises:
+        OSError: the upload is missing on the server.
+    """
+    size = os.path.getsize(path)
+    if size <= limit:
+        return None
+    return f"file is {size / 2**20:.1f} MB, over the demo's limit of {limit / 2**20:.0f} MB"
+
+
 class DemoService:
     """The demo's inference: fixed choices, upload limits, warm recognisers.
 
@@ -294,15 +306,11 @@ class DemoService:
     def _load(self, path: str, name: str) -> Image.Image | ImageLoadError:
         """The upload as RGB, or the error that describes it (by its name, not its path)."""
         try:
-            size = os.path.getsize(path)
+            too_large = _size_refusal(path, self.max_upload_bytes)
         except OSError:
             return ImageLoadError(name, "the upload is missing on the server; upload it again")
-        if size > self.max_upload_bytes:
-            return ImageLoadError(
-                name,
-                f"file is {size / 2**20:.1f} MB, over the demo's limit of "
-                f"{self.max_upload_bytes / 2**20:.0f} MB",
-            )
+        if too_large:
+            return ImageLoadError(name, too_large)
         try:
             return load_image(path, max_pixels=self.max_pixels)
         except ImageLoadError as exc:

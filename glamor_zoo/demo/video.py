@@ -23,7 +23,7 @@ from typing import Any
 
 from PIL import Image
 
-from glamor_zoo.demo.service import DemoInputError, DemoService, _upload_name
+from glamor_zoo.demo.service import DemoInputError, DemoService, _size_refusal, _upload_name
 from glamor_zoo.inference.video import VideoFrame
 
 __all__ = [
@@ -161,14 +161,11 @@ class VideoDemo:
 
     def _check_upload(self, path: str, name: str) -> None:
         try:
-            size = os.path.getsize(path)
+            too_large = _size_refusal(path, self.service.max_upload_bytes)
         except OSError:
             raise DemoInputError(f"{name}: the upload is missing on the server") from None
-        if size > self.service.max_upload_bytes:
-            raise DemoInputError(
-                f"{name}: file is {size / 2**20:.1f} MB, over the demo's limit of "
-                f"{self.service.max_upload_bytes / 2**20:.0f} MB"
-            )
+        if too_large:
+            raise DemoInputError(f"{name}: {too_large}")
 
     def _run(
         self,
