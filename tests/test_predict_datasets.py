@@ -115,11 +115,12 @@ def test_streaming_by_id_resumes_only_what_is_missing(
 def test_eval_reads_a_dataset(saved: Path, model_dir: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "eval"
     argv = ["eval", str(model_dir), str(saved), "--detector", "none", "--no-progress"]
-    assert main([*argv, "-o", str(out)]) == 0
-    assert "1 unreadable image(s) left out" in capsys.readouterr().err
+    # The unreadable row counts as wrong (exit 1: a per-item failure), never silently left out.
+    assert main([*argv, "-o", str(out)]) == 1
+    assert "1 unreadable image(s), counted as wrong" in capsys.readouterr().err
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["num_samples"] == 3
-    assert {k: v for k, v in metrics["support"].items() if v} == dict.fromkeys(CLASSES, 1)
+    assert metrics["num_samples"] == 4 and metrics["coverage"] == 0.75
+    assert metrics["skipped"]["unreadable"]["count"] == 1
 
 
 def test_clear_one_line_errors(saved: Path, opts: list[str], tmp_path: Path, capsys) -> None:

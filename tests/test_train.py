@@ -597,7 +597,9 @@ def test_trainer_mixes_cross_entropy_and_the_teachers_soft_predictions(
         calls.append((teacher_logits, t))
         return distillation_loss(student, teacher_logits, t)
 
-    monkeypatch.setattr(trainer, "distillation_loss", spy)
+    from glamor_zoo.train import distill
+
+    monkeypatch.setattr(distill, "distillation_loss", spy)
     initial = _one_sgd_step(tmp_path, "init", lr=0.0, l2_weight=0.0)
     plain = _distilled_step(tmp_path, "plain", None)
     assert not calls
