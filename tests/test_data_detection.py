@@ -91,6 +91,8 @@ _OPTIONS = {"dlib-mmod": {"model_path": str(MMOD_MODEL)}}
 def test_every_registered_detector_builds_and_detects(name: str, scenes) -> None:
     # NOTE: a backend whose optional extra is not installed must say which one to install.
     image = scenes["surprised.jpeg"]
+    if name == "dlib-mmod" and not MMOD_MODEL.is_file():
+        pytest.skip(f"dlib-mmod's model file is read from {MMOD_MODEL}, absent here")
     try:
         (faces,) = create_detector(name, **_OPTIONS.get(name, {})).detect([image])
     except ImportError as exc:
