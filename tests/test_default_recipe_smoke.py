@@ -51,6 +51,8 @@ def test_the_default_recipe_trains_one_step_on_stand_in_data(tmp_path: Path) -> 
             "run.batch_size=16",
             "run.eval_batch_size=64",
             "run.compile=false",
+            # bf16 would stay in accelerate's process-wide state for the tests that follow.
+            "run.mixed_precision=no",
             "run.log_with=[]",
             "run.progress=false",
             "run.time_budget_min=0",
