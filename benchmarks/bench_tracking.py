@@ -45,13 +45,13 @@ from tracking_clip import (  # noqa: E402
     FACES,
     SCENES,
     _head,
-    _iou,
     identity_switches,
     make_jitter_clip,
     make_tracking_clip,
     matched_ids,
 )
 
+from glamor_zoo.data.detection.base import box_iou  # noqa: E402
 from glamor_zoo.inference import EmotionRecognizer  # noqa: E402
 from glamor_zoo.inference.smoothing import EmaSmoother, count_flips  # noqa: E402
 from glamor_zoo.inference.tracked import _Video, track_video  # noqa: E402
@@ -113,7 +113,7 @@ def motmetrics_scores(truth: Any, tracked: list[list[tuple[Any, int | None]]]) -
         dist = np.full((len(names), len(hyps)), np.nan)
         for r, name in enumerate(names):
             for c, (box, _) in enumerate(hyps):
-                overlap = _iou(people[name], box)
+                overlap = box_iou(people[name], box)
                 if overlap >= 0.5:
                     dist[r, c] = 1 - overlap
         acc.update([ord(n) for n in names], [i for _, i in hyps], dist)  # numeric ids only

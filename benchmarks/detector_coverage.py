@@ -32,7 +32,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from glamor_zoo.data.detection import Face, create_detector
+from glamor_zoo.data.detection import Face, box_iou, create_detector
 from glamor_zoo.serialization import atomic_write_text
 
 HERE = Path(__file__).resolve().parent
@@ -50,13 +50,6 @@ def _found(detector, images: list[Image.Image]) -> list[list[Face]]:
     for start in range(0, len(images), 32):
         out.extend(detector.detect(images[start : start + 32]))
     return out
-
-
-def _iou(a, b) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union if union > 0 else 0.0
 
 
 def _sheet(paths: list[Path], out: Path) -> None:
@@ -96,7 +89,7 @@ def scenes(folder: Path, plain, default) -> dict:
         t1 = time.perf_counter()
         after = default.detect_one(image)
         t2 = time.perf_counter()
-        ious = [max((_iou(a.box, b.box) for b in before), default=0.0) for a in after]
+        ious = [max((box_iou(a.box, b.box) for b in before), default=0.0) for a in after]
         rows.append(
             {
                 "photo": path.name,
@@ -116,7 +109,7 @@ def scenes(folder: Path, plain, default) -> dict:
             (0, 2 * h // 3, w // 3, h),
             (2 * w // 3, 2 * h // 3, w, h),
         ]:
-            if any(_iou(box, f.box) > 0 or _inside(f.box, box) for f in before):
+            if any(box_iou(box, f.box) > 0 or _inside(f.box, box) for f in before):
                 continue
             crops += 1
             false_positives += len(default.detect_one(image.crop(box)))

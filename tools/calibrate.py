@@ -11,7 +11,7 @@ calibration error (15 bins) before and after is printed per hold-out. The temper
 one with the lowest mean negative log-likelihood among those that raise no hold-out's error
 (1 when the hold-outs pull opposite ways). ``--write`` stores the
 temperature in the model folder's spec (``config.json``; the weights are untouched), and
-``--out`` writes the table as JSON. The top-1 of every set is unchanged by construction.
+``--out`` writes the table as JSON (and the hold-outs' log-probabilities beside it, ``.npz``). The top-1 of every set is unchanged by construction.
 """
 
 from __future__ import annotations
@@ -85,16 +85,17 @@ def main() -> None:
         print(
             f"{name}: {len(labels)} images, ECE {before:.2f} % -> {after:.2f} % at T {temperature:.3f}"
         )
-    np.savez_compressed(
-        args.model_dir / "holdout_logprobs.npz",
-        **{
-            f"{n}_{k}": v
-            for n, lp, y in zip(names, logs, targets, strict=True)
-            for k, v in (("logprobs", lp), ("targets", y))
-        },
-    )
     if args.out:
         atomic_write_text(args.out, json.dumps(table, indent=1) + "\n")
+        # The hold-outs' log-probabilities beside the table, to redo the fit without the model.
+        np.savez_compressed(
+            args.out.with_suffix(".npz"),
+            **{
+                f"{n}_{k}": v
+                for n, lp, y in zip(names, logs, targets, strict=True)
+                for k, v in (("logprobs", lp), ("targets", y))
+            },
+        )
     if args.write:
         set_model_spec(model, {"temperature": round(temperature, 4)})
         saved = json.loads((args.model_dir / "config.json").read_text(encoding="utf-8"))

@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from glamor_zoo.data.detection.base import box_iou
+
 __all__ = ["FaceTracker", "TrackingOptions", "frame_signature", "signature_distance"]
 
 Box = tuple[float, float, float, float]
@@ -152,16 +154,6 @@ def _centre(box: Box) -> tuple[float, float, float, float]:
     return (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, 1e-6), max(y2 - y1, 1e-6)
 
 
-def _iou(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _size(box: Box) -> float:
     _, _, w, h = _centre(box)
     return math.sqrt(w * h)
@@ -269,7 +261,7 @@ class FaceTracker:
         pairs = []
         for t in tracks:
             for i in candidates:
-                overlap = _iou(predicted[t], faces[i])
+                overlap = box_iou(predicted[t], faces[i])
                 if overlap >= self.options.iou:
                     pairs.append((-overlap, t, i))
         return _greedy(pairs)

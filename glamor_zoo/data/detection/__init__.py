@@ -31,7 +31,7 @@ from glamor_zoo.data.detection.adapted import (
     AdaptedDetector,
     ChannelOrder,
 )
-from glamor_zoo.data.detection.base import Face, FaceDetector, best_face
+from glamor_zoo.data.detection.base import Face, FaceDetector, best_face, box_iou
 from glamor_zoo.data.detection.dlib_backend import DlibHogDetector, DlibMMODDetector
 from glamor_zoo.data.detection.mtcnn import MTCNNDetector
 from glamor_zoo.data.detection.retinaface_backend import RetinaFaceDetector
@@ -54,6 +54,7 @@ __all__ = [
     "RetryingDetector",
     "WholeImageDetector",
     "best_face",
+    "box_iou",
     "create_detector",
     "list_detectors",
 ]

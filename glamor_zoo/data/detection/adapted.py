@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from glamor_zoo.data.detection.base import Face, FaceDetector, detection_threads
+from glamor_zoo.data.detection.base import Face, FaceDetector, box_iou, detection_threads
 
 __all__ = ["DEFAULT_MAX_SIDE", "DEFAULT_WORKERS", "AdaptedDetector", "ChannelOrder", "bounded_size"]
 
@@ -182,8 +182,8 @@ class AdaptedDetector(FaceDetector):
         smallest = _REFINE_SMALLEST * max(face.width, face.height)
         again = self.detector.searching_faces_from(smallest).detect_one(crop)
         moved = [_shifted(f, region[0], region[1]) for f in again]
-        best = max(moved, key=lambda f: _iou(f.box, face.box), default=None)
-        if best is None or _iou(best.box, face.box) < _SAME_FACE_IOU:
+        best = max(moved, key=lambda f: box_iou(f.box, face.box), default=None)
+        if best is None or box_iou(best.box, face.box) < _SAME_FACE_IOU:
             return None
         return best
 
@@ -209,7 +209,7 @@ def _with_found_again(
     """``results`` with each face found again at full resolution (image index, face or
     ``None``) added to its image, in order, unless it repeats one kept already."""
     for index, face in again:
-        if face is not None and all(_iou(face.box, kept.box) < 0.5 for kept in results[index]):
+        if face is not None and all(box_iou(face.box, kept.box) < 0.5 for kept in results[index]):
             results[index].append(face)
     return results
 
@@ -229,15 +229,6 @@ def _context_region(
         min(width, math.ceil(cx + half)),
         min(height, math.ceil(cy + half)),
     )
-
-
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    """Intersection over union of two (x1, y1, x2, y2) boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _shifted(face: Face, dx: float, dy: float) -> Face:

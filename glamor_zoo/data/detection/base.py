@@ -19,6 +19,7 @@ __all__ = [
     "Face",
     "FaceDetector",
     "best_face",
+    "box_iou",
     "detection_threads",
     "group_by_size",
     "import_backend",
@@ -77,6 +78,15 @@ def import_backend(module: str, needs: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise ImportError(f"{needs} ({exc})") from exc
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes (0 when they do not overlap)."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def group_by_size(images: Sequence[Image.Image]) -> dict[tuple[int, int], list[int]]:
