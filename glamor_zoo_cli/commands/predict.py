@@ -345,7 +345,9 @@ def _run_to_folder(
         videos = [(str(f.path), f.relative) for f in inputs.videos()]
         folders = write_video_tracks(records, videos, args.output, recognizer.labels, job.tracking)
         if folders:
-            say(f"timelines and summaries of {len(folders)} videos in {args.output / 'tracks'}")
+            say(
+                f"timelines and summaries of {len(folders)} video{'s' if len(folders) != 1 else ''} in {args.output / 'tracks'}"
+            )
     if args.to_dataset is not None:
         say(f"dataset of the results in {save_records_dataset(records, args.to_dataset)}")
     return records
