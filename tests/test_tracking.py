@@ -49,6 +49,42 @@ def test_tracker_follows_crossing_jumping_and_hidden_faces() -> None:
     assert {frame[-1] for frame in ids if len(frame) >= 2 and frame[-1] not in (1, 2)} == {3}
 
 
+def test_a_face_passing_in_front_keeps_its_track_though_its_box_jitters() -> None:
+    # A walks right in front of B (hidden from 3.25 s); A's boxes as MTCNN gave them, one of
+    # them a small inner box: the hidden B's track, predicted onto A, must not take A's face.
+    tracker = FaceTracker()
+    frames = [
+        (2.5, [(182, 41, 214, 84), (102, 39, 135, 80)], [1.0, 0.972]),
+        (2.75, [(176, 44, 205, 81), (112, 37, 144, 80)], [1.0, 0.963]),
+        (3.0, [(169, 43, 199, 83), (117, 36, 151, 80)], [1.0, 0.979]),
+        (3.25, [(124, 37, 159, 80)], [0.977]),
+        (3.5, [(131, 36, 166, 81)], [0.948]),
+        (3.75, [(142, 41, 166, 69)], [0.925]),
+        (4.0, [(145, 35, 180, 81)], [0.961]),
+    ]
+    ids = [tracker.update(t, boxes, scores) for t, boxes, scores in frames]
+    assert [frame[-1] for frame in ids] == [2] * len(frames)
+
+
+def test_a_new_face_near_a_hidden_one_starts_its_own_track() -> None:
+    tracker = FaceTracker()
+    for k in range(8):  # C, still, seen until 1.75 s, then hidden
+        assert tracker.update(k / 4, [(23, 113, 49, 148)]) == [1]
+    assert tracker.update(2.0, []) == [] and tracker.update(2.25, []) == []
+    assert tracker.update(2.5, [(100, 40, 132, 83)]) == [2]  # 2.9 face sizes from C
+
+
+def test_a_jump_right_after_a_missed_frame_or_with_a_low_score_keeps_the_track() -> None:
+    tracker = FaceTracker()
+    for k in range(4):
+        assert tracker.update(k / 4, [_box(100 + 8 * k, 60)]) == [1]
+    assert tracker.update(1.0, []) == []  # missed once, then found 2 face sizes on
+    assert tracker.update(1.25, [_box(200, 60)]) == [1]
+    assert tracker.update(1.5, [_box(140, 60)], [0.9]) == [1]  # a low score jumps back
+    assert tracker.update(1.75, []) == [] and tracker.update(2.0, []) == []
+    assert tracker.update(2.25, [_box(190, 60)], [0.9]) == [None]  # not after 2 misses
+
+
 def test_low_scores_continue_tracks_but_never_start_one() -> None:
     tracker = FaceTracker(TrackingOptions(start_score=0.95))
     assert tracker.update(0.0, [_box(50, 50), _box(200, 50)], [0.99, 0.91]) == [1, None]

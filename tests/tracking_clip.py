@@ -53,7 +53,8 @@ class GroundTruth:
 
     Attributes:
         times: The frames' times in seconds, in order.
-        boxes: Per frame, ``{person: (x1, y1, x2, y2)}`` of the faces drawn (visible).
+        boxes: Per frame, ``{person: (x1, y1, x2, y2)}`` of the faces drawn and visible (a face
+            more than half covered by a head in front of it is left out).
         cut: The time of the shot cut.
     """
 
@@ -88,12 +89,21 @@ def _background(name: str, shift: float) -> Image.Image:
     return wide.crop((left, top, left + SIZE[0], top + SIZE[1]))
 
 
-def _paste(frame: Image.Image, person: str, cx: float, cy: float, height: float) -> Box:
+def _paste(frame: Image.Image, person: str, cx: float, cy: float, height: float) -> tuple[Box, Box]:
+    """Paste the person's head; returns (face box, head box) in the frame."""
     head, mask, (fx1, fy1, fx2, fy2) = _head(person, height)
     left = round(cx - (fx1 + fx2) / 2)
     top = round(cy - (fy1 + fy2) / 2)
     frame.paste(head, (left, top), mask)
-    return (left + fx1, top + fy1, left + fx2, top + fy2)
+    face = (left + fx1, top + fy1, left + fx2, top + fy2)
+    return face, (left, top, left + head.width, top + head.height)
+
+
+def _covered(face: Box, head: Box) -> float:
+    """The share of ``face`` that ``head`` (pasted in front of it) covers."""
+    w = min(face[2], head[2]) - max(face[0], head[0])
+    h = min(face[3], head[3]) - max(face[1], head[1])
+    return max(0.0, w) * max(0.0, h) / ((face[2] - face[0]) * (face[3] - face[1]))
 
 
 def _positions(t: float) -> dict[str, tuple[float, float, float]]:
@@ -110,18 +120,37 @@ def _positions(t: float) -> dict[str, tuple[float, float, float]]:
     return out
 
 
-def make_tracking_clip(folder: str | Path) -> tuple[Path, GroundTruth]:
-    """Write ``folder/people.mp4`` (see the module) and return its path and ground truth."""
+def make_tracking_clip(
+    folder: str | Path, noise_seed: int | None = None
+) -> tuple[Path, GroundTruth]:
+    """Write ``folder/people.mp4`` (see the module) and return its path and ground truth.
+
+    With ``noise_seed``, every background gets uniform noise of ±4 grey levels (seeded): the
+    same clip with the detector's boxes and scores perturbed as another CPU's arithmetic or
+    another encoder might, for measuring how robust tracking is.
+    """
+    import numpy as np
+
     from glamor_zoo.inference.video import write_video
 
+    rng = np.random.default_rng(noise_seed) if noise_seed is not None else None
     times = [i / FPS for i in range(round(DURATION * FPS))]
     frames, boxes = [], []
     for t in times:
         shot = "apollo11_crew.jpg" if t >= CUT_TIME else "group.jpeg"
         frame = _background(shot, shift=8 * t if t < CUT_TIME else 40)
+        if rng is not None:
+            pixels = np.asarray(frame, dtype=np.int16) + rng.integers(-4, 5, (SIZE[1], SIZE[0], 3))
+            frame = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
         placed = {p: _paste(frame, p, *where) for p, where in _positions(t).items()}
+        order = list(placed)  # back to front
+        visible = {
+            p: face
+            for k, (p, (face, _)) in enumerate(placed.items())
+            if all(_covered(face, placed[q][1]) <= 0.5 for q in order[k + 1 :])
+        }
         frames.append(frame)
-        boxes.append(placed)
+        boxes.append(visible)
     path = write_video(Path(folder) / "people.mp4", frames, fps=FPS)
     return path, GroundTruth(times, boxes, CUT_TIME)
 

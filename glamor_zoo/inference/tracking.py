@@ -2,18 +2,24 @@
 
 :class:`FaceTracker` is a small tracker in the manner of SORT / ByteTrack / OC-SORT, for faces:
 
-1. **Motion.** Each track keeps its last box and a constant-velocity estimate of its centre
-   and (log) size per second; at a new frame its box is predicted forward by the time passed,
-   at most :attr:`TrackingOptions.horizon` seconds (a face unseen for long is looked for where
-   it was last going, not carried off-screen).
-2. **Association, confident faces first.** Faces scored at least
+1. **Motion.** Each track keeps its last face centre, a constant-velocity estimate of it per
+   second and a smoothed face size (the detector's box size jitters far more than a face's
+   size changes: see :attr:`TrackingOptions.size_gain`); at a new frame its box is predicted
+   forward by the time passed, at most :attr:`TrackingOptions.horizon` seconds (a face unseen
+   for long is looked for where it was last going, not carried off-screen).
+2. **Association, confident faces first, recent tracks first.** Faces scored at least
    :attr:`TrackingOptions.start_score` are matched to every live track by the IoU of the
-   predicted box (greedy, best pairs first, at least :attr:`TrackingOptions.iou`); those left
-   are matched by the distance between centres in units of the face's size (at most
-   :attr:`TrackingOptions.jump` sizes, sizes within a factor of two): a face that moved further
-   than its own width between two sampled frames keeps its track.
+   predicted box (greedy, best pairs first, at least :attr:`TrackingOptions.iou`; tracks seen
+   in fewer frames ago choose first, as in DeepSORT's matching cascade, so that a hidden
+   face's track does not take the face passing in front of it); those left are matched by
+   the distance between centres in units of the face's size (sizes within a factor of two; at
+   most :attr:`TrackingOptions.jump` sizes for tracks seen in one of the two frames before,
+   one size for tracks hidden longer): a face that moved further than its own width between
+   two sampled frames keeps its track (the jump is not taken for motion), and a new face
+   appearing a few sizes from a hidden one does not take its track.
 3. **Low-score faces** (under ``start_score``, as ByteTrack keeps them) only continue tracks
-   left unmatched, by IoU; one that continues none gets no track (``None``).
+   left unmatched, by IoU, then by distance (tracks seen in one of the two frames before
+   only); one that continues none gets no track (``None``).
 4. **New tracks** start from the confident faces left over; a track unseen for more than
    :attr:`TrackingOptions.max_gap` seconds ends.
 5. **Shot cuts.** With a frame :func:`frame_signature` (a coarse colour histogram and a 16×9
@@ -55,7 +61,8 @@ class TrackingOptions:
             exponential moving average of a track's probabilities; 0 turns smoothing off.
         iou: Least IoU between a track's predicted box and a face to match them.
         jump: Largest distance between centres, in face sizes (the geometric mean of width and
-            height), at which a face not overlapping any track still continues one.
+            height), at which a face not overlapping any track still continues one seen in
+            one of the two frames before (one size for tracks hidden longer).
         start_score: Faces the detector scores lower only continue tracks, never start one
             (faces with no score count as 1).
         cut: Colour-histogram change (0 to 1) from one sampled frame to the next above which
@@ -63,17 +70,21 @@ class TrackingOptions:
         cut_correlation: Correlation of consecutive frames' grey thumbnails below which (with
             ``cut``) a shot cut is found.
         horizon: Seconds at most that a track's box is moved forward by its velocity.
+        size_gain: How far (0 to 1, in log space) a track's face size moves from the predicted
+            size to the size of the box just seen: 1 takes the box as it is; lower values
+            damp the detector's jitter in box size (centres are taken as seen).
     """
 
     max_gap: float = 2.5
     min_track: float = 1.0
     half_life: float = 1.0
     iou: float = 0.3
-    jump: float = 3.0
+    jump: float = 2.0
     start_score: float = 0.95
     cut: float = 0.2
     cut_correlation: float = 0.5
     horizon: float = 1.0
+    size_gain: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("max_gap", "min_track", "half_life", "jump", "cut", "horizon"):
@@ -84,8 +95,11 @@ class TrackingOptions:
             raise ValueError(
                 f"tracking option cut_correlation must be in [-1, 1], got {self.cut_correlation!r}"
             )
-        if not 0 < self.iou <= 1:
-            raise ValueError(f"tracking option iou must be in (0, 1], got {self.iou!r}")
+        for name in ("iou", "size_gain"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(
+                    f"tracking option {name} must be in (0, 1], got {getattr(self, name)!r}"
+                )
 
     def to_dict(self) -> dict[str, float]:
         """The options as a JSON-ready dict (for a run's settings)."""
@@ -123,30 +137,28 @@ class _Track:
     id: int
     box: Box
     time: float
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))  # cx, cy, log size per s
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # centre, px per s
+    missed: int = 0  # frames since the face was last seen
 
     def predict(self, time: float, horizon: float) -> Box:
         dt = min(max(0.0, time - self.time), horizon)
         cx, cy, w, h = _centre(self.box)
         cx, cy = cx + self.velocity[0] * dt, cy + self.velocity[1] * dt
-        scale = math.exp(float(np.clip(self.velocity[2] * dt, -1.0, 1.0)))
-        w, h = w * scale, h * scale
         return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
 
-    def observe(self, box: Box, time: float) -> None:
+    def observe(self, box: Box, time: float, size_gain: float, jumped: bool = False) -> None:
         dt = time - self.time
-        if dt > 0:
-            (cx0, cy0, w0, h0), (cx1, cy1, w1, h1) = _centre(self.box), _centre(box)
-            seen = np.array(
-                [
-                    (cx1 - cx0) / dt,
-                    (cy1 - cy0) / dt,
-                    math.log(max(w1 * h1, 1e-6) / max(w0 * h0, 1e-6)) / (2 * dt),
-                ]
-            )
+        (cx0, cy0, w0, h0), (cx1, cy1, w1, h1) = _centre(self.box), _centre(box)
+        if dt > 0 and not jumped:  # a jump is no motion to predict from
+            seen = np.array([(cx1 - cx0) / dt, (cy1 - cy0) / dt])
             # A fresh track takes the first velocity it sees; then half old, half new.
             self.velocity = seen if not self.velocity.any() else 0.5 * self.velocity + 0.5 * seen
-        self.box, self.time = box, time
+        # The detector's box size jitters far more than a face's size changes from one sampled
+        # frame to the next: the size kept moves only part way to the size seen (in log space).
+        w1 = math.exp(size_gain * math.log(w1) + (1 - size_gain) * math.log(w0))
+        h1 = math.exp(size_gain * math.log(h1) + (1 - size_gain) * math.log(h0))
+        self.box = (cx1 - w1 / 2, cy1 - h1 / 2, cx1 + w1 / 2, cy1 + h1 / 2)
+        self.time, self.missed = time, 0
 
 
 def _centre(box: Box) -> tuple[float, float, float, float]:
@@ -159,8 +171,9 @@ def _size(box: Box) -> float:
     return math.sqrt(w * h)
 
 
-def _greedy(pairs: list[tuple[float, int, int]]) -> list[tuple[int, int]]:
-    """Best-first one-to-one matching of (cost, track, face) pairs (lowest cost first)."""
+def _greedy(pairs: list[tuple[Any, int, int]]) -> list[tuple[int, int]]:
+    """Best-first one-to-one matching of (cost, track, face) pairs (lowest cost first; costs
+    compare as numbers or tuples)."""
     used_tracks: set[int] = set()
     used_faces: set[int] = set()
     out = []
@@ -239,15 +252,21 @@ class FaceTracker:
         ids: list[int | None] = [None] * len(faces)
         free = set(range(len(self._tracks)))
 
-        def assign(matches: list[tuple[int, int]]) -> None:
+        def assign(matches: list[tuple[int, int]], jumped: bool = False) -> None:
             for track, face in matches:
-                self._tracks[track].observe(faces[face], time)
+                self._tracks[track].observe(faces[face], time, opts.size_gain, jumped)
                 ids[face] = self._tracks[track].id
                 free.discard(track)
 
         assign(self._by_iou(predicted, faces, free, strong))
-        assign(self._by_distance(predicted, faces, free, [i for i in strong if ids[i] is None]))
+        left = [i for i in strong if ids[i] is None]
+        assign(self._by_distance(predicted, faces, free, left), jumped=True)
         assign(self._by_iou(predicted, faces, free, weak))
+        left = [i for i in weak if ids[i] is None]
+        assign(self._by_distance(predicted, faces, free, left, hidden_too=False), jumped=True)
+        for track in self._tracks:
+            if track.time != time:
+                track.missed += 1
         for i in strong:
             if ids[i] is None:
                 self._tracks.append(_Track(self._next_id, faces[i], time))
@@ -263,20 +282,31 @@ class FaceTracker:
             for i in candidates:
                 overlap = box_iou(predicted[t], faces[i])
                 if overlap >= self.options.iou:
-                    pairs.append((-overlap, t, i))
+                    pairs.append(((self._tracks[t].missed, -overlap), t, i))
         return _greedy(pairs)
 
     def _by_distance(
-        self, predicted: list[Box], faces: list[Box], tracks: set[int], candidates: list[int]
+        self,
+        predicted: list[Box],
+        faces: list[Box],
+        tracks: set[int],
+        candidates: list[int],
+        hidden_too: bool = True,
     ) -> list[tuple[int, int]]:
         pairs = []
         for t in tracks:
+            if not hidden_too and self._tracks[t].missed > 1:
+                continue
+            # A face jumps between sampled frames (seen in one of the last two, in case the
+            # detector missed it once); one hidden for longer reappears within a face size
+            # of where it was predicted.
+            limit = self.options.jump if self._tracks[t].missed <= 1 else 1.0
             cx, cy, _, _ = _centre(predicted[t])
             size = _size(self._tracks[t].box)
             for i in candidates:
                 fx, fy, _, _ = _centre(faces[i])
                 ratio = _size(faces[i]) / size
                 distance = math.hypot(fx - cx, fy - cy) / max(size, _size(faces[i]))
-                if 0.5 <= ratio <= 2.0 and distance <= self.options.jump:
+                if 0.5 <= ratio <= 2.0 and distance <= limit:
                     pairs.append((distance, t, i))
         return _greedy(pairs)
