@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -38,10 +39,12 @@ sys.path.insert(0, str(REPO / "tools"))
 from face_ensemble import average_model_weights, combine_face_models  # noqa: E402
 
 
-def holdout_scores(model: torch.nn.Module, recipe: Path) -> tuple[float, float, int]:
+def holdout_scores(
+    model: torch.nn.Module, recipe: Path, overrides: Sequence[str] = ()
+) -> tuple[float, float, int]:
     """Top-1 (%), mean per-class accuracy (%) and the count of ``model`` (eval mode) on
-    ``recipe``'s hold-out."""
-    data = load_config(recipe).data
+    ``recipe``'s hold-out (``overrides``: ``KEY=VALUE`` recipe overrides, as ``train``'s)."""
+    data = load_config(recipe, list(overrides)).data
     preprocess = get_model_spec(model).preprocess_cfg()
     dataset = build_split(data, HOLDOUT_SPLIT, preprocess, train=False, seed=0)
     model = model.eval()
@@ -57,15 +60,21 @@ def holdout_scores(model: torch.nn.Module, recipe: Path) -> tuple[float, float, 
     return top1, 100.0 * sum(per_class) / len(per_class), len(true)
 
 
-def holdout_top1(model: torch.nn.Module, recipe: Path) -> float:
+def holdout_top1(model: torch.nn.Module, recipe: Path, overrides: Sequence[str] = ()) -> float:
     """Top-1 (%) of ``model`` (eval mode) on ``recipe``'s hold-out."""
-    return holdout_scores(model, recipe)[0]
+    return holdout_scores(model, recipe, overrides)[0]
 
 
-def save_soup(soup: torch.nn.Module, out: Path, recipe: Path, soup_record: dict) -> None:
+def save_soup(
+    soup: torch.nn.Module,
+    out: Path,
+    recipe: Path,
+    soup_record: dict,
+    overrides: Sequence[str] = (),
+) -> None:
     """A soup as a run folder that ``fer2013_weights.py`` packages: ``model/``, its hold-out
     scores in ``metrics.json`` and how it was made in ``soup.json``."""
-    top1, mean_class, count = holdout_scores(soup, recipe)
+    top1, mean_class, count = holdout_scores(soup, recipe, overrides)
     save_pretrained(soup, out / "model")
     final = {
         "val": {
@@ -81,10 +90,12 @@ def save_soup(soup: torch.nn.Module, out: Path, recipe: Path, soup_record: dict)
     print(f"saved {out}: hold-out top-1 {top1:.2f}, mean per-class {mean_class:.2f}")
 
 
-def refresh_batchnorm(model: torch.nn.Module, recipe: Path, samples: int) -> torch.nn.Module:
+def refresh_batchnorm(
+    model: torch.nn.Module, recipe: Path, samples: int, overrides: Sequence[str] = ()
+) -> torch.nn.Module:
     """Re-estimate ``model``'s BatchNorm statistics (a cumulative mean) on ``samples`` training
     faces of ``recipe``'s training split, augmented as the recipe trains."""
-    data = load_config(recipe).data
+    data = load_config(recipe, list(overrides)).data
     preprocess = get_model_spec(model).preprocess_cfg()
     if data.preprocess.get("face_augment"):
         preprocess["face_augment"] = data.preprocess["face_augment"]
@@ -125,12 +136,18 @@ def mixtures(models: list[str], weights: list[float] | None) -> list[list[float]
     return [list(weights)]
 
 
+def _shown(recipe: Path) -> str:
+    """``recipe`` relative to the repository where it lies inside it."""
+    path = recipe.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def label(mixture: list[float]) -> str:
     """``0.5 / 0.5`` for a mixture's weights."""
     return " / ".join(f"{w:.3g}" for w in mixture)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="face model tags or local-dir: folders (2+)")
     parser.add_argument(
@@ -143,6 +160,14 @@ def main() -> None:
     )
     parser.add_argument(
         "--recipe", type=Path, default=REPO / "recipes" / "face_resnet18_fer2013_member.yaml"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of --recipe, as train's overrides (e.g. data.root=DIR); repeatable",
     )
     parser.add_argument("--soup", action="store_true", help="also average the weights")
     parser.add_argument("--bn-refresh", type=int, default=0, help="re-estimate the soup's BN")
@@ -159,7 +184,7 @@ def main() -> None:
         default=[],
         help="with --save: the training runs the soup's members come from (for the record)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     candidates = mixtures(args.models, args.weights)
 
     members = [glamor_zoo.create_model(name, pretrained=True) for name in args.models]
@@ -167,35 +192,40 @@ def main() -> None:
         mixture, started = candidates[0], time.perf_counter()
         soup = average_model_weights(members, mixture)
         if args.bn_refresh:
-            soup = refresh_batchnorm(soup, args.recipe, args.bn_refresh)
-        command = " ".join(["python tools/fer2013_ensemble.py", *sys.argv[1:]])
+            soup = refresh_batchnorm(soup, args.recipe, args.bn_refresh, args.overrides)
+        given = list(argv) if argv is not None else sys.argv[1:]
+        command = " ".join(["python tools/fer2013_ensemble.py", *given])
         record = {
             "members": args.models,
             "weights": mixture,
             "batchnorm_refresh_faces": args.bn_refresh,
             "batchnorm_refresh": "cumulative mean over augmented training faces of the recipe's "
             "train split, torch seed 0",
-            "recipe": str(args.recipe.resolve().relative_to(REPO)),
+            "recipe": _shown(args.recipe),
+            "recipe_overrides": args.overrides,
             "trained_runs": [str(run) for run in args.trained_run],
             "command": command,
             "minutes": round((time.perf_counter() - started) / 60, 1),
         }
-        save_soup(soup, args.save, args.recipe, record)
+        save_soup(soup, args.save, args.recipe, record, args.overrides)
         return
     print("| model | hold-out top-1 |\n|---|---:|")
     for name, member in zip(args.models, members, strict=True):
-        print(f"| {name} | {holdout_top1(member, args.recipe):.2f} |")
+        print(f"| {name} | {holdout_top1(member, args.recipe, args.overrides):.2f} |")
     for mixture in candidates:
         ensemble = combine_face_models(members, mixture)
-        print(f"| ensemble, weights {label(mixture)} | {holdout_top1(ensemble, args.recipe):.2f} |")
+        top1 = holdout_top1(ensemble, args.recipe, args.overrides)
+        print(f"| ensemble, weights {label(mixture)} | {top1:.2f} |")
         if args.soup:
             soup = average_model_weights(members, mixture)
-            print(f"| soup, weights {label(mixture)} | {holdout_top1(soup, args.recipe):.2f} |")
+            top1 = holdout_top1(soup, args.recipe, args.overrides)
+            print(f"| soup, weights {label(mixture)} | {top1:.2f} |")
             if args.bn_refresh:
-                soup = refresh_batchnorm(soup, args.recipe, args.bn_refresh)
+                soup = refresh_batchnorm(soup, args.recipe, args.bn_refresh, args.overrides)
+                top1 = holdout_top1(soup, args.recipe, args.overrides)
                 print(
                     f"| soup, weights {label(mixture)}, BatchNorm re-estimated on "
-                    f"{args.bn_refresh} faces | {holdout_top1(soup, args.recipe):.2f} |"
+                    f"{args.bn_refresh} faces | {top1:.2f} |"
                 )
 
 
