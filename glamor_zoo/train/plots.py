@@ -30,11 +30,15 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG to ``path`` (atomically), then close it (also on failure)."""
     import io
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
-    atomic_write_bytes(path, buffer.getvalue())
+    try:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
+        atomic_write_bytes(path, buffer.getvalue())
+    finally:
+        _pyplot().close(fig)
     return Path(path)
 
 
@@ -74,10 +78,7 @@ def plot_confusion_matrix(
             )
     if title:
         ax.set_title(title)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)
 
 
 def plot_curves(
@@ -114,7 +115,4 @@ def plot_curves(
             ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return _save(fig, path)
