@@ -79,7 +79,7 @@ class TrackingOptions:
     min_track: float = 1.0
     half_life: float = 1.0
     iou: float = 0.3
-    jump: float = 2.0
+    jump: float = 2.5
     start_score: float = 0.95
     cut: float = 0.2
     cut_correlation: float = 0.5
