@@ -62,6 +62,13 @@ class AdaptiveFusion(nn.Module):
 
 
 class _EqualWidthFusion(nn.Module):
+    """An element-wise fusion of face and context vectors of equal width.
+
+    Args:
+        face_dim: Width of the face vector.
+        context_dim: Width of the context vector (must equal ``face_dim``).
+    """
+
     def __init__(self, face_dim: int, context_dim: int) -> None:
         super().__init__()
         if face_dim != context_dim:
@@ -72,39 +79,33 @@ class _EqualWidthFusion(nn.Module):
             )
         self.out_dim = face_dim
 
-
-@FUSION.register("add")
-class AddFusion(_EqualWidthFusion):
-    """Element-wise sum v_f + v_c.
-
-    Args:
-        face_dim: Width of the face vector.
-        context_dim: Width of the context vector (must equal ``face_dim``).
-    """
-
-    name = "add"
+    def combine(self, face_vector: torch.Tensor, context_vector: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def forward(
         self, face_vector: torch.Tensor, context_vector: torch.Tensor
     ) -> tuple[torch.Tensor, None]:
-        return face_vector + context_vector, None
+        return self.combine(face_vector, context_vector), None
+
+
+@FUSION.register("add")
+class AddFusion(_EqualWidthFusion):
+    """Element-wise sum v_f + v_c (vectors of equal width)."""
+
+    name = "add"
+
+    def combine(self, face_vector: torch.Tensor, context_vector: torch.Tensor) -> torch.Tensor:
+        return face_vector + context_vector
 
 
 @FUSION.register("max")
 class MaxFusion(_EqualWidthFusion):
-    """Element-wise maximum of v_f and v_c.
-
-    Args:
-        face_dim: Width of the face vector.
-        context_dim: Width of the context vector (must equal ``face_dim``).
-    """
+    """Element-wise maximum of v_f and v_c (vectors of equal width)."""
 
     name = "max"
 
-    def forward(
-        self, face_vector: torch.Tensor, context_vector: torch.Tensor
-    ) -> tuple[torch.Tensor, None]:
-        return torch.maximum(face_vector, context_vector), None
+    def combine(self, face_vector: torch.Tensor, context_vector: torch.Tensor) -> torch.Tensor:
+        return torch.maximum(face_vector, context_vector)
 
 
 @FUSION.register("concat")
