@@ -53,7 +53,7 @@ CHOICES: dict[str, list[tuple[str, list[str]]]] = {
         ("+ context-reading conv float", ["context_encoder.blocks.0"]),
         ("+ attention, fusion, classifier float", ["attention", "fusion", "head"]),
     ],
-    "face_resnet18": [
+    "face_resnet": [  # face_resnet18, face_resnet26 (any tag)
         ("all int8", []),
         ("image-reading conv float", ["conv1.0"]),
         ("+ classifier float", ["fc"]),
@@ -61,6 +61,14 @@ CHOICES: dict[str, list[tuple[str, list[str]]]] = {
     "deep_emotion": [("all int8", [])],
 }
 BATCH = 64
+
+
+def choices_for(name: str) -> list[tuple[str, list[str]]]:
+    """The choices of ``name`` (an architecture or a tag): those of its architecture, or of the
+    family its architecture's name starts with (``face_resnet26`` → ``face_resnet``)."""
+    arch = name.split(".")[0]
+    family = next((key for key in CHOICES if arch.startswith(key)), arch)
+    return CHOICES.get(arch, CHOICES.get(family, [("all int8", [])]))
 
 
 def rate(fn: Any, args: tuple[torch.Tensor, ...], rounds: int, min_time: float) -> float:
@@ -130,7 +138,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
         result["float_setup_s"] = time.perf_counter() - start
     runs: list[tuple[str, list[str], bool]] = [("all int8, no bias correction", [], False)]
     float_layers: list[str] = []
-    for label, added in CHOICES.get(name, [("all int8", [])]):
+    for label, added in choices_for(name):
         float_layers = [*float_layers, *added]
         runs.append((label, list(float_layers), True))
     for label, kept_float, correct_bias in runs:

@@ -240,7 +240,9 @@ def standin_model(
 
     Most trained of what exists offline, in this order:
 
-    1. Weights packaged with the zoo (``deep_emotion``: ``deep_emotion.fer2013``): real ones.
+    1. Weights packaged with the zoo: ``name`` itself where it is a released tag
+       (``face_resnet26.fer2013_sfew``), else its ``.fer2013`` tag (``deep_emotion``:
+       ``deep_emotion.fer2013``): real ones.
     2. ``face_encoder_from`` (a model folder whose ``face_encoder`` fits, e.g. the face-only
        GLAMOR-Net trained by ``recipes/glamor_face_only_fer2013.yaml``): its face encoder, then
        :func:`train_standin` end to end for ``steps`` steps. Cached in ``STANDIN_CACHE``; a
@@ -248,9 +250,11 @@ def standin_model(
        committed: sha256 ``8c664d27be983156…``, made 2026-12-02, benchmarks/README.md).
     3. Otherwise random init + :func:`calibrate_batchnorm` + :func:`fit_head`.
     """
-    if f"{name}.fer2013" in glamor_zoo.list_models(pretrained=True):
-        model = glamor_zoo.create_model(f"{name}.fer2013", pretrained=True).eval().to(device)
-        return model, f"`{name}.fer2013` (the zoo's packaged trained weights)"
+    released = glamor_zoo.list_models(pretrained=True)
+    tag = name if name in released else f"{name}.fer2013"
+    if tag in released:
+        model = glamor_zoo.create_model(tag, pretrained=True).eval().to(device)
+        return model, f"`{tag}` (the zoo's packaged trained weights)"
     torch.manual_seed(0)
     model = glamor_zoo.create_model(name).to(device)
     cfg = get_model_spec(model).preprocess_cfg()
