@@ -7,13 +7,13 @@ tested; only the data root and the run's length are overridden."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shlex
 from pathlib import Path
 
 import pytest
 from standin_data import ONE_STEP, fer2013_standin
+from tool_modules import tool_module
 
 from glamor_zoo.train.config import load_config
 from glamor_zoo.train.trainer import train
@@ -40,15 +40,6 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("chain")
     fer2013_standin(folder / "fer2013")
     return folder
-
-
-def _ensemble_tool():
-    spec = importlib.util.spec_from_file_location(
-        "fer2013_ensemble", REPO / "tools" / "fer2013_ensemble.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_chain_is_the_documented_one() -> None:
@@ -79,6 +70,6 @@ def test_each_step_runs_on_stand_in_data(
     else:
         # The chain runs from the repository root: its recipes are read from there.
         argv = [str(REPO / a) if a.startswith("recipes/") else a for a in command[2:]]
-        _ensemble_tool().main([*argv, "--set", data_root])
+        tool_module("fer2013_ensemble").main([*argv, "--set", data_root])
         save = Path(command[command.index("--save") + 1])
         assert (save / "model" / "config.json").is_file() and (save / "soup.json").is_file()

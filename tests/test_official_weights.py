@@ -460,12 +460,9 @@ def test_two_processes_loading_at_once_convert_once_and_never_see_half_a_cache(
 
 def test_maintainer_script_arguments() -> None:
     """tools/fetch_official_glamor.py needs a network to run; its arguments are checked here."""
-    import importlib.util
+    from tool_modules import tool_module
 
-    path = Path(__file__).resolve().parents[1] / "tools" / "fetch_official_glamor.py"
-    spec = importlib.util.spec_from_file_location("fetch_official_glamor", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = tool_module("fetch_official_glamor")
     parser = script.build_parser()
     args = parser.parse_args(["--work", "w", "--mirror", "/m", "--mmod", "d.dat", "--skip-predict"])
     assert (args.work, args.mirror, args.mmod, args.skip_predict) == (

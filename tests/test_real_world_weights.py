@@ -6,11 +6,11 @@ from ../shared/data and skips without it; a missing weights file is a failure.""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from tool_modules import tool_module
 
 import glamor_zoo
 from glamor_zoo.inference.loading import DEFAULT_MODEL
@@ -20,15 +20,6 @@ REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "face_resnet26_fer2013_sfew.yaml"
 TAG = "face_resnet26.fer2013_sfew"
 SFEW = REPO.parent / "shared" / "data" / "sfew" / "Train"
-
-
-def _metrics_tool():
-    spec = importlib.util.spec_from_file_location(
-        "real_world_metrics", REPO / "tools" / "real_world_metrics.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_default_is_the_real_world_model_and_its_file_is_there() -> None:
@@ -43,7 +34,7 @@ def test_the_default_is_the_real_world_model_and_its_file_is_there() -> None:
 def test_the_recorded_sfew_figure_is_recomputed() -> None:
     config = json.loads((PACKAGE_WEIGHTS / "face_resnet26_fer2013_sfew.json").read_text())
     recorded = config["cross_dataset"]["sfew_holdout"]["reference_subset"]
-    tool = _metrics_tool()
+    tool = tool_module("real_world_metrics")
     paths = tool.holdout_subset(RECIPE, recorded["size"], recorded["seed"], root=SFEW)
     one_image = 100.0 / recorded["size"]
     assert tool.subset_top1(TAG, paths) == pytest.approx(recorded["top1"], abs=one_image + 1e-9)
