@@ -13,13 +13,14 @@
    in fewer frames ago choose first, as in DeepSORT's matching cascade, so that a hidden
    face's track does not take the face passing in front of it); those left are matched by
    the distance between centres in units of the face's size (sizes within a factor of two; at
-   most :attr:`TrackingOptions.jump` sizes for tracks seen in one of the two frames before,
-   one size for tracks hidden longer): a face that moved further than its own width between
-   two sampled frames keeps its track (the jump is not taken for motion), and a new face
-   appearing a few sizes from a hidden one does not take its track.
+   most :attr:`TrackingOptions.jump` sizes for tracks that missed their face in at most
+   :attr:`TrackingOptions.jump_misses` frames in a row, one size for tracks hidden longer): a
+   face that moved further than its own width between two sampled frames keeps its track (the
+   jump is not taken for motion), and a new face appearing a few sizes from a hidden one does
+   not take its track.
 3. **Low-score faces** (under ``start_score``, as ByteTrack keeps them) only continue tracks
-   left unmatched, by IoU, then by distance (tracks seen in one of the two frames before
-   only); one that continues none gets no track (``None``).
+   left unmatched, by IoU, then by distance (to those recently seen tracks only); one that
+   continues none gets no track (``None``).
 4. **New tracks** start from the confident faces left over; a track unseen for more than
    :attr:`TrackingOptions.max_gap` seconds ends.
 5. **Shot cuts.** With a frame :func:`frame_signature` (a coarse colour histogram and a 16×9
@@ -61,8 +62,11 @@ class TrackingOptions:
             exponential moving average of a track's probabilities; 0 turns smoothing off.
         iou: Least IoU between a track's predicted box and a face to match them.
         jump: Largest distance between centres, in face sizes (the geometric mean of width and
-            height), at which a face not overlapping any track still continues one seen in
-            one of the two frames before (one size for tracks hidden longer).
+            height), at which a face not overlapping any track still continues one that
+            missed its face in at most ``jump_misses`` frames in a row (one size for tracks
+            hidden longer).
+        jump_misses: Frames in a row a track may have missed its face and still follow it
+            by a jump (the detector often misses a face for a frame or two as it moves).
         start_score: Faces the detector scores lower only continue tracks, never start one
             (faces with no score count as 1).
         cut: Colour-histogram change (0 to 1) from one sampled frame to the next above which
@@ -80,6 +84,7 @@ class TrackingOptions:
     half_life: float = 1.0
     iou: float = 0.3
     jump: float = 2.5
+    jump_misses: int = 2
     start_score: float = 0.95
     cut: float = 0.2
     cut_correlation: float = 0.5
@@ -87,7 +92,7 @@ class TrackingOptions:
     size_gain: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("max_gap", "min_track", "half_life", "jump", "cut", "horizon"):
+        for name in ("max_gap", "min_track", "half_life", "jump", "jump_misses", "cut", "horizon"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"tracking option {name} must be a number >= 0, got {value!r}")
@@ -295,12 +300,13 @@ class FaceTracker:
     ) -> list[tuple[int, int]]:
         pairs = []
         for t in tracks:
-            if not hidden_too and self._tracks[t].missed > 1:
+            recent = self._tracks[t].missed <= self.options.jump_misses
+            if not hidden_too and not recent:
                 continue
-            # A face jumps between sampled frames (seen in one of the last two, in case the
-            # detector missed it once); one hidden for longer reappears within a face size
-            # of where it was predicted.
-            limit = self.options.jump if self._tracks[t].missed <= 1 else 1.0
+            # A face jumps between sampled frames (the detector may miss it a frame or two
+            # around the jump); one hidden for longer reappears within a face size of where
+            # it was predicted.
+            limit = self.options.jump if recent else 1.0
             cx, cy, _, _ = _centre(predicted[t])
             size = _size(self._tracks[t].box)
             for i in candidates:
