@@ -62,7 +62,8 @@ class AdaptiveFusion(nn.Module):
 
 
 class _EqualWidthFusion(nn.Module):
-    """An element-wise fusion of face and context vectors of equal width.
+    """An element-wise fusion of face and context vectors of equal width: a subclass defines
+    ``combine(face_vector, context_vector)``.
 
     Args:
         face_dim: Width of the face vector.
@@ -79,13 +80,10 @@ class _EqualWidthFusion(nn.Module):
             )
         self.out_dim = face_dim
 
-    def combine(self, face_vector: torch.Tensor, context_vector: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
     def forward(
         self, face_vector: torch.Tensor, context_vector: torch.Tensor
     ) -> tuple[torch.Tensor, None]:
-        return self.combine(face_vector, context_vector), None
+        return self.combine(face_vector, context_vector), None  # type: ignore[attr-defined]
 
 
 @FUSION.register("add")
