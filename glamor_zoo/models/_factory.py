@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import timm
 import torch
-from timm.models import PretrainedCfg, generate_default_cfgs
+from timm.models import PretrainedCfg, build_model_with_cfg, generate_default_cfgs
 from timm.models import register_model as _timm_register_model
 from torch import nn
 
@@ -31,6 +31,7 @@ from glamor_zoo.models._checkpoint import (
 from glamor_zoo.models._released import (
     PACKAGE_WEIGHTS,
     ZooPretrainedCfg,
+    check_released_weights,
     plain_pretrained_cfg,
     released_ledger,
 )
@@ -45,12 +46,13 @@ from glamor_zoo.spec import ModelSpec, get_model_spec, set_model_spec
 __all__ = [
     "HUB_ORG",
     "WeightsNotPublishedError",
+    "ZooModel",
     "attach_spec",
+    "build_zoo_model",
     "checkpoint_filter_fn",
     "constructor_args",
     "create_model",
     "default_cfgs_of",
-    "deprecated_preprocess_cfg",
     "finish_model",
     "is_published",
     "is_zoo_model",
@@ -311,16 +313,66 @@ def finish_model(
     return model
 
 
-def deprecated_preprocess_cfg(model: nn.Module) -> dict[str, Any]:
-    """What 0.1.0's ``model.preprocess_cfg()`` returned, now read from the model's spec."""
-    warnings.warn(
-        "model.preprocess_cfg() is deprecated since glamor-zoo 0.2.0 and will be removed in "
-        "0.3.0: use glamor_zoo.get_model_spec(model) (a typed ModelSpec; "
-        ".preprocess_cfg() gives the old dict)",
-        DeprecationWarning,
-        stacklevel=3,
+class ZooModel:
+    """What every zoo model class shares (listed first among its bases, before ``nn.Module``
+    or the timm model it extends)."""
+
+    # The spec (``glamor_zoo.get_model_spec``) is Python-side metadata, never scripted.
+    __jit_ignored_attributes__ = ("spec",)
+
+    def preprocess_cfg(self) -> dict[str, Any]:
+        """Deprecated since 0.2.0: ``glamor_zoo.get_model_spec(model).preprocess_cfg()``
+        (what 0.1.0's ``model.preprocess_cfg()`` returned, now read from the model's spec)."""
+        warnings.warn(
+            "model.preprocess_cfg() is deprecated since glamor-zoo 0.2.0 and will be removed in "
+            "0.3.0: use glamor_zoo.get_model_spec(model) (a typed ModelSpec; "
+            ".preprocess_cfg() gives the old dict)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return get_model_spec(self).preprocess_cfg()
+
+
+def build_zoo_model(
+    model_cls: type[M],
+    variant: str,
+    pretrained: bool,
+    kwargs: dict[str, Any],
+    *,
+    filter_fn: Callable[[dict[str, Any], nn.Module], dict[str, Any]] = checkpoint_filter_fn,
+    first_conv: Callable[[Mapping[str, Any]], Any] | None = None,
+    **build_kwargs: Any,
+) -> M:
+    """A zoo entrypoint's model: timm's ``build_model_with_cfg`` between the zoo's own steps.
+
+    Before: an unpublished tag fails (:func:`raise_if_unpublished`), a released tag's file is
+    found and its sha256 checked (``check_released_weights``), and the spec a saved folder
+    holds is read (:func:`saved_spec`). After: :func:`finish_model`.
+
+    Args:
+        model_cls: The model class.
+        variant: The entrypoint's name.
+        pretrained: Load the tag's weights.
+        kwargs: The entrypoint's keyword arguments (model arguments and timm's builder ones).
+        filter_fn: Maps a loaded state dict onto the model (timm's ``pretrained_filter_fn``).
+        first_conv: From the model arguments, the layer that reads the image when it is not
+            the tag's (timm's ``first_conv``: which weights ``in_chans`` adapts); ``None`` keeps
+            the tag's.
+        build_kwargs: Further arguments of ``build_model_with_cfg`` (e.g. ``feature_cfg``).
+    """
+    raise_if_unpublished(variant, pretrained, kwargs)
+    check_released_weights(variant, pretrained, kwargs)
+    spec = kwargs.pop("spec", None) or saved_spec(kwargs)
+    model_kwargs = constructor_args(kwargs)
+    conv = first_conv(model_kwargs) if first_conv is not None else None
+    if conv is not None:
+        overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
+        overlay.setdefault("first_conv", conv)
+        kwargs["pretrained_cfg_overlay"] = overlay
+    model = build_model_with_cfg(
+        model_cls, variant, pretrained, pretrained_filter_fn=filter_fn, **build_kwargs, **kwargs
     )
-    return get_model_spec(model).preprocess_cfg()
+    return finish_model(model, model_kwargs, spec)
 
 
 def is_zoo_model(name: str) -> bool:

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from timm.models import build_model_with_cfg
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -33,21 +32,13 @@ from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import canonical_label
 from glamor_zoo.models._factory import (
     HUB_ORG,
-    checkpoint_filter_fn,
-    constructor_args,
+    ZooModel,
+    build_zoo_model,
     default_cfgs_of,
-    deprecated_preprocess_cfg,
-    finish_model,
-    raise_if_unpublished,
     register_model,
-    saved_spec,
     with_factory_kwargs,
 )
-from glamor_zoo.models._released import (
-    PACKAGE_WEIGHTS,
-    check_released_weights,
-    released_cfg,
-)
+from glamor_zoo.models._released import PACKAGE_WEIGHTS, released_cfg
 from glamor_zoo.spec import ModelSpec, default_labels
 
 __all__ = ["FER2013_CLASSES", "DeepEmotion", "packaged_weights"]
@@ -165,7 +156,7 @@ def _warn_l2_deprecated(name: str) -> None:
     )
 
 
-class DeepEmotion(nn.Module):
+class DeepEmotion(ZooModel, nn.Module):
     """Deep-Emotion: spatial transformer → 4-conv feature path → dropout → 2 FC layers.
 
     Args:
@@ -185,9 +176,6 @@ class DeepEmotion(nn.Module):
         device: Where to create the parameters (timm's factory argument; ``"meta"`` for none).
         dtype: Floating-point type of the parameters (timm's factory argument).
     """
-
-    # The spec (``glamor_zoo.get_model_spec``) is Python-side metadata, never scripted.
-    __jit_ignored_attributes__ = ("spec",)
 
     @with_factory_kwargs
     def __init__(
@@ -345,29 +333,18 @@ class DeepEmotion(nn.Module):
             label_names=default_labels(self.num_classes),
         )
 
-    def preprocess_cfg(self) -> dict[str, Any]:
-        """Deprecated since 0.2.0: ``glamor_zoo.get_model_spec(model).preprocess_cfg()``."""
-        return deprecated_preprocess_cfg(self)
-
 
 def _create_deep_emotion(variant: str, pretrained: bool = False, **kwargs: Any) -> DeepEmotion:
-    raise_if_unpublished(variant, pretrained, kwargs)
-    check_released_weights(variant, pretrained, kwargs)
-    spec = kwargs.pop("spec", None) or saved_spec(kwargs)
-    model_kwargs = constructor_args(kwargs)
-    if kwargs.get("face_transform", "stn") != "stn":
-        overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
-        overlay.setdefault("first_conv", "features.conv1")
-        kwargs["pretrained_cfg_overlay"] = overlay
-    model = build_model_with_cfg(
+    return build_zoo_model(
         DeepEmotion,
         variant,
         pretrained,
-        pretrained_filter_fn=checkpoint_filter_fn,
+        kwargs,
+        first_conv=lambda args: (
+            None if args.get("face_transform", "stn") == "stn" else "features.conv1"
+        ),
         feature_cfg={"flatten_sequential": True, "out_indices": (0, 1, 2)},
-        **kwargs,
     )
-    return finish_model(model, model_kwargs, spec)
 
 
 def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:

@@ -26,20 +26,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from timm.models import build_model_with_cfg
 from timm.models.resnet import BasicBlock, ResNet
 from torch import nn
 
-from glamor_zoo.models._factory import (
-    constructor_args,
-    default_cfgs_of,
-    deprecated_preprocess_cfg,
-    finish_model,
-    raise_if_unpublished,
-    register_model,
-    saved_spec,
-)
-from glamor_zoo.models._released import check_released_weights, released_cfg
+from glamor_zoo.models._factory import ZooModel, build_zoo_model, default_cfgs_of, register_model
+from glamor_zoo.models._released import released_cfg
 from glamor_zoo.spec import ModelSpec, default_labels
 
 __all__ = [
@@ -61,7 +52,7 @@ _GLAMOR_HEAD = "head.fc."
 _GLAMOR_FIXED = {"backbone": None, "inputs": "face", "hidden_dim": 0}
 
 
-class FaceResNet(ResNet):
+class FaceResNet(ZooModel, ResNet):
     """timm's ResNet for small faces: BasicBlocks, a stride-1 deep stem, no stem max-pool.
 
     Args:
@@ -77,9 +68,6 @@ class FaceResNet(ResNet):
         **kwargs: timm ``ResNet`` arguments (``drop_path_rate``, ``global_pool``,
             ``device``, ``dtype``…).
     """
-
-    # The spec (``glamor_zoo.get_model_spec``) is Python-side metadata, never scripted.
-    __jit_ignored_attributes__ = ("spec",)
 
     def __init__(
         self,
@@ -148,10 +136,6 @@ class FaceResNet(ResNet):
             test_flip=True,
         )
 
-    def preprocess_cfg(self) -> dict[str, Any]:
-        """Deprecated since 0.2.0: ``glamor_zoo.get_model_spec(model).preprocess_cfg()``."""
-        return deprecated_preprocess_cfg(self)
-
 
 def flip_averaged_logits(model: nn.Module, face: torch.Tensor, *rest: Any) -> torch.Tensor:
     """The mean of ``model``'s logits for ``face`` and for its mirror image (test-time flip
@@ -212,19 +196,8 @@ def _face_resnet_args(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _create_face_resnet(variant: str, pretrained: bool = False, **kwargs: Any) -> FaceResNet:
-    raise_if_unpublished(variant, pretrained, kwargs)
-    check_released_weights(variant, pretrained, kwargs)
     kwargs = _face_resnet_args(kwargs)
-    spec = kwargs.pop("spec", None) or saved_spec(kwargs)
-    model_kwargs = constructor_args(kwargs)
-    model = build_model_with_cfg(
-        FaceResNet,
-        variant,
-        pretrained,
-        pretrained_filter_fn=checkpoint_filter_fn,
-        **kwargs,
-    )
-    return finish_model(model, model_kwargs, spec)
+    return build_zoo_model(FaceResNet, variant, pretrained, kwargs, filter_fn=checkpoint_filter_fn)
 
 
 def _cfg(**kwargs: Any) -> dict[str, Any]:

@@ -16,7 +16,6 @@ logits). Every part is pluggable by name: see :mod:`glamor_zoo.components`.
 from typing import Any, NamedTuple
 
 import torch
-from timm.models import build_model_with_cfg
 from torch import nn
 
 from glamor_zoo.components.attention import ATTENTION
@@ -31,18 +30,13 @@ from glamor_zoo.components.stn import create_face_transform
 from glamor_zoo.labels import PAPER_LABELS
 from glamor_zoo.models._factory import (
     HUB_ORG,
-    checkpoint_filter_fn,
-    constructor_args,
+    ZooModel,
+    build_zoo_model,
     default_cfgs_of,
-    deprecated_preprocess_cfg,
-    finish_model,
-    raise_if_unpublished,
     register_model,
-    saved_spec,
     with_factory_kwargs,
 )
 from glamor_zoo.models._official import official_weights_kwargs
-from glamor_zoo.models._released import check_released_weights
 from glamor_zoo.spec import InputSetting, ModelSpec, default_labels
 
 __all__ = ["GlamorFeatures", "GlamorNet", "InputSetting"]
@@ -92,7 +86,7 @@ class GlamorHead(nn.Module):
         return x if pre_logits else self.fc(x)
 
 
-class GlamorNet(nn.Module):
+class GlamorNet(ZooModel, nn.Module):
     """GLAMOR-Net and its family: face encoder, context encoder, attention, fusion, head.
 
     Args:
@@ -123,9 +117,6 @@ class GlamorNet(nn.Module):
         device: Where to create the parameters (timm's factory argument; ``"meta"`` for none).
         dtype: Floating-point type of the parameters (timm's factory argument).
     """
-
-    # The spec (``glamor_zoo.get_model_spec``) is Python-side metadata, never scripted.
-    __jit_ignored_attributes__ = ("spec",)
 
     @with_factory_kwargs
     def __init__(
@@ -375,10 +366,6 @@ class GlamorNet(nn.Module):
             label_names=default_labels(self.num_classes),
         )
 
-    def preprocess_cfg(self) -> dict[str, Any]:
-        """Deprecated since 0.2.0: ``glamor_zoo.get_model_spec(model).preprocess_cfg()``."""
-        return deprecated_preprocess_cfg(self)
-
 
 def _zoo_encoder(backbone: str) -> Any:
     """The zoo's registered encoder class named ``backbone`` (``None`` for timm names)."""
@@ -436,9 +423,6 @@ def _first_convs(model_kwargs: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> GlamorNet:
-    raise_if_unpublished(variant, pretrained, kwargs)
-    kwargs = official_weights_kwargs(variant, pretrained, kwargs)
-    check_released_weights(variant, pretrained, kwargs)
     if kwargs.get("features_only"):
         raise ValueError(
             f"{variant}: features_only=True is not supported: GLAMOR models take two inputs "
@@ -446,19 +430,8 @@ def _create_glamor(variant: str, pretrained: bool = False, **kwargs: Any) -> Gla
             "it and call model.forward_features(face, context): its face_map and context_map are "
             "the encoders' feature maps"
         )
-    spec = kwargs.pop("spec", None) or saved_spec(kwargs)
-    model_kwargs = constructor_args(kwargs)
-    overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
-    overlay.setdefault("first_conv", _first_convs(model_kwargs))
-    model = build_model_with_cfg(
-        GlamorNet,
-        variant,
-        pretrained,
-        pretrained_filter_fn=checkpoint_filter_fn,
-        pretrained_cfg_overlay=overlay,
-        **kwargs,
-    )
-    return finish_model(model, model_kwargs, spec)
+    kwargs = official_weights_kwargs(variant, pretrained, kwargs)
+    return build_zoo_model(GlamorNet, variant, pretrained, kwargs, first_conv=_first_convs)
 
 
 def _cfg(hf_hub_id: str = "", **kwargs: Any) -> dict[str, Any]:
