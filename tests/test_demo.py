@@ -189,7 +189,9 @@ def test_predict_endpoint_through_gradio_client(server, capsys) -> None:
     records = client.predict(
         handle_file(str(PHOTO)), "glamor_test", "mtcnn", "exact", None, api_name="/predict"
     )
-    assert records == service.records(str(PHOTO), PHOTO.name, "glamor_test", "mtcnn", "exact")
+    assert records == service.records(
+        str(PHOTO), PHOTO.name, model="glamor_test", detector="mtcnn", mode="exact"
+    )
     assert [f["label"] for f in records[0]["faces"]] and "attention" in records[0]["faces"][0]
     default = client.predict(handle_file(str(PHOTO)), None, None, None, None, api_name="/predict")
     assert main(["predict", str(PHOTO), "--format", "json", "--no-progress", "--no-fast"]) == 0

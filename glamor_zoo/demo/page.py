@@ -87,7 +87,9 @@ def build_demo(service: DemoService, videos: VideoDemo | None = None) -> gr.Bloc
     def page(image: Any, model: str, detector: str, mode: str, threshold: Any) -> tuple:
         path, name = _upload(image)
         try:
-            analysis = service.analyse(path, name, model, detector, mode, threshold)
+            analysis = service.analyse(
+                path, name, model=model, detector=detector, mode=mode, threshold=threshold
+            )
         except DemoInputError as exc:
             raise gr.Error(str(exc)) from None
         return (
@@ -101,14 +103,18 @@ def build_demo(service: DemoService, videos: VideoDemo | None = None) -> gr.Bloc
     def predict(image: Any, model: str, detector: str, mode: str, threshold: Any) -> list:
         path, name = _upload(image)
         try:
-            return service.records(path, name, model, detector, mode, threshold)
+            return service.records(
+                path, name, model=model, detector=detector, mode=mode, threshold=threshold
+            )
         except DemoInputError as exc:
             raise gr.Error(str(exc)) from None
 
     def video_page(clip: Any, model: str, detector: str, threshold: Any) -> tuple:
         path, name = _upload(clip, "a video")
         try:
-            analysis = videos.analyse(path, name, model, detector, threshold)
+            analysis = videos.analyse(
+                path, name, model=model, detector=detector, threshold=threshold
+            )
         except DemoInputError as exc:
             raise gr.Error(str(exc)) from None
         table = {
@@ -120,7 +126,7 @@ def build_demo(service: DemoService, videos: VideoDemo | None = None) -> gr.Bloc
     def track(clip: Any, model: str, detector: str, threshold: Any) -> list:
         path, name = _upload(clip, "a video")
         try:
-            return videos.records(path, name, model, detector, threshold)
+            return videos.records(path, name, model=model, detector=detector, threshold=threshold)
         except DemoInputError as exc:
             raise gr.Error(str(exc)) from None
 

@@ -18,12 +18,15 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from PIL import Image
 
 from glamor_zoo.data.images import DEFAULT_MAX_PIXELS, ImageLoadError, load_image
 from glamor_zoo.inference import DEFAULT_MODEL, EmotionRecognizer, ImageResult
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
@@ -32,6 +35,8 @@ __all__ = [
     "DemoInputError",
     "DemoService",
     "ModelChoice",
+    "PhotoSettings",
+    "Settings",
     "available_detectors",
     "available_models",
 ]
@@ -53,6 +58,30 @@ MODES = ("exact", "shared")
 
 class DemoInputError(ValueError):
     """A request the demo refuses (a model or detector it does not offer, a bad setting)."""
+
+
+class Settings(TypedDict, total=False):
+    """What a visitor picks on the page; each one left out (or ``None``) takes the default.
+
+    Attributes:
+        model: One of :attr:`DemoService.model_choices` (default: the first).
+        detector: One of :attr:`DemoService.detector_choices` (default: the first).
+        threshold: Minimum face score (default: the detector's).
+    """
+
+    model: str | None
+    detector: str | None
+    threshold: Any
+
+
+class PhotoSettings(Settings, total=False):
+    """:class:`Settings` for a photo, and the context mode.
+
+    Attributes:
+        mode: ``"exact"`` (default) or ``"shared"`` context (context models only).
+    """
+
+    mode: str | None
 
 
 @dataclass(frozen=True)
@@ -328,23 +357,14 @@ class DemoService:
         return result, loaded if isinstance(loaded, Image.Image) else None
 
     def records(
-        self,
-        path: str,
-        name: str | None = None,
-        model: str | None = None,
-        detector: str | None = None,
-        mode: str | None = "exact",
-        threshold: float | None = None,
+        self, path: str, name: str | None = None, **settings: Unpack[PhotoSettings]
     ) -> list[dict[str, Any]]:
         """The JSON records of ``glamor-zoo predict --format json`` for one uploaded image.
 
         Args:
             path: The uploaded file on the server.
             name: The name it was uploaded with (the records' ``input``; default: the file's).
-            model: One of :attr:`model_choices` (default: the first).
-            detector: One of :attr:`detector_choices` (default: the first).
-            mode: ``"exact"`` or ``"shared"`` context (context models only).
-            threshold: Minimum face score (``None``: the detector's default).
+            settings: The visitor's choices (:class:`PhotoSettings`).
 
         Returns:
             One record (a list, as ``predict`` prints for one input): ``input``, ``width``,
@@ -354,23 +374,17 @@ class DemoService:
         Raises:
             DemoInputError: a setting the demo does not offer.
         """
-        recognizer = self.recognizer(model, detector, mode, threshold)
+        recognizer = self.recognizer(**settings)
         result, _ = self._result(recognizer, path, _upload_name(name, path))
         return [result.to_dict(attention=True)]
 
     def analyse(
-        self,
-        path: str,
-        name: str | None = None,
-        model: str | None = None,
-        detector: str | None = None,
-        mode: str | None = "exact",
-        threshold: float | None = None,
+        self, path: str, name: str | None = None, **settings: Unpack[PhotoSettings]
     ) -> Analysis:
         """:meth:`records` and the pictures and table of the page (same arguments)."""
         from glamor_zoo.inference.visualize import attention_overlay, draw_faces
 
-        recognizer = self.recognizer(model, detector, mode, threshold)
+        recognizer = self.recognizer(**settings)
         result, image = self._result(recognizer, path, _upload_name(name, path))
         record = result.to_dict(attention=True)
         ran = f"Ran {recognizer.describe()}."

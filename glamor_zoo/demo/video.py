@@ -19,12 +19,21 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from glamor_zoo.demo.service import DemoInputError, DemoService, _size_refusal, _upload_name
+from glamor_zoo.demo.service import (
+    DemoInputError,
+    DemoService,
+    Settings,
+    _size_refusal,
+    _upload_name,
+)
 from glamor_zoo.inference.video import VideoFrame
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "DEFAULT_MAX_FRAME_PIXELS",
@@ -168,20 +177,14 @@ class VideoDemo:
             raise DemoInputError(f"{name}: {too_large}")
 
     def _run(
-        self,
-        path: str,
-        name: str | None,
-        model: str | None,
-        detector: str | None,
-        threshold: Any,
-        annotate: bool,
+        self, path: str, name: str | None, settings: Settings, annotate: bool
     ) -> tuple[Any, Path | None]:
         from glamor_zoo.inference.timeline_plot import draw_tracked_faces
         from glamor_zoo.inference.tracked import track_frames
         from glamor_zoo.inference.video import VideoWriter
 
         name = _upload_name(name, path)
-        recognizer = self.service.recognizer(model, detector, "exact", threshold)
+        recognizer = self.service.recognizer(mode="exact", **settings)
         self._check_upload(path, name)
         frames = checked_frames(path, name, self.limits)
         if not annotate:
@@ -206,12 +209,7 @@ class VideoDemo:
         return folder / "annotated.mp4"
 
     def records(
-        self,
-        path: str,
-        name: str | None = None,
-        model: str | None = None,
-        detector: str | None = None,
-        threshold: Any = None,
+        self, path: str, name: str | None = None, **settings: Unpack[Settings]
     ) -> list[dict[str, Any]]:
         """The JSON records of ``glamor-zoo predict VIDEO --format json`` for an uploaded clip
         (sampled at ``limits.fps``), named by ``name``.
@@ -219,19 +217,14 @@ class VideoDemo:
         Raises:
             DemoInputError: a setting not offered, or a clip over the limits.
         """
-        tracks, _ = self._run(path, name, model, detector, threshold, annotate=False)
+        tracks, _ = self._run(path, name, settings, annotate=False)
         return tracks.records()
 
     def analyse(
-        self,
-        path: str,
-        name: str | None = None,
-        model: str | None = None,
-        detector: str | None = None,
-        threshold: Any = None,
+        self, path: str, name: str | None = None, **settings: Unpack[Settings]
     ) -> VideoAnalysis:
         """:meth:`records`, the annotated video, the timeline and the per-track table."""
-        tracks, video = self._run(path, name, model, detector, threshold, annotate=True)
+        tracks, video = self._run(path, name, settings, annotate=True)
         rows = tracks.timeline()
         summaries = tracks.summary()
         labels = tracks.labels
