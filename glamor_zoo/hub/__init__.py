@@ -8,13 +8,14 @@
 
 from glamor_zoo.hub.card import card_metadata, card_metrics, config_dataset, render_model_card
 from glamor_zoo.hub.paper_results import DATASETS, PAPER_RESULTS, paper_result
-from glamor_zoo.hub.push import load_model_folder, prepare_push, push_to_hub
+from glamor_zoo.hub.push import PushFields, load_model_folder, prepare_push, push_to_hub
 from glamor_zoo.models._checkpoint import CheckpointError
 
 __all__ = [
     "DATASETS",
     "PAPER_RESULTS",
     "CheckpointError",
+    "PushFields",
     "card_metadata",
     "card_metrics",
     "config_dataset",

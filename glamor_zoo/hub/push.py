@@ -13,7 +13,7 @@ import shlex
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from torch import nn
 
@@ -23,10 +23,11 @@ from glamor_zoo.serialization import CONFIG_NAME, WEIGHTS_NAME, save_pretrained
 
 if TYPE_CHECKING:
     from huggingface_hub import CommitInfo
+    from typing_extensions import Unpack
 
     from glamor_zoo.inference.loading import LoadedModel
 
-__all__ = ["load_model_folder", "prepare_push", "push_to_hub"]
+__all__ = ["PushFields", "load_model_folder", "prepare_push", "push_to_hub"]
 
 _logger = logging.getLogger(__name__)
 
@@ -95,17 +96,21 @@ def _recipe_entry(recipe: str | Path | Mapping[str, Any]) -> Any:
     return str(recipe)
 
 
+class PushFields(TypedDict, total=False):
+    """What a push records beside the weights (each one left out keeps the folder's); see
+    :func:`push_to_hub` for each field."""
+
+    metrics: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+    dataset: str | None
+    recipe: str | Path | Mapping[str, Any] | None
+    command: str | Sequence[str] | None
+    base_model: str | None
+    card_template: str | Path | None
+    validate: bool
+
+
 def prepare_push(
-    folder: str | Path,
-    repo_id: str,
-    *,
-    metrics: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-    dataset: str | None = None,
-    recipe: str | Path | Mapping[str, Any] | None = None,
-    command: str | Sequence[str] | None = None,
-    base_model: str | None = None,
-    card_template: str | Path | None = None,
-    validate: bool = True,
+    folder: str | Path, repo_id: str, **fields: Unpack[PushFields]
 ) -> tuple[dict[str, Any], str]:
     """The ``config.json`` and ``README.md`` a push of ``folder`` would upload (nothing is sent).
 
@@ -114,26 +119,27 @@ def prepare_push(
     Returns:
         ``(config, card)``.
     """
+    recipe, command = fields.get("recipe"), fields.get("command")
     folder = Path(folder)
     config = load_model_folder(folder)
     updates = {
-        "metrics": metrics,
-        "dataset": dataset,
+        "metrics": fields.get("metrics"),
+        "dataset": fields.get("dataset"),
         "recipe": _recipe_entry(recipe) if recipe is not None else None,
         "command": shlex.join(command)
         if isinstance(command, Sequence) and not isinstance(command, str)
         else command,
-        "base_model": base_model,
+        "base_model": fields.get("base_model"),
     }
     config.update({k: v for k, v in updates.items() if v is not None})
     config[DIGEST_KEY] = file_sha256(folder / WEIGHTS_NAME)
     card_metrics(config.get("metrics"), config_dataset(config))  # fail before any upload
-    loaded = _check_weights(folder) if validate else None
+    loaded = _check_weights(folder) if fields.get("validate", True) else None
     card = render_model_card(
         config,
         repo_id,
         num_params=sum(p.numel() for p in loaded.model.parameters()) if loaded else None,
-        template=card_template,
+        template=fields.get("card_template"),
         spec=loaded.spec if loaded else None,
     )
     return config, card
@@ -143,18 +149,12 @@ def push_to_hub(
     model_or_dir: nn.Module | str | Path,
     repo_id: str,
     *,
-    metrics: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-    dataset: str | None = None,
-    recipe: str | Path | Mapping[str, Any] | None = None,
-    command: str | Sequence[str] | None = None,
-    base_model: str | None = None,
     label_names: Sequence[str] | None = None,
     commit_message: str | None = None,
     private: bool | None = None,
     token: str | bool | None = None,
     endpoint: str | None = None,
-    card_template: str | Path | None = None,
-    validate: bool = True,
+    **fields: Unpack[PushFields],
 ) -> CommitInfo:
     """Publish a model to ``repo_id`` on the Hub: weights, config and model card in one commit.
 
@@ -206,17 +206,7 @@ def push_to_hub(
                     "label_names applies to model objects; a folder keeps its config.json's"
                 )
             folder = Path(model_or_dir)
-        config, card = prepare_push(
-            folder,
-            repo_id,
-            metrics=metrics,
-            dataset=dataset,
-            recipe=recipe,
-            command=command,
-            base_model=base_model,
-            card_template=card_template,
-            validate=validate,
-        )
+        config, card = prepare_push(folder, repo_id, **fields)
         api = HfApi(endpoint=endpoint, token=token)
         api.create_repo(repo_id, private=private, exist_ok=True)
         operations = [
