@@ -139,3 +139,12 @@ def add_random_weights_option(parser: argparse.ArgumentParser) -> None:
         help="run the architecture without pretrained weights (random predictions: for testing "
         "a pipeline or a runtime, e.g. with a tag whose weights are not published yet)",
     )
+
+
+def add_recognition_options(parser: argparse.ArgumentParser, **detector: Any) -> None:
+    """The options of a command that runs a model on the faces it detects (``eval``,
+    ``predict``): :func:`add_detector_options` (``detector``: its arguments),
+    ``--preprocessing`` and ``--random-weights``."""
+    add_detector_options(parser, **detector)
+    add_preprocessing_option(parser)
+    add_random_weights_option(parser)

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glamor_zoo_cli._options import (
-    add_detector_options,
-    add_preprocessing_option,
-    add_random_weights_option,
-    positive_int,
-)
+from glamor_zoo_cli._options import add_recognition_options, positive_int
 
 
 def register(subparsers: Any) -> None:
@@ -66,9 +61,7 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="extra dataset argument (YAML value), e.g. --data-arg fold=1; repeatable",
     )
-    add_detector_options(parser, default=None)
-    add_preprocessing_option(parser)
-    add_random_weights_option(parser)
+    add_recognition_options(parser, default=None)
     parser.add_argument(
         "--headline",
         choices=("top1", "top1_detected"),

@@ -7,13 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from glamor_zoo_cli._options import (
-    add_detector_options,
-    add_preprocessing_option,
-    add_random_weights_option,
-    positive_int,
-    probability,
-)
+from glamor_zoo_cli._options import add_recognition_options, positive_int, probability
 
 
 def register(subparsers: Any) -> None:
@@ -57,9 +51,7 @@ def register(subparsers: Any) -> None:
         help="model name, 'hf-hub:org/name' or 'local-dir:/path' (default: the packaged "
         "default model, offline)",
     )
-    add_detector_options(parser, threshold_flag="--min-score", bounded_by_default=True)
-    add_preprocessing_option(parser)
-    add_random_weights_option(parser)
+    add_recognition_options(parser, threshold_flag="--min-score", bounded_by_default=True)
     parser.add_argument(
         "--mode",
         choices=("exact", "shared"),

@@ -332,6 +332,22 @@ class ZooModel:
         )
         return get_model_spec(self).preprocess_cfg()
 
+    def _replace_classifier(
+        self: Any, num_classes: int, weight_init: Callable[[torch.Tensor], Any]
+    ) -> None:
+        """Give ``self.head`` a new last layer ``fc`` for ``num_classes`` (0: identity), on the
+        device and dtype of the model's parameters and in its head's train/eval mode; its
+        weight initialised by ``weight_init``, its bias zero."""
+        self.num_classes = num_classes
+        if num_classes <= 0:
+            self.head.fc = nn.Identity()
+            return
+        ref = next(self.parameters())
+        fc = nn.Linear(self.head_hidden_size, num_classes, device=ref.device, dtype=ref.dtype)
+        weight_init(fc.weight)
+        nn.init.zeros_(fc.bias)
+        self.head.fc = fc.train(self.head.training)
+
 
 def build_zoo_model(
     model_cls: type[M],

@@ -159,6 +159,9 @@ def _warn_l2_deprecated(name: str) -> None:
 class DeepEmotion(ZooModel, nn.Module):
     """Deep-Emotion: spatial transformer → 4-conv feature path → dropout → 2 FC layers.
 
+    Besides the arguments below it takes timm's factory arguments ``device`` (where to create the
+    parameters; ``"meta"`` for none) and ``dtype`` (their floating-point type).
+
     Args:
         num_classes: Number of emotion classes (0 → the head returns pre-logits).
         in_chans: Input channels (paper: 1, grayscale).
@@ -173,8 +176,6 @@ class DeepEmotion(ZooModel, nn.Module):
         transform_args: Extra keyword arguments for the face transform.
         global_pool: How the head reduces the feature map: ``"flatten"`` (paper) or ``""``
             (none: with ``num_classes=0`` the model returns the (B, width, 9, 9) map).
-        device: Where to create the parameters (timm's factory argument; ``"meta"`` for none).
-        dtype: Floating-point type of the parameters (timm's factory argument).
     """
 
     @with_factory_kwargs
@@ -249,16 +250,8 @@ class DeepEmotion(ZooModel, nn.Module):
         if global_pool is None:
             global_pool = self.head.global_pool if num_classes == 0 else "flatten"
         pool = _check_pool(global_pool, num_classes)
-        self.num_classes = num_classes
         self.head.global_pool = pool
-        if num_classes > 0:
-            ref = self.head.fc1.weight
-            fc = nn.Linear(self.head_hidden_size, num_classes, device=ref.device, dtype=ref.dtype)
-            nn.init.normal_(fc.weight, std=INIT_STD)
-            nn.init.zeros_(fc.bias)
-            self.head.fc = fc.train(self.head.training)
-        else:
-            self.head.fc = nn.Identity()
+        self._replace_classifier(num_classes, lambda w: nn.init.normal_(w, std=INIT_STD))
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

@@ -89,6 +89,9 @@ class GlamorHead(nn.Module):
 class GlamorNet(ZooModel, nn.Module):
     """GLAMOR-Net and its family: face encoder, context encoder, attention, fusion, head.
 
+    Besides the arguments below it takes timm's factory arguments ``device`` (where to create the
+    parameters; ``"meta"`` for none) and ``dtype`` (their floating-point type).
+
     Args:
         num_classes: Number of emotion classes (0 → the head returns pre-logits).
         backbone: Encoder for both branches: ``"glamor"`` (the paper's) or any timm model name.
@@ -114,8 +117,6 @@ class GlamorNet(ZooModel, nn.Module):
             spatial transformer, an ablation the zoo adds), ``"none"``/``None``, or a class.
         test_flip: In evaluation mode, average the face vector of the face and of its mirror
             image (test-time flip augmentation, not in the paper); training is unchanged.
-        device: Where to create the parameters (timm's factory argument; ``"meta"`` for none).
-        dtype: Floating-point type of the parameters (timm's factory argument).
     """
 
     @with_factory_kwargs
@@ -223,16 +224,7 @@ class GlamorNet(ZooModel, nn.Module):
         The new layer takes the device, dtype and train/eval mode of the head it joins.
         ``global_pool`` is accepted for timm's signature; the head pools nothing.
         """
-        self.num_classes = num_classes
-        if num_classes > 0:
-            ref = next(self.head.parameters(), None)
-            ref = ref if ref is not None else next(self.parameters())
-            fc = nn.Linear(self.head_hidden_size, num_classes, device=ref.device, dtype=ref.dtype)
-            nn.init.xavier_uniform_(fc.weight)
-            nn.init.zeros_(fc.bias)
-            self.head.fc = fc.train(self.head.training)
-        else:
-            self.head.fc = nn.Identity()
+        self._replace_classifier(num_classes, nn.init.xavier_uniform_)
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

@@ -269,6 +269,13 @@ class OptimConfig:
     mix_prob: float = 1.0
     mix_switch_prob: float = 0.5
 
+    def schedule_args(self) -> dict[str, Any]:
+        """The schedule's keyword arguments of :func:`glamor_zoo.train.schedule.lr_at_step`."""
+        return {
+            name: getattr(self, name)
+            for name in ("schedule", "warmup_epochs", "milestones", "gamma", "min_lr")
+        }
+
 
 @dataclass
 class StageConfig:

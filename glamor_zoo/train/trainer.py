@@ -427,18 +427,13 @@ class _StageLoop:
 
     def lr_of(self, epoch: int, batch_index: int) -> float:
         """The learning rate of the optimiser step that ``batch_index`` of ``epoch`` belongs to."""
-        o = self.config.optim
         step = epoch * self.steps_per_epoch + batch_index // self.config.run.grad_accum_steps
         return lr_at_step(
             step,
             self.steps_per_epoch,
             self.planned(),
             self.base_lr,
-            schedule=o.schedule,
-            warmup_epochs=o.warmup_epochs,
-            milestones=o.milestones,
-            gamma=o.gamma,
-            min_lr=o.min_lr,
+            **self.config.optim.schedule_args(),
         )
 
     def checkpoint(self) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from glamor_zoo.data.datasets.base import (
+    DATASETS,
     EmotionDataset,
     Sample,
     WholeImageDataset,
@@ -32,7 +33,6 @@ from glamor_zoo.data.datasets.ckplus import CKPlusDataset
 from glamor_zoo.data.datasets.fer2013 import Fer2013Dataset
 from glamor_zoo.data.datasets.folder import FolderDataset
 from glamor_zoo.data.datasets.hf import HFDataset
-from glamor_zoo.registry import new_registry
 
 __all__ = [
     "DATASETS",
@@ -50,14 +50,6 @@ __all__ = [
     "read_box",
     "sample_generator",
 ]
-
-DATASETS = new_registry("dataset")
-DATASETS.add("caer", CaerDataset)
-DATASETS.add("ncaer", CaerDataset)
-DATASETS.add("folder", FolderDataset)
-DATASETS.add("fer2013", Fer2013Dataset)
-DATASETS.add("ckplus", CKPlusDataset)
-DATASETS.add("hf", HFDataset)
 
 
 def build_dataset(

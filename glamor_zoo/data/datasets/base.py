@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from glamor_zoo.data.images import ImageLoadError, load_image
 from glamor_zoo.data.transforms import Box, GlamorTransform
 from glamor_zoo.labels import PAPER_LABELS, canonical_label
+from glamor_zoo.registry import new_registry
 
 __all__ = [
     "EmotionDataset",
@@ -94,6 +95,11 @@ def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     generator = torch.Generator()
     generator.manual_seed(int(state[0]) << 31 ^ int(state[1]))
     return generator
+
+
+#: The dataset kinds :func:`glamor_zoo.data.datasets.build_dataset` builds (each class registers
+#: its own; plugins add more through the entry-point group ``glamor_zoo.dataset``).
+DATASETS = new_registry("dataset")
 
 
 class EmotionDataset(Dataset):

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from glamor_zoo.data.datasets.base import EmotionDataset, OnError, Sample, class_files
+from glamor_zoo.data.datasets.base import DATASETS, EmotionDataset, OnError, Sample, class_files
 from glamor_zoo.data.images import is_image_file
 from glamor_zoo.data.transforms import Box
 
@@ -44,6 +44,8 @@ def read_box(path: str | Path) -> Box | None:
     return values  # type: ignore[return-value]
 
 
+@DATASETS.register("caer")
+@DATASETS.register("ncaer")
 class CaerDataset(EmotionDataset):
     """CAER-S / NCAER-S: frames with pre-computed face boxes (the official layout above).
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from glamor_zoo.data.datasets.base import OnError, Sample, WholeImageDataset, class_files
+from glamor_zoo.data.datasets.base import DATASETS, OnError, Sample, WholeImageDataset, class_files
 
 __all__ = ["CKPlusDataset", "subject_folds", "subject_of"]
 
@@ -43,6 +43,7 @@ def subject_folds(subjects: Sequence[str], num_folds: int, seed: int) -> list[li
     return [[unique[i] for i in chunk] for chunk in np.array_split(order, num_folds)]
 
 
+@DATASETS.register("ckplus")
 class CKPlusDataset(WholeImageDataset):
     """CK+ with a subject-disjoint split (see the module docs).
 

@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from glamor_zoo.data.datasets.base import (
+    DATASETS,
     OnError,
     Sample,
     WholeImageDataset,
@@ -67,6 +68,7 @@ _FOLDER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+@DATASETS.register("fer2013")
 class Fer2013Dataset(WholeImageDataset):
     """FER-2013 from class folders or the original CSV (see the module docs).
 

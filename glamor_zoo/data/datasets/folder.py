@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from glamor_zoo.data.datasets.base import EmotionDataset, OnError, Sample, class_files
+from glamor_zoo.data.datasets.base import DATASETS, EmotionDataset, OnError, Sample, class_files
 from glamor_zoo.data.detection import DEFAULT_DETECTOR, FaceDetector, best_face, create_detector
 from glamor_zoo.data.detection.cache import DetectionCache, detect_files
 
@@ -30,6 +30,7 @@ def resolve_split_folder(root: Path, split: str | None, aliases: Sequence[str] =
     )
 
 
+@DATASETS.register("folder")
 class FolderDataset(EmotionDataset):
     """Class folders of photos; the best face of each photo is detected once and cached.
 

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from glamor_zoo.data.datasets.base import EmotionDataset, OnError, Sample, select_classes
+from glamor_zoo.data.datasets.base import DATASETS, EmotionDataset, OnError, Sample, select_classes
 from glamor_zoo.data.detection import DEFAULT_DETECTOR, FaceDetector, best_face, create_detector
 from glamor_zoo.data.hf import DatasetSourceError, image_from_cell, open_dataset
 from glamor_zoo.data.images import ImageLoadError
@@ -27,6 +27,7 @@ __all__ = ["HFDataset"]
 _logger = logging.getLogger(__name__)
 
 
+@DATASETS.register("hf")
 class HFDataset(EmotionDataset):
     """The labelled images of a 🤗 dataset split; faces detected once.
 
