@@ -9,7 +9,9 @@ as ``glamor-zoo eval`` runs it; one temperature is fitted on them together, each
 counting once (:func:`glamor_zoo.train.calibration.fit_temperature`), and the expected
 calibration error (15 bins) before and after is printed per hold-out. The temperature is the
 one with the lowest mean negative log-likelihood among those that raise no hold-out's error
-(1 when the hold-outs pull opposite ways). ``--write`` stores the
+(1 when the hold-outs pull opposite ways: each set's own lowest-NLL temperature, its top-1 and
+mean confidence are in the table, with the standard deviation of its ECE over bootstrap
+resamples). ``--write`` stores the
 temperature in the model folder's spec (``config.json``; the weights are untouched), and
 ``--out`` writes the table as JSON (and the hold-outs' log-probabilities beside it, ``.npz``). The top-1 of every set is unchanged by construction.
 """
@@ -38,13 +40,21 @@ from glamor_zoo.train.evaluate import predict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipe", type=Path, help="the recipe the model was trained with")
-    parser.add_argument("model_dir", type=Path, help="the trained model folder (RUN/model)")
+    parser.add_argument(
+        "model", help="the trained model folder (RUN/model), or a released tag (no --write)"
+    )
     parser.add_argument("--write", action="store_true", help="store the temperature in its spec")
     parser.add_argument("--out", type=Path, help="write the ECE table as JSON here")
     args = parser.parse_args()
 
     config = load_config(args.recipe)
-    model = glamor_zoo.create_model(f"local-dir:{args.model_dir.resolve()}").eval()
+    folder = Path(args.model)
+    if args.write and not folder.is_dir():
+        parser.error(f"--write stores the temperature in a model folder; {args.model!r} is not one")
+    if folder.is_dir():
+        model = glamor_zoo.create_model(f"local-dir:{folder.resolve()}").eval()
+    else:
+        model = glamor_zoo.create_model(args.model, pretrained=True).eval()
     spec = get_model_spec(model)
     sets = build_holdouts(
         config.data, spec.preprocess_cfg(), config.run.seed, list(spec.label_names)
@@ -76,14 +86,21 @@ def main() -> None:
             )
             for t in (0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.3, 1.5)
         }
+        probs = scaled_probabilities(log_probs, 1.0)
+        # Which way the set pulls: over-confident (mean confidence above top-1) wants T > 1.
         table["sets"][name] = {
             "images": len(labels),
+            "top1": round(100 * float((probs.argmax(1) == labels).mean()), 2),
+            "mean_confidence": round(100 * float(probs.max(1).mean()), 2),
+            "own_temperature": round(fit_temperature([log_probs], [labels]), 4),
+            "ece_bootstrap_sd": round(_bootstrap_sd(probs, labels), 2),
             "ece_by_temperature": curve,
             "ece_before": round(before, 2),
             "ece_after": round(after, 2),
         }
         print(
             f"{name}: {len(labels)} images, ECE {before:.2f} % -> {after:.2f} % at T {temperature:.3f}"
+            f" (this set alone: T {table['sets'][name]['own_temperature']:.3f})"
         )
     if args.out:
         atomic_write_text(args.out, json.dumps(table, indent=1) + "\n")
@@ -98,10 +115,18 @@ def main() -> None:
         )
     if args.write:
         set_model_spec(model, {"temperature": round(temperature, 4)})
-        saved = json.loads((args.model_dir / "config.json").read_text(encoding="utf-8"))
+        saved = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         extra = {k: v for k, v in saved.items() if k not in _MODEL_KEYS}
-        save_pretrained(model, args.model_dir, label_names=list(spec.label_names), **extra)
-        print(f"stored temperature {temperature:.4f} in {args.model_dir / 'config.json'}")
+        save_pretrained(model, folder, label_names=list(spec.label_names), **extra)
+        print(f"stored temperature {temperature:.4f} in {folder / 'config.json'}")
+
+
+def _bootstrap_sd(probs: np.ndarray, labels: np.ndarray, rounds: int = 200) -> float:
+    """The standard deviation of the set's ECE over resamples of its images (seed 0): how far
+    the figure moves by chance alone."""
+    rng = np.random.default_rng(0)
+    draws = (rng.integers(0, len(labels), len(labels)) for _ in range(rounds))
+    return float(np.std([expected_calibration_error(probs[i], labels[i]) for i in draws]))
 
 
 # Keys config.json holds about the network itself (rewritten from the model when saving).
