@@ -1,5 +1,6 @@
 """Several data sources in one recipe: sampling weights, film-disjoint hold-outs, per-source
-hold-out scores that select the epoch together, distillation on chosen sources only."""
+hold-out scores that select the epoch together, distillation on chosen sources only, label
+smoothing per source."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import torch
 import yaml
 from PIL import Image
+from torch import nn
 
 from glamor_zoo.train.config import ConfigError, load_config
 from glamor_zoo.train.data import group_holdout, group_of
@@ -174,9 +176,51 @@ def test_distillation_of_chosen_sources_only(tmp_path: Path) -> None:
         ("data.sources=[{name: b, root: x, holdout_group: 'no group'}]", "needs a group"),
         ("data.sources=[{name: b, root: x, holdout_group: '('}]", "not a regular expression"),
         ("optim.distill_sources=[nope]", "not datasets of this recipe"),
+        ("data.sources=[{name: b, root: x, label_smoothing: 1.0}]", "label_smoothing must be"),
+        (
+            "data.sources=[{name: b, root: x, label_smoothing: 0.1}] ; optim.mixup_alpha=0.2",
+            "mixup/cutmix cannot keep",
+        ),
     ],
 )
 def test_bad_sources_are_named(tmp_path: Path, override: str, message: str) -> None:
     recipe = _recipe(tmp_path)
     with pytest.raises(ConfigError, match=message):
-        load_config(recipe, [override])
+        load_config(recipe, override.split(" ; "))
+
+
+def test_per_image_label_smoothing_is_torchs_for_each_image() -> None:
+    from glamor_zoo.train.regularization import smoothed_cross_entropy
+
+    logits, target = torch.randn(6, 4), torch.tensor([0, 1, 2, 3, 0, 1])
+    smoothing = torch.tensor([0.0, 0.0, 0.1, 0.1, 0.3, 0.3])
+    per_image = [
+        nn.functional.cross_entropy(logits[i : i + 1], target[i : i + 1], label_smoothing=float(e))
+        for i, e in enumerate(smoothing)
+    ]
+    expected = torch.stack(per_image).mean()
+    torch.testing.assert_close(smoothed_cross_entropy(logits, target, smoothing), expected)
+
+
+def test_a_source_trains_with_its_own_label_smoothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import glamor_zoo.train.trainer as trainer_module
+
+    seen: list[list[float]] = []
+
+    def spy(logits: torch.Tensor, target: torch.Tensor, smoothing: torch.Tensor) -> torch.Tensor:
+        seen.append(smoothing.tolist())
+        return real(logits, target, smoothing)
+
+    real = trainer_module.smoothed_cross_entropy
+    monkeypatch.setattr(trainer_module, "smoothed_cross_entropy", spy)
+    path = _recipe(tmp_path, label_smoothing=0.0)
+    recipe = yaml.safe_load(path.read_text())
+    recipe["data"]["sources"][0]["label_smoothing"] = 0.25
+    path.write_text(yaml.safe_dump(recipe))
+    config = load_config(path)
+    config.run.max_steps = 3
+    train(config)
+    values = {round(v, 6) for step in seen for v in step}
+    assert len(seen) == 3 and values == {0.0, 0.25}  # the main images hard, the films' smoothed

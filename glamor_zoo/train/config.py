@@ -131,6 +131,10 @@ class DataSourceConfig:
             names the group a hold-out keeps whole (a film: frames of one film look alike, so a
             random hold-out would be near-duplicates of training images). The hold-out is
             ``ceil(holdout × groups)`` groups drawn from the sorted group names by the seed.
+        label_smoothing: Label smoothing of its images' cross-entropy (``None``: the recipe's
+            ``optim.label_smoothing``, as the main dataset's). Smoothing one source and not
+            another moves the model's confidence on each kind of image apart (e.g. hard labels
+            for the faces it is right about, smoothed ones where it is over-confident).
         args: More keyword arguments for its dataset builder.
     """
 
@@ -142,6 +146,7 @@ class DataSourceConfig:
     holdout: float = 0.0
     holdout_seed: int = 0
     holdout_group: str = ""
+    label_smoothing: float | None = None
     args: dict[str, Any] = field(default_factory=dict)
 
 
@@ -548,6 +553,11 @@ class TrainConfig:
                 raise ConfigError(
                     f"{key}.holdout must be a fraction in [0, 1), got {source.holdout!r}"
                 )
+            if source.label_smoothing is not None and not 0 <= source.label_smoothing < 1:
+                raise ConfigError(
+                    f"{key}.label_smoothing must be a number in [0, 1) or null (the recipe's "
+                    f"optim.label_smoothing), got {source.label_smoothing!r}"
+                )
             if source.holdout_group:
                 try:
                     pattern = re.compile(source.holdout_group)
@@ -560,6 +570,12 @@ class TrainConfig:
                         f"{key}.holdout_group needs a group naming what is held out together, "
                         f"e.g. '^(.+?)[_-]+\\d+[_-]+\\d+\\.\\w+$', got {source.holdout_group!r}"
                     )
+        smoothed = [s.name for s in d.sources if s.label_smoothing is not None]
+        if smoothed and (self.optim.mixup_alpha or self.optim.cutmix_alpha):
+            raise ConfigError(
+                f"data.sources {smoothed} set their own label_smoothing, which mixup/cutmix "
+                "cannot keep (a mixed image blends two sources): drop it or the mixing"
+            )
         unknown = [n for n in self.optim.distill_sources if n not in names]
         if unknown:
             raise ConfigError(

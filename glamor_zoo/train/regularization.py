@@ -1,4 +1,6 @@
-"""Loss terms besides cross-entropy: an L2 penalty on named modules' weights (``optim.l2_*``)."""
+"""Loss terms besides plain cross-entropy: an L2 penalty on named modules' weights
+(``optim.l2_*``), and cross-entropy whose label smoothing differs from image to image
+(``data.sources[].label_smoothing``)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from torch import nn
 
 from glamor_zoo.train.config import ConfigError
 
-__all__ = ["L2Penalty"]
+__all__ = ["L2Penalty", "smoothed_cross_entropy"]
 
 
 class L2Penalty:
@@ -65,3 +67,16 @@ class L2Penalty:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(modules={self.modules}, weight={self.weight})"
+
+
+def smoothed_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, smoothing: torch.Tensor
+) -> torch.Tensor:
+    """Mean cross-entropy of ``logits`` against ``target`` with label smoothing ``smoothing[i]``
+    for image ``i``: ``(1 - ε)·(-log p_y) + ε·mean_k(-log p_k)``, exactly what
+    ``nn.functional.cross_entropy(..., label_smoothing=ε)`` gives for one ε."""
+    log_probs = torch.log_softmax(logits.float(), dim=1)
+    nll = -log_probs.gather(1, target[:, None]).squeeze(1)
+    uniform = -log_probs.mean(dim=1)
+    smoothing = smoothing.to(log_probs)
+    return ((1 - smoothing) * nll + smoothing * uniform).mean()

@@ -67,7 +67,7 @@ from glamor_zoo.train.data import (
 from glamor_zoo.train.distill import Distillation
 from glamor_zoo.train.evaluate import collate_samples, forward_batch, predict, write_evaluation
 from glamor_zoo.train.init import copy_weights, init_from_pretrained
-from glamor_zoo.train.regularization import L2Penalty
+from glamor_zoo.train.regularization import L2Penalty, smoothed_cross_entropy
 from glamor_zoo.train.sampler import EpochShuffleSampler, WeightedEpochSampler
 from glamor_zoo.train.schedule import lr_at_step
 
@@ -405,6 +405,17 @@ class _StageLoop:
             if config.optim.distill_from
             else None
         )
+        self.part_smoothing = self._smoothing_by_part()
+
+    def _smoothing_by_part(self) -> torch.Tensor | None:
+        """Label smoothing of each part of the training set, where a source sets its own
+        (``data.sources[].label_smoothing``); ``None``: the recipe's one for every image."""
+        default = self.config.optim.label_smoothing
+        own = [s.label_smoothing for s in self.config.data.sources]
+        if not isinstance(self.train_ds, MixedDataset) or all(v is None for v in own):
+            return None
+        values = [default, *(default if v is None else v for v in own)]
+        return torch.tensor(values, dtype=torch.float32, device=self.acc.device)
 
     def _distilled_sources(self) -> list[int] | None:
         """Indices of the training set's parts that are distilled (``None``: every image)."""
@@ -604,7 +615,13 @@ class _StageLoop:
             batch, smoothing = {**batch, "face": face}, 0.0
         with acc.accumulate(self.model), acc.autocast():
             logits = forward_batch(self.model, batch)
-            loss = nn.functional.cross_entropy(logits.float(), target, label_smoothing=smoothing)
+            if self.part_smoothing is not None and self.mixup is None:
+                smoothing_of = self.part_smoothing[batch["source"].to(self.part_smoothing.device)]
+                loss = smoothed_cross_entropy(logits, target, smoothing_of)
+            else:
+                loss = nn.functional.cross_entropy(
+                    logits.float(), target, label_smoothing=smoothing
+                )
             objective = loss
             soft = (
                 self.distill.loss(batch, logits, o.distill_temperature)
