@@ -71,7 +71,7 @@ def service():
 
 def test_choices_offline_default_first_random_weights_labelled(service) -> None:
     names = [c.name for c in service.model_choices]
-    assert names[0] == "face_resnet26.fer2013_sfew" == service.default_model
+    assert names[0] == "face_resnet26.fer2013_sfew_hardfer" == service.default_model
     assert "deep_emotion.fer2013" in names
     labels = {c.name: c.label for c in service.model_choices}
     assert "random weights" in labels["glamor_test"]

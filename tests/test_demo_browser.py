@@ -120,7 +120,7 @@ def test_default_model_then_glamor_test_in_chromium(browser_page, tmp_path: Path
 
     _run(page, "faces found")
     summary = page.locator("#summary").inner_text()
-    assert "face_resnet26.fer2013_sfew (packaged weights, offline)" in summary
+    assert "face_resnet26.fer2013_sfew_hardfer (packaged weights, offline)" in summary
     assert "detector mtcnn (threshold 0.9)" in summary  # the detector's default, shown in the page
     assert page.locator("#threshold input").input_value() == "0.9"
     header = [h.strip() for h in page.locator("#faces [role=columnheader]").all_inner_texts()]

@@ -448,7 +448,7 @@ def test_default_model_is_packaged_and_offline(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     rec = EmotionRecognizer(detector="mtcnn", fast=False)
-    assert rec.loaded.source == "packaged" and rec.model_name == "face_resnet26.fer2013_sfew"
+    assert rec.loaded.source == "packaged" and rec.model_name == "face_resnet26.fer2013_sfew_hardfer"
     from glamor_zoo.inference.demo import demo_image_path
 
     result = rec(demo_image_path())

@@ -25,10 +25,15 @@ from glamor_zoo.train.evaluate import forward_batch
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = REPO / "glamor_zoo" / "weights"
 FER2013 = REPO.parent / "shared" / "data" / "fer2013"
-# The best model on FER-2013 itself (the default until face_resnet26.fer2013_sfew, which is
-# checked beyond FER-2013 in test_real_world_weights.py).
+# The best model on FER-2013 itself (the default until face_resnet26.fer2013_sfew; the default
+# now, face_resnet26.fer2013_sfew_hardfer, is checked beyond FER-2013 in test_real_world_weights.py).
 DEFAULT = "face_resnet26.fer2013"
-PACKAGED = (DEFAULT, "face_resnet18.fer2013", "face_resnet26.fer2013_sfew")
+PACKAGED = (
+    DEFAULT,
+    "face_resnet18.fer2013",
+    "face_resnet26.fer2013_sfew",
+    "face_resnet26.fer2013_sfew_hardfer",
+)
 
 
 def _config(tag: str) -> dict:

@@ -213,7 +213,7 @@ def test_demo_runs_offline_with_the_packaged_model(capsys, monkeypatch) -> None:
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     assert main(["predict", "--demo", "--no-progress"]) == 0
     captured = capsys.readouterr()
-    assert "face_resnet26.fer2013_sfew (packaged weights, offline)" in captured.err
+    assert "face_resnet26.fer2013_sfew_hardfer (packaged weights, offline)" in captured.err
     assert "group.jpg: 5 faces" in captured.out
 
 

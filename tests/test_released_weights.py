@@ -37,8 +37,8 @@ FROZEN = {
     "face_resnet26.fer2013": "8ad24f822840b2cfa7f323351e6eafd9fda1511ed224e7e4e1d58838a355ebd5",
 }
 IN_THE_WHEEL = (
-    "face_resnet26.fer2013_sfew",  # the default
-    "face_resnet26.fer2013",  # the previous default (the distillation teacher of the new one)
+    "face_resnet26.fer2013_sfew_hardfer",  # the default
+    "face_resnet26.fer2013",  # the best on FER-2013 itself
     "deep_emotion.fer2013",
 )
 WHEEL_LIMIT = 25 * 10**6

@@ -37,7 +37,7 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "face_resnet26.fer2013_sfew"
+DEFAULT_MODEL = "face_resnet26.fer2013_sfew_hardfer"
 
 
 class ModelLoadError(RuntimeError):

@@ -250,6 +250,12 @@ default_cfgs = default_cfgs_of(
             "f155d98ed12dc5048fd0e6c438a939e203684abf35fc604874735399535db5be",
             data="FER-2013 train and SFEW 2.0 Train (faces from movie stills)",
         ),
+        "face_resnet26.fer2013_sfew_hardfer": _released(
+            "face_resnet26.fer2013_sfew_hardfer",
+            "recipes/face_resnet26_fer2013_sfew_hardfer.yaml",
+            "a0e2a1627508a15c2451dab16a4c8dec2850f41efd7b8f564296b1a3ad79a14d",
+            data="FER-2013 train and SFEW 2.0 Train (faces from movie stills)",
+        ),
     }
 )
 
